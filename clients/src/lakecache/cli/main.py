@@ -1,3 +1,142 @@
-import typer
+"""The ``lakecache`` command."""
 
-app = typer.Typer()
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from importlib.metadata import version
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from lakecache.cli.services import SERVICES, load_service
+from lakecache.core.errors import LakeCacheError
+from lakecache.core.runtime import RunningService, run_until_stopped
+from lakecache.core.runtime.standalone import configure_logging
+
+app = typer.Typer(
+    name="lakecache",
+    help="LakeCache: cache versioned datasets from an S3 data lake on your compute sites' volumes.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+console = Console()
+err_console = Console(stderr=True)
+
+HomeOption = Annotated[
+    Path | None,
+    typer.Option("--home", help="Data directory for the embedded default (env LAKECACHE_HOME).", show_default=False),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of text.")]
+
+
+def _fail(exc: LakeCacheError) -> None:
+    err_console.print(f"[bold red]error:[/] {exc}")
+    raise typer.Exit(2)
+
+
+def _apply_home(home: Path | None) -> None:
+    # Settings are read from the environment by every service; the option is a shortcut.
+    if home is not None:
+        os.environ["LAKECACHE_HOME"] = str(home)
+
+
+@app.command()
+def up(
+    home: HomeOption = None,
+    port: Annotated[int | None, typer.Option(help="Gateway port (env LAKECACHE_GATEWAY__PORT).", show_default="8080")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run all five services in this process on the embedded defaults (in-memory bus,
+    local-directory lake, SQLite stores under --home), bound to 127.0.0.1. Ctrl-C stops."""
+    _apply_home(home)
+    if port is not None:
+        os.environ["LAKECACHE_GATEWAY__PORT"] = str(port)
+    try:
+        services = [load_service(name) for name in SERVICES]
+        settings = [definition.settings_type() for definition in services]
+    except LakeCacheError as exc:
+        _fail(exc)
+    configure_logging(settings[0].log_level)
+    settings[0].home.mkdir(parents=True, exist_ok=True)
+
+    def announce(running: list[RunningService]) -> None:
+        urls = {r.definition.name: r.base_url for r in running}
+        if as_json:
+            print(json.dumps({"status": "up", "home": str(settings[0].home.resolve()), "services": urls}), flush=True)
+            return
+        console.print(f"[bold green]LakeCache is up[/] — gateway {urls['gateway']}  (data in {settings[0].home.resolve()})")
+        for name, url in urls.items():
+            console.print(f"  {name:<8} {url}")
+        console.print("Press Ctrl-C to stop.")
+
+    try:
+        asyncio.run(run_until_stopped(list(zip(services, settings, strict=True)), on_started=announce))
+    except LakeCacheError as exc:
+        _fail(exc)
+    except OSError as exc:  # typically a port already in use
+        err_console.print(f"[bold red]error:[/] {exc}. Is another LakeCache running? Choose another port with --port.")
+        raise typer.Exit(2) from exc
+    if not as_json:
+        console.print("LakeCache stopped.")
+
+
+@app.command()
+def run(service: Annotated[str, typer.Argument(help=f"One of: {', '.join(SERVICES)}.")]) -> None:
+    """Run one service in this process (production: one process per service, Kafka bus)."""
+    from lakecache.core.runtime.standalone import run_standalone
+
+    try:
+        definition = load_service(service)
+    except LakeCacheError as exc:
+        _fail(exc)
+    run_standalone(definition)
+
+
+@app.command("services")
+def list_services(as_json: JsonOption = False) -> None:
+    """List the services and what each does."""
+    rows = []
+    for name in SERVICES:
+        try:
+            definition = load_service(name)
+            rows.append({"name": name, "installed": True, "description": definition.description})
+        except LakeCacheError:
+            rows.append({"name": name, "installed": False, "description": ""})
+    if as_json:
+        print(json.dumps(rows))
+        return
+    for row in rows:
+        state = "" if row["installed"] else " [yellow](not installed)[/]"
+        console.print(f"[bold]{row['name']:<8}[/] {row['description']}{state}")
+
+
+@config_app.command("show")
+def config_show(
+    service: Annotated[str, typer.Argument(help="Service whose settings to show.")] = "gateway",
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Print the effective settings of a service (environment + config file), secrets masked."""
+    _apply_home(home)
+    try:
+        settings = load_service(service).settings_type()
+    except LakeCacheError as exc:
+        _fail(exc)
+    data = settings.redacted()
+    if as_json:
+        print(json.dumps(data, indent=2))
+    else:
+        console.print_json(json.dumps(data))
+
+
+@app.command("version")
+def show_version() -> None:
+    """Print the installed version."""
+    console.print(version("lakecache"))

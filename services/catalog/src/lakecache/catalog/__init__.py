@@ -1,0 +1,1 @@
+"""LakeCache catalog: datasets and immutable, content-addressed commits in the lake; emits commit events."""

@@ -1,0 +1,1 @@
+"""LakeCache tracker: runs, parameters, metrics and lineage in the document store."""

@@ -1,0 +1,125 @@
+"""Commands to the cacher and the events it emits about cached copies.
+
+A cached copy is identified by (site, volume, commit). ``cache.requested`` and
+``cache.eviction.requested`` are commands (routed to the site's command topic);
+the rest are facts.
+"""
+
+from typing import Literal
+
+from pydantic import Field
+
+from lakecache.core.contracts.base import EVENTS, EventData
+from lakecache.core.contracts.fields import CommitId, Id, NonNegative, Slug
+
+EvictionReason = Literal["ttl-expired", "capacity", "manual"]
+
+
+@EVENTS.register
+class CacheRequested(EventData):
+    """Command: materialize ``commit_id`` on a volume of ``site`` (any volume if ``volume`` is None)."""
+
+    event_type = "lakecache.cache.requested"
+
+    request_id: Id
+    project: Slug
+    dataset_id: Id
+    dataset: Slug
+    commit_id: CommitId
+    site: Slug
+    volume: Slug | None = None
+    requester: str
+    manifest_url: str | None = None
+
+
+@EVENTS.register
+class CacheFillProgress(EventData):
+    event_type = "lakecache.cache.fill.progress"
+
+    fill_id: Id
+    site: Slug
+    volume: Slug
+    commit_id: CommitId
+    files_done: NonNegative
+    files_total: NonNegative
+    bytes_done: NonNegative
+    bytes_total: NonNegative
+    rate_bytes_per_s: float = Field(ge=0)
+    eta_seconds: float | None = None
+
+
+@EVENTS.register
+class CacheReady(EventData):
+    event_type = "lakecache.cache.ready"
+
+    fill_id: Id
+    project: Slug
+    dataset_id: Id
+    commit_id: CommitId
+    site: Slug
+    volume: Slug
+    path: str
+    files: NonNegative
+    size_bytes: NonNegative
+    bytes_fetched: NonNegative
+    bytes_deduplicated: NonNegative
+    duration_seconds: float = Field(ge=0)
+
+
+@EVENTS.register
+class CacheFailed(EventData):
+    event_type = "lakecache.cache.failed"
+
+    fill_id: Id
+    project: Slug
+    dataset_id: Id
+    commit_id: CommitId
+    site: Slug
+    volume: Slug | None = None
+    reason: str
+    retryable: bool
+    failed_paths: list[str] = Field(default_factory=list)
+
+
+@EVENTS.register
+class CacheSpaceRequested(EventData):
+    """The cacher needs ``bytes_needed`` more free bytes on a volume before it can fill."""
+
+    event_type = "lakecache.cache.space.requested"
+
+    site: Slug
+    volume: Slug
+    bytes_needed: NonNegative
+    fill_id: Id
+    commit_id: CommitId
+
+
+@EVENTS.register
+class CacheEvictionRequested(EventData):
+    """Command: remove a cached copy. ``generation`` is the copy's lease/pin generation the
+    decision was based on; the cacher refuses if it changed (a newer lease wins)."""
+
+    event_type = "lakecache.cache.eviction.requested"
+
+    decision_id: Id
+    site: Slug
+    volume: Slug
+    commit_id: CommitId
+    dataset_id: Id
+    reason: EvictionReason
+    generation: int | None = None
+    dry_run: bool = False
+    explanation: str = ""
+
+
+@EVENTS.register
+class CacheEvicted(EventData):
+    event_type = "lakecache.cache.evicted"
+
+    decision_id: Id
+    site: Slug
+    volume: Slug
+    commit_id: CommitId
+    dataset_id: Id
+    reason: EvictionReason
+    bytes_freed: NonNegative

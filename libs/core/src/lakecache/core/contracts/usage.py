@@ -1,0 +1,58 @@
+"""Events training jobs emit (through the SDK) about how they use cached copies."""
+
+from datetime import datetime
+
+from pydantic import Field
+
+from lakecache.core.contracts.base import EVENTS, EventData
+from lakecache.core.contracts.fields import CommitId, Id, NonNegative, Slug
+
+
+@EVENTS.register
+class LeaseAcquired(EventData):
+    event_type = "lakecache.dataset.lease.acquired"
+
+    lease_id: Id
+    project: Slug
+    site: Slug
+    volume: Slug
+    dataset_id: Id
+    commit_id: CommitId
+    holder: str
+    ttl_seconds: int = Field(gt=0)
+    expires_at: datetime
+
+
+@EVENTS.register
+class LeaseRenewed(EventData):
+    event_type = "lakecache.dataset.lease.renewed"
+
+    lease_id: Id
+    site: Slug
+    volume: Slug
+    commit_id: CommitId
+    expires_at: datetime
+
+
+@EVENTS.register
+class LeaseReleased(EventData):
+    event_type = "lakecache.dataset.lease.released"
+
+    lease_id: Id
+    site: Slug
+    volume: Slug
+    commit_id: CommitId
+
+
+@EVENTS.register
+class DatasetRead(EventData):
+    event_type = "lakecache.dataset.read"
+
+    project: Slug
+    site: Slug
+    volume: Slug | None = None
+    dataset_id: Id
+    commit_id: CommitId
+    reader: str
+    cache_hit: bool
+    bytes_read: NonNegative | None = None

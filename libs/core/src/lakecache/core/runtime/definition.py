@@ -1,0 +1,58 @@
+"""What a service declares about itself, and what the runtime hands its bootstrap."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from lakecache.core.ports.bus import EventBus, MessageHandler, RetryPolicy
+from lakecache.core.publishing import EventPublisher
+from lakecache.core.settings import LakeCacheSettings
+from lakecache.core.telemetry import Telemetry
+
+
+@dataclass
+class Resources:
+    """Opened adapters, owned by the runtime (closed after the service stopped)."""
+
+    settings: LakeCacheSettings
+    telemetry: Telemetry
+    bus: EventBus
+    publisher: EventPublisher
+    store: Any | None = None  # DocumentStore, when the service declared needs_store
+    lake: Any | None = None  # ObjectStore, when the service declared needs_lake
+
+
+@dataclass(frozen=True)
+class SubscriptionSpec:
+    topics: Sequence[str]
+    group: str
+    handler: MessageHandler
+    retry: RetryPolicy = RetryPolicy()
+
+
+@dataclass
+class ServiceParts:
+    """What a bootstrap returns: HTTP routes, bus subscriptions, background tasks."""
+
+    routes: Sequence[web.RouteDef] = ()
+    subscriptions: Sequence[SubscriptionSpec] = ()
+    background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = ()
+    on_shutdown: Sequence[Callable[[], Awaitable[None]]] = ()
+    app_setup: Callable[[web.Application], None] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    """A service as the runtime sees it (each service module exports one as ``SERVICE``)."""
+
+    name: str
+    settings_type: type[LakeCacheSettings]
+    bootstrap: Callable[[Resources], Awaitable[ServiceParts]]
+    needs_store: bool = False
+    needs_lake: bool = False
+    description: str = ""

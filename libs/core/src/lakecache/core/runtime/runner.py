@@ -1,0 +1,133 @@
+"""Start and stop services: the same code path for ``lakecache up`` and ``lakecache run``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+from aiohttp import web
+from opentelemetry.sdk.trace import SpanProcessor
+
+from lakecache.core.adapters.registry import document_store_from_url, event_bus_from_url, object_store_from_url
+from lakecache.core.ports.bus import EventBus
+from lakecache.core.publishing import EventPublisher
+from lakecache.core.runtime.definition import Resources, ServiceDefinition, ServiceParts
+from lakecache.core.runtime.http import create_app
+from lakecache.core.settings import LakeCacheSettings, redact_url
+from lakecache.core.telemetry import configure_telemetry
+from lakecache.core.telemetry.bus import TracedEventBus
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunningService:
+    definition: ServiceDefinition
+    resources: Resources
+    parts: ServiceParts
+    app: web.Application
+    host: str
+    port: int
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+@contextlib.asynccontextmanager
+async def start_service(
+    definition: ServiceDefinition,
+    settings: LakeCacheSettings,
+    *,
+    span_processors: tuple[SpanProcessor, ...] = (),
+) -> AsyncIterator[RunningService]:
+    """Open the service's adapters, run its bootstrap, serve HTTP and consume; undo it all on exit.
+
+    Shutdown order: stop accepting HTTP, stop consuming (each member finishes its message
+    and commits), cancel background tasks, run the service's shutdown hooks, close adapters.
+    """
+    name = definition.name
+    telemetry = configure_telemetry(
+        name,
+        otlp_endpoint=settings.otlp_endpoint,
+        environment=settings.environment,
+        site=getattr(settings.section, "site", None),
+        extra_processors=span_processors,
+    )
+    async with contextlib.AsyncExitStack() as stack:
+        stack.callback(telemetry.shutdown)
+        bus: EventBus = TracedEventBus(event_bus_from_url(settings.bus_url), telemetry.tracer_provider, telemetry.registry)
+        await stack.enter_async_context(bus)
+        resources = Resources(settings, telemetry, bus, EventPublisher(bus, name))
+        checks = {"bus": bus.ping}
+        if definition.needs_store:
+            resources.store = await stack.enter_async_context(document_store_from_url(settings.resolved_store_url()))
+            checks["store"] = resources.store.ping
+        if definition.needs_lake:
+            lake = object_store_from_url(settings.resolved_lake_url(), **settings.lake_options())
+            resources.lake = await stack.enter_async_context(lake)
+        parts = await definition.bootstrap(resources)
+
+        app = create_app(name, telemetry, checks, parts.routes)
+        if parts.app_setup is not None:
+            parts.app_setup(app)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        site = web.TCPSite(runner, settings.section.host, settings.section.port)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # noqa: SLF001 - the only way to learn port 0's choice
+
+        for hook in parts.on_shutdown:
+            stack.push_async_callback(hook)
+        tasks = [asyncio.create_task(job(), name=f"{name}:{job.__name__}") for job in parts.background]
+        stack.push_async_callback(_cancel, tasks)
+        subscriptions = [
+            await bus.subscribe(spec.topics, group=spec.group, handler=spec.handler, retry=spec.retry)
+            for spec in parts.subscriptions
+        ]
+        for subscription in subscriptions:
+            stack.push_async_callback(subscription.stop)
+        log.info(
+            "%s listening on http://%s:%d (bus %s)", name, settings.section.host, port, redact_url(settings.bus_url)
+        )
+        # Pushed last, so it runs first on exit: no new requests while the rest winds down.
+        stack.push_async_callback(site.stop)
+        yield RunningService(definition, resources, parts, app, settings.section.host, port)
+        log.info("%s stopping", name)
+
+
+async def _cancel(tasks: Sequence[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def run_until_stopped(
+    services: Sequence[tuple[ServiceDefinition, LakeCacheSettings]],
+    *,
+    stop: asyncio.Event | None = None,
+    on_started=None,
+) -> None:
+    """Run ``services`` in this process until SIGINT/SIGTERM (or ``stop`` is set)."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            running = [await stack.enter_async_context(start_service(d, s)) for d, s in services]
+            if on_started is not None:
+                on_started(running)
+            await stop.wait()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(signum)

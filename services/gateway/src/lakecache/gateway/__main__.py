@@ -1,0 +1,10 @@
+from lakecache.gateway.bootstrap import SERVICE
+from lakecache.core.runtime.standalone import run_standalone
+
+
+def main() -> None:
+    run_standalone(SERVICE)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""One example payload per event type; golden files are written from these once, then kept.
+
+``python -m tests.contracts.examples`` writes the golden file of any (type, version) that has
+none yet. It never overwrites: a changed golden file is a wire-format change, made by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from lakecache.core.contracts import EVENTS, Event, EventData, encode
+from lakecache.core.contracts.cache import (
+    CacheEvicted,
+    CacheEvictionRequested,
+    CacheFailed,
+    CacheFillProgress,
+    CacheReady,
+    CacheRequested,
+    CacheSpaceRequested,
+)
+from lakecache.core.contracts.catalog import CommitCreated, DatasetCreated, DatasetDeleted, TagMoved
+from lakecache.core.contracts.runs import (
+    MetricPoint,
+    RunFinished,
+    RunInputRecorded,
+    RunMetricsLogged,
+    RunOutputRecorded,
+    RunParamsLogged,
+    RunStarted,
+)
+from lakecache.core.contracts.usage import DatasetRead, LeaseAcquired, LeaseReleased, LeaseRenewed
+
+GOLDEN = Path(__file__).parent / "golden"
+C1 = "3" * 64
+C2 = "c" * 64
+T0 = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
+
+EXAMPLES: list[EventData] = [
+    DatasetCreated(dataset_id="ds-1", project="vision", name="imagenet-mini", owner="ada",
+                   lake_url="s3://lake/vision/imagenet-mini", description="10 classes", tags=["images"]),
+    DatasetDeleted(dataset_id="ds-1", project="vision", name="imagenet-mini", deleted_by="ada"),
+    CommitCreated(dataset_id="ds-1", project="vision", dataset="imagenet-mini", commit_id=C1, parents=[C2],
+                  message="add val split", author="ada", files=20000, bytes=8_000_000_000,
+                  manifest_url="s3://lake/.lakecache/manifests/" + C1),
+    TagMoved(dataset_id="ds-1", project="vision", dataset="imagenet-mini", tag="v3", commit_id=C1,
+             previous_commit_id=C2, moved_by="ada"),
+    CacheRequested(request_id="req-1", project="vision", dataset_id="ds-1", dataset="imagenet-mini",
+                   commit_id=C1, site="dgx-a", volume="nfs1", requester="ada",
+                   manifest_url="s3://lake/.lakecache/manifests/" + C1),
+    CacheFillProgress(fill_id="fill-1", site="dgx-a", volume="nfs1", commit_id=C1, files_done=100,
+                      files_total=20000, bytes_done=40_000_000, bytes_total=8_000_000_000,
+                      rate_bytes_per_s=250_000_000.0, eta_seconds=31.8),
+    CacheReady(fill_id="fill-1", project="vision", dataset_id="ds-1", commit_id=C1, site="dgx-a", volume="nfs1",
+               path="/mnt/nfs1/imagenet-mini/" + C1, files=20000, size_bytes=8_000_000_000,
+               bytes_fetched=400_000_000, bytes_deduplicated=7_600_000_000, duration_seconds=12.5),
+    CacheFailed(fill_id="fill-1", project="vision", dataset_id="ds-1", commit_id=C1, site="dgx-a", volume="nfs1",
+                reason="403 Forbidden on s3://lake/x.jpg", retryable=False, failed_paths=["x.jpg"]),
+    CacheSpaceRequested(site="dgx-a", volume="nfs1", bytes_needed=1_000_000, fill_id="fill-1", commit_id=C1),
+    CacheEvictionRequested(decision_id="dec-1", site="dgx-a", volume="nfs1", commit_id=C1, dataset_id="ds-1",
+                           reason="ttl-expired", generation=4, explanation="idle 26h > ttl 24h"),
+    CacheEvicted(decision_id="dec-1", site="dgx-a", volume="nfs1", commit_id=C1, dataset_id="ds-1",
+                 reason="ttl-expired", bytes_freed=7_900_000_000),
+    LeaseAcquired(lease_id="lease-1", project="vision", site="dgx-a", volume="nfs1", dataset_id="ds-1",
+                  commit_id=C1, holder="run-9", ttl_seconds=300, expires_at=T0),
+    LeaseRenewed(lease_id="lease-1", site="dgx-a", volume="nfs1", commit_id=C1, expires_at=T0),
+    LeaseReleased(lease_id="lease-1", site="dgx-a", volume="nfs1", commit_id=C1),
+    DatasetRead(project="vision", site="dgx-a", volume="nfs1", dataset_id="ds-1", commit_id=C1, reader="run-9",
+                cache_hit=True, bytes_read=123456),
+    RunStarted(run_id="run-9", project="vision", experiment="resnet", name="lr-sweep-3", user="ada",
+               code_version="9fceb02", source="train.py", tags={"team": "a"}),
+    RunParamsLogged(run_id="run-9", project="vision", params={"lr": 0.001, "epochs": 10, "aug": True, "opt": "adam"}),
+    RunMetricsLogged(run_id="run-9", project="vision",
+                     metrics=[MetricPoint(key="loss", value=0.25, step=100, timestamp=T0)]),
+    RunFinished(run_id="run-9", project="vision", status="finished"),
+    RunInputRecorded(run_id="run-9", project="vision", dataset_id="ds-1", dataset="imagenet-mini", commit_id=C1,
+                     site="dgx-a", cache_hit=True),
+    RunOutputRecorded(run_id="run-9", project="vision", kind="model", uri="s3://models/resnet/9", name="resnet"),
+]
+
+
+def golden_path(event_type: str, version: int) -> Path:
+    return GOLDEN / event_type / f"v{version}.json"
+
+
+def golden_document(data: EventData) -> dict:
+    """The wire form of ``data`` in a fixed envelope: CloudEvents attributes and JSON data."""
+    event = Event(data=data, source="/lakecache/golden", id="golden-1", time=T0)
+    encoded = encode(event)
+    return {
+        "headers": {name: value.decode() for name, value in encoded.headers},
+        "data": json.loads(encoded.value),
+    }
+
+
+def write_missing() -> list[Path]:
+    written = []
+    for data in EXAMPLES:
+        path = golden_path(data.event_type, data.data_version)
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(golden_document(data), indent=2, sort_keys=True) + "\n")
+            written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    for path in write_missing():
+        print("wrote", path)
+    missing = set(EVENTS.types()) - {d.event_type for d in EXAMPLES}
+    if missing:
+        sys.exit(f"no example for: {', '.join(sorted(missing))}")
