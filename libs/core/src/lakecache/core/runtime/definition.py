@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,8 +42,8 @@ class ServiceParts:
     subscriptions: Sequence[SubscriptionSpec] = ()
     background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = ()
     on_shutdown: Sequence[Callable[[], Awaitable[None]]] = ()
+    ready_checks: Mapping[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
     app_setup: Callable[[web.Application], None] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

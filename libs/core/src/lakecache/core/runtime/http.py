@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from aiohttp import web
-from opentelemetry.instrumentation.aiohttp_server import create_aiohttp_middleware
+from opentelemetry.instrumentation.aiohttp_server import AioHttpServerInstrumentor, create_aiohttp_middleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from lakecache.core.telemetry import Telemetry
@@ -22,6 +22,25 @@ SERVICE_KEY = web.AppKey("service", str)
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 _CHECK_TIMEOUT = 5.0
+_instrumentation_ready = False
+
+
+def _prepare_server_instrumentation() -> None:
+    """Initialise the contrib aiohttp-server instrumentation without its global patch.
+
+    Its middleware needs the module state that ``instrument()`` sets up (excluded URLs,
+    meters), but ``instrument()`` also swaps ``web.Application`` for a subclass bound to one
+    tracer provider for the whole process — wrong when ``lakecache up`` runs five services,
+    each with its own ``service.name``. So: instrument once, undo the class swap, and give
+    each app a middleware built for its own provider.
+    """
+    global _instrumentation_ready
+    if not _instrumentation_ready:
+        instrumentor = AioHttpServerInstrumentor()
+        if not instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.instrument()
+            instrumentor.uninstrument()
+        _instrumentation_ready = True
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -58,6 +77,7 @@ def create_app(
     client_max_size: int = 1024**2,
 ) -> web.Application:
     """An aiohttp application with tracing, the shared probes and the service's routes."""
+    _prepare_server_instrumentation()
     app = web.Application(
         middlewares=[create_aiohttp_middleware(tracer_provider=telemetry.tracer_provider), *middlewares],
         client_max_size=client_max_size,

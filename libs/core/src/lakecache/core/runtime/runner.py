@@ -72,7 +72,7 @@ async def start_service(
             resources.lake = await stack.enter_async_context(lake)
         parts = await definition.bootstrap(resources)
 
-        app = create_app(name, telemetry, checks, parts.routes)
+        app = create_app(name, telemetry, {**checks, **parts.ready_checks}, parts.routes)
         if parts.app_setup is not None:
             parts.app_setup(app)
         runner = web.AppRunner(app, access_log=None)

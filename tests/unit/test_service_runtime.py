@@ -1,0 +1,124 @@
+"""The service runtime: probes, metrics, subscriptions and background work, clean shutdown."""
+
+import asyncio
+import uuid
+
+import aiohttp
+from aiohttp import web
+
+from lakecache.catalog.bootstrap import SERVICE as CATALOG
+from lakecache.core.contracts.usage import DatasetRead
+from lakecache.core.dispatch import dispatcher
+from lakecache.core.runtime import Resources, ServiceDefinition, ServiceParts, SubscriptionSpec, start_service
+from lakecache.core.settings import LakeCacheSettings, ServiceSection
+from tests.support.waiting import eventually
+
+
+class ProbeSettings(LakeCacheSettings):
+    section_name = "probe"
+    probe: ServiceSection = ServiceSection()
+
+
+def settings_for(tmp_path, **overrides):
+    return ProbeSettings(home=tmp_path, bus_url=f"memory://rt-{uuid.uuid4().hex[:6]}", **overrides)
+
+
+async def get(url):
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        return response.status, response.headers.get("Content-Type", ""), await response.text()
+
+
+async def test_catalog_service_answers_probes_with_its_store_and_bus_checked(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAKECACHE_CATALOG__PORT", "0")
+    settings = CATALOG.settings_type(home=tmp_path, bus_url="memory://catalog-probe")
+    async with start_service(CATALOG, settings) as running:
+        status, _, body = await get(running.base_url + "/healthz")
+        assert status == 200 and '"catalog"' in body
+        status, _, body = await get(running.base_url + "/readyz")
+        assert status == 200
+        assert '"bus": "ok"' in body and '"store": "ok"' in body
+        status, content_type, body = await get(running.base_url + "/metrics")
+        assert status == 200 and content_type.startswith("text/plain")
+        assert "lakecache_bus_published_messages" in body
+    assert (tmp_path / "catalog.db").exists()
+    assert (tmp_path / "lake").is_dir()
+
+
+async def test_failing_dependency_makes_readyz_503_with_the_reason(tmp_path):
+    async def broken_volume():
+        raise OSError("volume /mnt/nfs1 is not mounted")
+
+    async def bootstrap(resources: Resources) -> ServiceParts:
+        return ServiceParts(ready_checks={"volume": broken_volume})
+
+    definition = ServiceDefinition("probe", ProbeSettings, bootstrap)
+    async with start_service(definition, settings_for(tmp_path)) as running:
+        status, _, body = await get(running.base_url + "/readyz")
+    assert status == 503
+    assert "volume /mnt/nfs1 is not mounted" in body and '"bus": "ok"' in body
+
+
+async def test_subscriptions_routes_and_background_work_run_and_stop_cleanly(tmp_path):
+    handled, ticks, stopped = [], [], []
+
+    async def on_read(event):
+        handled.append(event.data.reader)
+
+    async def ticker():
+        while True:
+            ticks.append(1)
+            await asyncio.sleep(0.01)
+
+    async def hello(request):
+        return web.json_response({"hello": "world"})
+
+    async def bootstrap(resources: Resources) -> ServiceParts:
+        async def closing():
+            stopped.append(True)
+
+        return ServiceParts(
+            routes=[web.get("/api/v1/hello", hello)],
+            subscriptions=[SubscriptionSpec(["lakecache.usage"], "probe", dispatcher({DatasetRead: on_read}))],
+            background=[ticker],
+            on_shutdown=[closing],
+        )
+
+    definition = ServiceDefinition("probe", ProbeSettings, bootstrap)
+    async with start_service(definition, settings_for(tmp_path)) as running:
+        await running.resources.publisher.emit(
+            DatasetRead(project="p", site="s", dataset_id="d", commit_id="e" * 64, reader="job-7", cache_hit=True)
+        )
+        await eventually(lambda: handled == ["job-7"] and ticks, message="handler and ticker ran")
+        status, _, body = await get(running.base_url + "/api/v1/hello")
+        assert (status, body) == (200, '{"hello": "world"}')
+        base_url = running.base_url
+        task = next(t for t in asyncio.all_tasks() if t.get_name() == "probe:ticker")
+    assert stopped == [True]
+    assert task.cancelled()
+    try:
+        await get(base_url + "/healthz")
+        raise AssertionError("the HTTP server still answers after shutdown")
+    except aiohttp.ClientConnectionError:
+        pass
+
+
+async def test_http_requests_are_traced_as_server_spans_of_the_service(tmp_path):
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import SpanKind
+
+    exporter = InMemorySpanExporter()
+
+    async def bootstrap(resources: Resources) -> ServiceParts:
+        return ServiceParts()
+
+    definition = ServiceDefinition("probe", ProbeSettings, bootstrap)
+    traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    async with start_service(definition, settings_for(tmp_path), span_processors=(SimpleSpanProcessor(exporter),)) as running:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(running.base_url + "/healthz", headers={"traceparent": traceparent}) as response:
+                assert response.status == 200
+    server = [s for s in exporter.get_finished_spans() if s.kind is SpanKind.SERVER]
+    assert len(server) == 1
+    assert format(server[0].context.trace_id, "032x") == "0af7651916cd43dd8448eb211c80319c"
+    assert server[0].resource.attributes["service.name"] == "lakecache-probe"
