@@ -121,3 +121,12 @@ def test_upcaster_chain_turns_an_old_version_into_the_current_model():
     del registry._upcasters[("lakecache.test.renamed", 2)]
     with pytest.raises(UnknownEventType, match="no upcaster"):
         decode(headers, b'{"size": 42}', registry)
+
+
+def test_docs_events_md_is_generated_from_the_contracts():
+    from pathlib import Path
+
+    from lakecache.core.contracts.doc import render
+
+    docs = Path(__file__).resolve().parents[2] / "docs" / "events.md"
+    assert docs.read_text() == render(), "run: python -m lakecache.core.contracts.doc > docs/events.md"

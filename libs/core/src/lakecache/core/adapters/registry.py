@@ -40,6 +40,8 @@ def _load(table: dict[str, str], kind: str, url: str, options: dict[str, Any]) -
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:  # an optional extra is missing
+        if (exc.name or "").startswith("lakecache."):
+            raise
         raise ConfigurationError(
             f"the {kind} adapter for {scheme}:// needs a package that is not installed "
             f"({exc.name}); install lakecache-core with the matching extra"

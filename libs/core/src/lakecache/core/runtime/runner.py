@@ -19,6 +19,7 @@ from lakecache.core.runtime.definition import Resources, ServiceDefinition, Serv
 from lakecache.core.runtime.http import create_app
 from lakecache.core.settings import LakeCacheSettings, redact_url
 from lakecache.core.telemetry import configure_telemetry
+from lakecache.core.telemetry.setup import instrument_pymongo
 from lakecache.core.telemetry.bus import TracedEventBus
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,8 @@ async def start_service(
         resources = Resources(settings, telemetry, bus, EventPublisher(bus, name))
         checks = {"bus": bus.ping}
         if definition.needs_store:
+            if settings.resolved_store_url().startswith("mongodb"):
+                instrument_pymongo(telemetry)
             resources.store = await stack.enter_async_context(document_store_from_url(settings.resolved_store_url()))
             checks["store"] = resources.store.ping
         if definition.needs_lake:

@@ -68,3 +68,17 @@ def configure_telemetry(
     for processor in extra_processors:
         provider.add_span_processor(processor)
     return Telemetry(service=service, tracer_provider=provider, registry=CollectorRegistry())
+
+
+def instrument_pymongo(telemetry: Telemetry) -> None:
+    """Trace MongoDB commands with the contrib PyMongo instrumentation.
+
+    PyMongo's command listeners are process-global, so the first service to ask owns the
+    spans; in production each service has its own process, and the embedded default uses
+    SQLite, so the spans carry the right ``service.name`` where it matters.
+    """
+    from opentelemetry.instrumentation.pymongo import PymongoInstrumentor
+
+    instrumentor = PymongoInstrumentor()
+    if not instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.instrument(tracer_provider=telemetry.tracer_provider)
