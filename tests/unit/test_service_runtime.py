@@ -122,3 +122,29 @@ async def test_http_requests_are_traced_as_server_spans_of_the_service(tmp_path)
     assert len(server) == 1
     assert format(server[0].context.trace_id, "032x") == "0af7651916cd43dd8448eb211c80319c"
     assert server[0].resource.attributes["service.name"] == "lakecache-probe"
+
+
+async def test_a_traced_client_call_and_the_server_span_share_one_trace(tmp_path):
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import SpanKind
+
+    from lakecache.core.telemetry import configure_telemetry, traced_client_session
+
+    exporter = InMemorySpanExporter()
+    caller = configure_telemetry("gateway", extra_processors=(SimpleSpanProcessor(exporter),))
+
+    async def bootstrap(resources: Resources) -> ServiceParts:
+        return ServiceParts()
+
+    definition = ServiceDefinition("probe", ProbeSettings, bootstrap)
+    async with start_service(definition, settings_for(tmp_path), span_processors=(SimpleSpanProcessor(exporter),)) as running:
+        async with traced_client_session(caller) as session, session.get(running.base_url + "/readyz") as response:
+            assert response.status == 200
+    spans = exporter.get_finished_spans()
+    client = next(s for s in spans if s.kind is SpanKind.CLIENT)
+    server = next(s for s in spans if s.kind is SpanKind.SERVER)
+    assert server.context.trace_id == client.context.trace_id
+    assert server.parent.span_id == client.context.span_id
+    assert client.resource.attributes["service.name"] == "lakecache-gateway"
+    assert server.resource.attributes["service.name"] == "lakecache-probe"

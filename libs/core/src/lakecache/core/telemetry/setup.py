@@ -9,6 +9,9 @@ are still created (trace context still propagates) but go nowhere.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
 from importlib.metadata import PackageNotFoundError, version
 
 from opentelemetry.sdk.resources import Resource
@@ -82,3 +85,12 @@ def instrument_pymongo(telemetry: Telemetry) -> None:
     instrumentor = PymongoInstrumentor()
     if not instrumentor.is_instrumented_by_opentelemetry:
         instrumentor.instrument(tracer_provider=telemetry.tracer_provider)
+
+
+def traced_client_session(telemetry: Telemetry, **options: Any) -> aiohttp.ClientSession:
+    """An aiohttp client session whose requests are CLIENT spans of this service and carry
+    the W3C trace headers (contrib aiohttp-client instrumentation, per-service provider)."""
+    from opentelemetry.instrumentation.aiohttp_client import create_trace_config
+
+    trace_config = create_trace_config(tracer_provider=telemetry.tracer_provider)
+    return aiohttp.ClientSession(trace_configs=[trace_config, *options.pop("trace_configs", [])], **options)
