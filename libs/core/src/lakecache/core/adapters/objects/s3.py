@@ -1,0 +1,469 @@
+"""``S3ObjectStore``: the lake on any S3-compatible server (``s3://bucket[/prefix]``), via
+aiobotocore. Keys are relative to the URL's prefix.
+
+Integrity: every single-part put sends the content's SHA-256 (``ChecksumSHA256``), so the
+server refuses a corrupted upload and ``head`` reports the sha256 back. Multipart puts send a
+SHA-256 per part (the server verifies each) and hash the whole stream locally; S3 keeps only a
+composite checksum for those, so ``head`` reports ``sha256=None`` while ``put`` returns the
+verified value.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+from datetime import timezone
+from typing import Any, AsyncIterator, Self
+from urllib.parse import urlsplit
+
+import aiohttp
+from aiobotocore.session import get_session
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+from lakecache.core.errors import LakeCacheError
+from lakecache.core.ports.objectstore import (
+    DEFAULT_CHUNK_SIZE, DEFAULT_LIST_LIMIT, DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE,
+    MAX_LIST_LIMIT, MAX_PARTS, MIN_CHUNK_SIZE, MIN_PART_SIZE, ByteRange, ConfigurationError,
+    Conflict, InvalidArgument, ListPage, NotFound, ObjectInfo, ObjectReader, ObjectStore,
+    PreconditionFailed, PutData, Unavailable, iter_data_chunks, validate_key, validate_range,
+)
+
+_NOT_FOUND = {"NoSuchKey", "NotFound", "404"}
+_BAD_CONTENT = {"BadDigest", "InvalidDigest", "XAmzContentSHA256Mismatch", "InvalidChecksum"}
+_DENIED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403"}
+# A missing object under a conditional write: AWS and versitygw answer 404, the port says 412.
+_CONDITIONAL_WRITE = "conditional write"
+
+
+def _translate(exc: BaseException, op: str, where: str) -> LakeCacheError:
+    """Map a botocore/aiohttp failure to the port's exceptions, naming the object."""
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        said = f"{op} {where} failed: {code} {error.get('Message', '')}".rstrip()
+        if code == "NoSuchBucket":
+            return NotFound(f"{said}; create the bucket or fix the lake URL")
+        if code in _NOT_FOUND or status == 404:
+            if op == _CONDITIONAL_WRITE:
+                return PreconditionFailed(f"{said}: the object does not exist, so no etag matches")
+            return NotFound(said)
+        if code == "PreconditionFailed" or status == 412:
+            return PreconditionFailed(f"{said}; the object changed: read it again")
+        if status == 409:  # ConditionalRequestConflict, or a server that maps keys onto files
+            return Conflict(f"{said}; another write raced or the key clashes with existing keys")
+        if code in _BAD_CONTENT:
+            return InvalidArgument(
+                f"{said}: the content does not match its sha256; nothing was written"
+            )
+        if code in _DENIED or status == 403:
+            return ConfigurationError(f"{said}; check the access key, secret and bucket policy")
+        if code == "InvalidRange" or status == 416:
+            return InvalidArgument(f"{said}: the range starts past the end of the object")
+        if 400 <= status < 500:
+            return InvalidArgument(said)
+        return Unavailable(f"{said}; the server failed, retry later")
+    if isinstance(exc, NoCredentialsError):
+        return ConfigurationError(
+            f"{op} {where}: no S3 credentials; pass access_key_id/secret_access_key or set "
+            "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+        )
+    return Unavailable(f"{op} {where} failed: {type(exc).__name__}: {exc}; retry later")
+
+
+# Transport failures we translate; anything else (bugs) propagates unchanged.
+_TRANSPORT = (ClientError, BotoCoreError, aiohttp.ClientError, asyncio.TimeoutError)
+
+
+def _b64(digest: bytes) -> str:
+    return base64.b64encode(digest).decode()
+
+
+def _full_sha256(response: dict) -> str | None:
+    value = response.get("ChecksumSHA256")
+    kind = response.get("ChecksumType")
+    if not value or kind not in (None, "FULL_OBJECT") or "-" in value:
+        return None  # composite multipart checksum: not a hash of the content
+    return base64.b64decode(value).hex()
+
+
+async def _sha256(hasher: Any, data: bytes | memoryview) -> None:
+    # hashlib releases the GIL on large buffers: hash big parts off the event loop.
+    if len(data) >= 1 << 20:
+        await asyncio.to_thread(hasher.update, data)
+    else:
+        hasher.update(data)
+
+
+class S3ObjectStore(ObjectStore):
+    """Object store in an S3 bucket, optionally under a key prefix."""
+
+    def __init__(
+        self, bucket: str, prefix: str, *, endpoint_url: str | None, region: str | None,
+        access_key_id: str | None, secret_access_key: str | None, max_concurrency: int,
+        chunk_size: int, multipart_threshold: int, part_size: int, part_concurrency: int,
+        max_attempts: int,
+    ) -> None:
+        self._bucket, self._prefix = bucket, prefix
+        self._endpoint_url, self._region = endpoint_url, region
+        self._credentials = (access_key_id, secret_access_key)
+        self._max_concurrency = max_concurrency
+        self._chunk_size = chunk_size
+        self._multipart_threshold = multipart_threshold
+        self._part_size = part_size
+        self._part_concurrency = part_concurrency
+        self._max_attempts = max_attempts
+        self._client: Any = None
+        self._client_context: Any = None
+        self._part_slots: asyncio.Semaphore | None = None
+
+    @classmethod
+    def from_url(
+        cls, url: str, *, endpoint_url: str | None = None, region: str | None = None,
+        access_key_id: str | None = None, secret_access_key: str | None = None,
+        max_concurrency: int = 32, chunk_size: int = DEFAULT_CHUNK_SIZE,
+        multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD,
+        part_size: int = DEFAULT_PART_SIZE, part_concurrency: int = 4, max_attempts: int = 5,
+    ) -> Self:
+        """Build a store for ``s3://bucket[/prefix]``; no I/O. Credentials and region not given
+        here come from the usual AWS chain (environment, config files, instance roles).
+
+        ``max_concurrency`` sizes the connection pool and caps parts in flight store-wide;
+        ``part_concurrency`` caps parts in flight per put (each holds ``part_size`` bytes).
+        ``max_attempts`` counts tries per request (botocore's standard retry mode, with backoff).
+        """
+        parts = urlsplit(url)
+        bucket = parts.netloc
+        if parts.scheme != "s3" or not bucket or "@" in bucket or parts.query or parts.fragment:
+            raise ConfigurationError(
+                f"invalid S3 lake URL {url!r}: use s3://bucket or s3://bucket/prefix "
+                "(credentials go in options or the AWS environment, never in the URL)"
+            )
+        prefix = parts.path.strip("/")
+        if chunk_size < MIN_CHUNK_SIZE:
+            raise ConfigurationError(f"chunk_size={chunk_size}: use at least {MIN_CHUNK_SIZE}")
+        if part_size < MIN_PART_SIZE:
+            raise ConfigurationError(f"part_size={part_size}: S3 needs at least {MIN_PART_SIZE}")
+        if min(multipart_threshold, max_concurrency, part_concurrency, max_attempts) < 1:
+            raise ConfigurationError(
+                "multipart_threshold, max_concurrency, part_concurrency and max_attempts "
+                "must be positive"
+            )
+        return cls(
+            bucket, f"{prefix}/" if prefix else "", endpoint_url=endpoint_url, region=region,
+            access_key_id=access_key_id, secret_access_key=secret_access_key,
+            max_concurrency=max_concurrency, chunk_size=chunk_size,
+            multipart_threshold=multipart_threshold, part_size=part_size,
+            part_concurrency=min(part_concurrency, max_concurrency), max_attempts=max_attempts,
+        )
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self._bucket}/{self._prefix}".rstrip("/")
+
+    async def __aenter__(self) -> Self:
+        config = Config(
+            max_pool_connections=self._max_concurrency,
+            connect_timeout=10,
+            read_timeout=60,
+            retries={"mode": "standard", "max_attempts": self._max_attempts},
+            tcp_keepalive=True,
+            # Custom endpoints (versitygw, Ceph, StorageGRID) rarely have per-bucket DNS.
+            s3={"addressing_style": "path"} if self._endpoint_url else {},
+        )
+        access_key_id, secret_access_key = self._credentials
+        self._client_context = get_session().create_client(
+            "s3", endpoint_url=self._endpoint_url, region_name=self._region,
+            aws_access_key_id=access_key_id, aws_secret_access_key=secret_access_key,
+            config=config,
+        )
+        self._client = await self._client_context.__aenter__()
+        self._part_slots = asyncio.Semaphore(self._max_concurrency)
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        context, self._client, self._client_context = self._client_context, None, None
+        if context is not None:
+            await context.__aexit__(*exc_info)
+
+    def _require_client(self) -> Any:
+        if self._client is None:
+            raise RuntimeError(f"open the store first: `async with store:` ({self.url})")
+        return self._client
+
+    def _full_key(self, key: str) -> str:
+        full = self._prefix + key
+        if len(validate_key(key)) + len(self._prefix.encode()) > 1024:
+            raise InvalidArgument(f"key {key!r} with the lake prefix {self._prefix!r} is too long")
+        return full
+
+    def _where(self, key: str) -> str:
+        return f"s3://{self._bucket}/{self._prefix}{key}"
+
+    def _info(self, key: str, response: dict, size: int) -> ObjectInfo:
+        modified = response.get("LastModified")
+        return ObjectInfo(
+            key=key, size=size, etag=response["ETag"],
+            last_modified=modified.astimezone(timezone.utc) if modified else None,
+            sha256=_full_sha256(response), version_id=response.get("VersionId"),
+        )
+
+    async def list(
+        self, prefix: str = "", *, start_after: str | None = None, token: str | None = None,
+        limit: int = DEFAULT_LIST_LIMIT,
+    ) -> ListPage:
+        if not isinstance(limit, int) or not 1 <= limit <= MAX_LIST_LIMIT:
+            raise InvalidArgument(f"list limit must be 1..{MAX_LIST_LIMIT}, got {limit!r}")
+        args: dict[str, Any] = {
+            "Bucket": self._bucket, "Prefix": self._prefix + prefix, "MaxKeys": limit,
+        }
+        if token is not None:
+            args["ContinuationToken"] = token
+        elif start_after is not None:
+            args["StartAfter"] = self._prefix + start_after
+        try:
+            response = await self._require_client().list_objects_v2(**args)
+        except _TRANSPORT as exc:
+            raise _translate(exc, "list", self._where(prefix) + "*") from exc
+        cut = len(self._prefix)
+        objects = tuple(
+            self._info(item["Key"][cut:], item, item["Size"])
+            for item in response.get("Contents", ())
+        )
+        truncated = response.get("IsTruncated") and response.get("NextContinuationToken")
+        return ListPage(objects, response["NextContinuationToken"] if truncated else None)
+
+    async def head(self, key: str, *, if_match: str | None = None) -> ObjectInfo:
+        args = {"Bucket": self._bucket, "Key": self._full_key(key), "ChecksumMode": "ENABLED"}
+        if if_match is not None:
+            args["IfMatch"] = if_match
+        try:
+            response = await self._require_client().head_object(**args)
+        except _TRANSPORT as exc:
+            raise _translate(exc, "head", self._where(key)) from exc
+        return self._info(key, response, response["ContentLength"])
+
+    def get(
+        self, key: str, *, range: ByteRange | None = None, if_match: str | None = None
+    ) -> ObjectReader:
+        return _S3Reader(self, key, self._full_key(key), validate_range(key, range), if_match)
+
+    async def put(
+        self, key: str, data: PutData, *, if_match: str | None = None,
+        if_none_match: bool = False, sha256: str | None = None,
+    ) -> ObjectInfo:
+        full_key = self._full_key(key)
+        if if_match is not None and if_none_match:
+            raise InvalidArgument(f"put {key!r}: pass if_match or if_none_match, not both")
+        conditions: dict[str, str] = {}
+        if if_match is not None:
+            conditions["IfMatch"] = if_match
+        if if_none_match:
+            conditions["IfNoneMatch"] = "*"
+        parts = _parts(iter_data_chunks(data, self._part_size), self._part_size)
+        # Read up to the threshold to learn whether one request suffices.
+        head: list[bytes | memoryview] = []
+        size = 0
+        async for part in parts:
+            head.append(part)
+            size += len(part)
+            if size > self._multipart_threshold:
+                return await self._put_multipart(key, full_key, head, parts, conditions, sha256)
+        body = b"".join(head)
+        hasher = hashlib.sha256()
+        await _sha256(hasher, body)
+        self._check_sha256(key, hasher.hexdigest(), sha256)
+        args = {"Bucket": self._bucket, "Key": full_key, "Body": body,
+                "ChecksumSHA256": _b64(hasher.digest()), **conditions}
+        try:
+            response = await self._require_client().put_object(**args)
+        except _TRANSPORT as exc:
+            op = _CONDITIONAL_WRITE if if_match is not None else "put"
+            raise _translate(exc, op, self._where(key)) from exc
+        return ObjectInfo(key, len(body), response["ETag"], None, hasher.hexdigest(),
+                          response.get("VersionId"))
+
+    def _check_sha256(self, key: str, actual: str, expected: str | None) -> None:
+        if expected is not None and actual != expected.lower():
+            raise InvalidArgument(
+                f"put {self._where(key)}: content sha256 {actual} does not match the expected "
+                f"{expected}; nothing was written"
+            )
+
+    async def _put_multipart(
+        self, key: str, full_key: str, first: list[bytes | memoryview],
+        rest: AsyncIterator[bytes | memoryview], conditions: dict[str, str], sha256: str | None,
+    ) -> ObjectInfo:
+        client, where = self._require_client(), self._where(key)
+        try:
+            created = await client.create_multipart_upload(
+                Bucket=self._bucket, Key=full_key, ChecksumAlgorithm="SHA256"
+            )
+        except _TRANSPORT as exc:
+            raise _translate(exc, "start multipart upload of", where) from exc
+        upload_id = created["UploadId"]
+        hasher, size, done = hashlib.sha256(), 0, []
+        window = asyncio.Semaphore(self._part_concurrency)  # bounds memory held by parts
+
+        async def upload(number: int, body: bytes | memoryview, digest: bytes) -> None:
+            try:
+                assert self._part_slots is not None
+                async with self._part_slots:
+                    response = await client.upload_part(
+                        Bucket=self._bucket, Key=full_key, UploadId=upload_id,
+                        PartNumber=number, Body=bytes(body), ChecksumSHA256=_b64(digest),
+                    )
+            except _TRANSPORT as exc:
+                raise _translate(exc, f"upload part {number} of", where) from exc
+            finally:
+                window.release()
+            done.append({"PartNumber": number, "ETag": response["ETag"],
+                         "ChecksumSHA256": response.get("ChecksumSHA256", _b64(digest))})
+
+        async def all_parts() -> AsyncIterator[bytes | memoryview]:
+            for part in first:
+                yield part
+            async for part in rest:
+                yield part
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                number = 0
+                async for part in all_parts():
+                    number += 1
+                    if number > MAX_PARTS:
+                        raise InvalidArgument(
+                            f"put {where}: more than {MAX_PARTS} parts of {self._part_size} "
+                            "bytes; raise part_size for objects this large"
+                        )
+                    await window.acquire()
+                    await _sha256(hasher, part)
+                    part_hasher = hashlib.sha256()
+                    await _sha256(part_hasher, part)
+                    size += len(part)
+                    group.create_task(upload(number, part, part_hasher.digest()))
+            self._check_sha256(key, hasher.hexdigest(), sha256)
+            done.sort(key=lambda p: p["PartNumber"])
+            try:
+                response = await client.complete_multipart_upload(
+                    Bucket=self._bucket, Key=full_key, UploadId=upload_id,
+                    MultipartUpload={"Parts": done}, **conditions,
+                )
+            except _TRANSPORT as exc:
+                op = _CONDITIONAL_WRITE if "IfMatch" in conditions else "complete upload of"
+                raise _translate(exc, op, where) from exc
+        except BaseException as exc:
+            # Shielded: a cancelled put must still free the parts the server holds.
+            await asyncio.shield(self._abort(full_key, upload_id))
+            if isinstance(exc, BaseExceptionGroup):
+                raise exc.exceptions[0] from exc  # surface the port's error, not a group
+            raise
+        return ObjectInfo(key, size, response["ETag"], None, hasher.hexdigest(),
+                          response.get("VersionId"))
+
+    async def _abort(self, full_key: str, upload_id: str) -> None:
+        try:
+            await self._require_client().abort_multipart_upload(
+                Bucket=self._bucket, Key=full_key, UploadId=upload_id
+            )
+        except _TRANSPORT:
+            pass  # completed already, or unreachable: a bucket lifecycle rule reaps the rest
+
+    async def delete(self, key: str, *, if_match: str | None = None) -> None:
+        args = {"Bucket": self._bucket, "Key": self._full_key(key)}
+        if if_match is not None:
+            args["IfMatch"] = if_match
+        try:
+            await self._require_client().delete_object(**args)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in _NOT_FOUND:
+                return  # conditional delete of a missing key: the port says success
+            raise _translate(exc, "delete", self._where(key)) from exc
+        except _TRANSPORT as exc:
+            raise _translate(exc, "delete", self._where(key)) from exc
+
+
+async def _parts(
+    chunks: AsyncIterator[bytes | memoryview], size: int
+) -> AsyncIterator[bytes | memoryview]:
+    """Regroup chunks into pieces of exactly ``size`` bytes (the last may be shorter)."""
+    buffer = bytearray()
+    async for chunk in chunks:
+        if not buffer and len(chunk) == size:
+            yield chunk  # already a full part: no copy
+            continue
+        buffer += chunk
+        while len(buffer) >= size:
+            yield bytes(buffer[:size])
+            del buffer[:size]
+    if buffer:
+        yield bytes(buffer)
+
+
+class _S3Reader(ObjectReader):
+    def __init__(
+        self, store: S3ObjectStore, key: str, full_key: str, range: ByteRange | None,
+        if_match: str | None,
+    ) -> None:
+        super().__init__()
+        self._store, self._key, self._full_key = store, key, full_key
+        self._requested, self._if_match = range, if_match
+        self._body: Any = None
+
+    async def _start(self) -> None:
+        store = self._store
+        args: dict[str, Any] = {"Bucket": store._bucket, "Key": self._full_key}
+        if self._requested is not None:
+            args["Range"] = "bytes={}-{}".format(*self._requested)
+        else:
+            args["ChecksumMode"] = "ENABLED"  # botocore checks the full-object checksum at EOF
+        if self._if_match is not None:
+            args["IfMatch"] = self._if_match
+        try:
+            response = await store._require_client().get_object(**args)
+        except _TRANSPORT as exc:
+            raise _translate(exc, "get", store._where(self._key)) from exc
+        self._body = response["Body"]
+        length = response["ContentLength"]
+        content_range = response.get("ContentRange")  # "bytes 10-19/5000"
+        if content_range:
+            span, _, total = content_range.removeprefix("bytes ").partition("/")
+            start, _, end = span.partition("-")
+            self.range, size = (int(start), int(end)), int(total)
+        else:
+            self.range, size = ((0, length - 1) if length else None), length
+        self.info = store._info(self._key, response, size)
+        if self.range is None and self._requested is not None:
+            await self._finish()
+            raise InvalidArgument(f"range {self._requested} of empty object {self._key!r}")
+
+    async def _chunks(self) -> AsyncIterator[bytes]:
+        size, where = self._store._chunk_size, self._store._where(self._key)
+        buffer, received = bytearray(), 0
+        try:
+            # aiohttp hands out whatever arrived (often 64 KiB): regroup into full chunks.
+            async for piece in self._body.iter_chunks(size):
+                received += len(piece)
+                if not buffer and len(piece) == size:
+                    yield piece
+                    continue
+                buffer += piece
+                while len(buffer) >= size:
+                    yield bytes(buffer[:size])
+                    del buffer[:size]
+        except _TRANSPORT as exc:
+            raise _translate(exc, "read", where) from exc
+        if received != self.content_length:
+            raise Unavailable(
+                f"read {where}: got {received} of {self.content_length} bytes; retry the read"
+            )
+        if buffer:
+            yield bytes(buffer)
+
+    async def _finish(self) -> None:
+        body, self._body = self._body, None
+        if body is not None:
+            await body.aclose()  # returns or drops the connection, read to EOF or not
+

@@ -1,0 +1,85 @@
+"""The object-store conformance suite against ``LocalObjectStore``, plus local-only rules."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from lakecache.core.adapters.objects.local import LocalObjectStore
+from lakecache.core.adapters.registry import object_store_from_url
+from lakecache.core.errors import ConfigurationError, InvalidArgument
+
+from tests.ports.objectstore_suite import ObjectStoreConformance
+
+
+@pytest.fixture
+async def store(tmp_path):
+    lake = LocalObjectStore.from_url(
+        (tmp_path / "lake").as_uri(), chunk_size=ObjectStoreConformance.CHUNK_SIZE
+    )
+    async with lake:
+        yield lake
+
+
+class TestLocalObjectStore(ObjectStoreConformance):
+    pass
+
+
+def tree(root) -> set[str]:
+    return {os.path.join(d, f) for d, _, files in os.walk(root) for f in files}
+
+
+@pytest.mark.parametrize(
+    "key", ["../x", "/etc/passwd", "a/../../b", "a/./b", "a//b", "dir/", "a\\..\\b", ".", ".."]
+)
+async def test_hostile_keys_are_refused_and_never_touch_the_filesystem(tmp_path, key):
+    lake_dir = tmp_path / "deep" / "lake"
+    async with LocalObjectStore.from_url(lake_dir.as_uri()) as lake:
+        with pytest.raises(InvalidArgument, match="key"):
+            await lake.put(key, b"pwned")
+        with pytest.raises(InvalidArgument):
+            await lake.head(key)
+        with pytest.raises(InvalidArgument):
+            await lake.delete(key)
+
+    outside = {path for path in tree(tmp_path) if not path.startswith(f"{lake_dir}/")}
+    assert outside == set()
+    assert tree(lake_dir / "blobs") == set()
+    assert not os.path.exists("/etc/passwd") or open("/etc/passwd", "rb").read() != b"pwned"
+
+
+async def test_objects_survive_reopening_the_store(tmp_path):
+    url = (tmp_path / "lake").as_uri()
+    async with LocalObjectStore.from_url(url) as lake:
+        info = await lake.put("keep/me", b"durable")
+    async with LocalObjectStore.from_url(url) as lake:
+        assert await lake.read("keep/me") == b"durable"
+        assert (await lake.head("keep/me")).etag == info.etag
+
+
+async def test_overwrites_and_deletes_leave_no_stray_content_files(tmp_path):
+    async with LocalObjectStore.from_url((tmp_path / "lake").as_uri()) as lake:
+        for n in range(3):
+            await lake.put("x", f"v{n}".encode())
+        await lake.put("y", b"y")
+        await lake.delete("y")
+
+    blobs = tree(tmp_path / "lake" / "blobs")
+    assert len(blobs) == 1
+    assert open(blobs.pop(), "rb").read() == b"v2"
+    assert tree(tmp_path / "lake" / "tmp") == set()
+
+
+def test_registry_builds_the_local_store_without_touching_disk(tmp_path):
+    lake = object_store_from_url((tmp_path / "lake").as_uri())
+
+    assert isinstance(lake, LocalObjectStore)
+    assert lake.url == (tmp_path / "lake").as_uri()
+    assert not (tmp_path / "lake").exists()
+
+
+@pytest.mark.parametrize("url", ["file://relative/dir", "file:relative", "file:///x?y=1"])
+def test_malformed_local_urls_raise_configuration_error(url):
+    with pytest.raises(ConfigurationError, match="file:///"):
+        LocalObjectStore.from_url(url)
