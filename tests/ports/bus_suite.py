@@ -6,7 +6,6 @@ connected to the same broker each time (to play several processes).
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections import defaultdict
 from datetime import timedelta

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -82,7 +82,7 @@ class ObjectStoreConformance:
         assert not await store.exists("text")
 
     async def test_put_result_and_head_describe_the_object(self, store: ObjectStore):
-        before = datetime.now(timezone.utc) - timedelta(minutes=5)
+        before = datetime.now(UTC) - timedelta(minutes=5)
         put = await store.put("info/obj", BINARY)
         head = await store.head("info/obj")
 
@@ -93,7 +93,7 @@ class ObjectStoreConformance:
         assert head.sha256 == sha256_hex(BINARY)
         assert head.last_modified is not None
         assert head.last_modified.tzinfo is not None
-        assert before <= head.last_modified <= datetime.now(timezone.utc) + timedelta(minutes=5)
+        assert before <= head.last_modified <= datetime.now(UTC) + timedelta(minutes=5)
 
     async def test_get_and_head_of_a_missing_key_raise_not_found(self, store: ObjectStore):
         await store.put("present", b"x")

@@ -9,7 +9,6 @@ import pytest
 from lakecache.core.adapters.objects.local import LocalObjectStore
 from lakecache.core.adapters.registry import object_store_from_url
 from lakecache.core.errors import ConfigurationError, InvalidArgument
-
 from tests.ports.objectstore_suite import ObjectStoreConformance
 
 

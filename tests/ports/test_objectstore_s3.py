@@ -11,9 +11,12 @@ from aiobotocore.session import get_session
 from lakecache.core.adapters.objects.s3 import S3ObjectStore
 from lakecache.core.adapters.registry import object_store_from_url
 from lakecache.core.errors import (
-    ConfigurationError, Conflict, InvalidArgument, PreconditionFailed, Unavailable,
+    ConfigurationError,
+    Conflict,
+    InvalidArgument,
+    PreconditionFailed,
+    Unavailable,
 )
-
 from tests.ports.objectstore_suite import ObjectStoreConformance
 
 pytestmark = pytest.mark.s3

@@ -7,8 +7,18 @@ import shutil
 import uuid
 from pathlib import Path
 
-from .proc import (HERE, ManagedServer, ServerError, cache_dir, fingerprint, free_port,
-                   port_open, run_build, run_coro, stamp_matches)
+from .proc import (
+    HERE,
+    ManagedServer,
+    ServerError,
+    cache_dir,
+    fingerprint,
+    free_port,
+    port_open,
+    run_build,
+    run_coro,
+    stamp_matches,
+)
 
 VERSION = "4.1.1"
 POM = HERE / "kafka" / "pom.xml"
@@ -84,7 +94,9 @@ class KafkaServer(ManagedServer):
             "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT\n"
             f"log.dirs={data}\n"
             "num.partitions=1\n"
-            "auto.create.topics.enable=true\n"
+            # As in production: LakeCache's adapters create every topic with the catalog's
+            # partitions and retention, so a topic nobody declared is a bug, not a default.
+            "auto.create.topics.enable=false\n"
             "offsets.topic.replication.factor=1\n"
             "offsets.topic.num.partitions=1\n"
             "transaction.state.log.replication.factor=1\n"

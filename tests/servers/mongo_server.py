@@ -5,8 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .proc import (HERE, ManagedServer, ServerError, cache_dir, fingerprint, free_port,
-                   run_build, stamp_matches)
+from .proc import HERE, ManagedServer, ServerError, cache_dir, fingerprint, free_port, run_build, stamp_matches
 
 VERSION = "v1.24.2"
 SOURCE = HERE / "ferretdb"

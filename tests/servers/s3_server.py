@@ -6,8 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from .proc import (ManagedServer, ServerError, cache_dir, fingerprint, free_port, run_build,
-                   run_coro, stamp_matches)
+from .proc import ManagedServer, ServerError, cache_dir, fingerprint, free_port, run_build, run_coro, stamp_matches
 
 VERSION = "v1.7.0"
 MODULE = "github.com/versity/versitygw/cmd/versitygw"

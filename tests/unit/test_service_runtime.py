@@ -114,7 +114,8 @@ async def test_http_requests_are_traced_as_server_spans_of_the_service(tmp_path)
 
     definition = ServiceDefinition("probe", ProbeSettings, bootstrap)
     traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
-    async with start_service(definition, settings_for(tmp_path), span_processors=(SimpleSpanProcessor(exporter),)) as running:
+    processors = (SimpleSpanProcessor(exporter),)
+    async with start_service(definition, settings_for(tmp_path), span_processors=processors) as running:
         async with aiohttp.ClientSession() as session:
             async with session.get(running.base_url + "/healthz", headers={"traceparent": traceparent}) as response:
                 assert response.status == 200
@@ -138,7 +139,8 @@ async def test_a_traced_client_call_and_the_server_span_share_one_trace(tmp_path
         return ServiceParts()
 
     definition = ServiceDefinition("probe", ProbeSettings, bootstrap)
-    async with start_service(definition, settings_for(tmp_path), span_processors=(SimpleSpanProcessor(exporter),)) as running:
+    processors = (SimpleSpanProcessor(exporter),)
+    async with start_service(definition, settings_for(tmp_path), span_processors=processors) as running:
         async with traced_client_session(caller) as session, session.get(running.base_url + "/readyz") as response:
             assert response.status == 200
     spans = exporter.get_finished_spans()

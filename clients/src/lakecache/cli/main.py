@@ -50,7 +50,9 @@ def _apply_home(home: Path | None) -> None:
 @app.command()
 def up(
     home: HomeOption = None,
-    port: Annotated[int | None, typer.Option(help="Gateway port (env LAKECACHE_GATEWAY__PORT).", show_default="8080")] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Gateway port (env LAKECACHE_GATEWAY__PORT).", show_default="8080")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Run all five services in this process on the embedded defaults (in-memory bus,
@@ -71,7 +73,8 @@ def up(
         if as_json:
             print(json.dumps({"status": "up", "home": str(settings[0].home.resolve()), "services": urls}), flush=True)
             return
-        console.print(f"[bold green]LakeCache is up[/] — gateway {urls['gateway']}  (data in {settings[0].home.resolve()})")
+        home_dir = settings[0].home.resolve()
+        console.print(f"[bold green]LakeCache is up[/] — gateway {urls['gateway']}  (data in {home_dir})")
         for name, url in urls.items():
             console.print(f"  {name:<8} {url}")
         console.print("Press Ctrl-C to stop.")

@@ -1,7 +1,7 @@
 """Wires the cacher service's dependencies once, for `lakecache up` and standalone runs."""
 
-from lakecache.core.runtime import Resources, ServiceDefinition, ServiceParts
 from lakecache.cacher.settings import CacherSettings
+from lakecache.core.runtime import Resources, ServiceDefinition, ServiceParts
 
 
 async def bootstrap(resources: Resources) -> ServiceParts:

@@ -1,5 +1,5 @@
-from lakecache.evictor.bootstrap import SERVICE
 from lakecache.core.runtime.standalone import run_standalone
+from lakecache.evictor.bootstrap import SERVICE
 
 
 def main() -> None:

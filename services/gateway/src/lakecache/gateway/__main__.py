@@ -1,5 +1,5 @@
-from lakecache.gateway.bootstrap import SERVICE
 from lakecache.core.runtime.standalone import run_standalone
+from lakecache.gateway.bootstrap import SERVICE
 
 
 def main() -> None:

@@ -106,7 +106,7 @@ def route(event: Event[EventData]) -> tuple[Topic, bytes]:
     """Return the concrete topic and the partition key for ``event``."""
     family = ROUTES[event.type]
     data = event.data
-    topic = family.for_site(getattr(data, "site")) if family.per_site else family
+    topic = family.for_site(data.site) if family.per_site else family
     key = getattr(data, family.key_field)
     return topic, str(key).encode()
 

@@ -19,8 +19,8 @@ from lakecache.core.runtime.definition import Resources, ServiceDefinition, Serv
 from lakecache.core.runtime.http import create_app
 from lakecache.core.settings import LakeCacheSettings, redact_url
 from lakecache.core.telemetry import configure_telemetry
-from lakecache.core.telemetry.setup import instrument_pymongo
 from lakecache.core.telemetry.bus import TracedEventBus
+from lakecache.core.telemetry.setup import instrument_pymongo
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,8 @@ async def start_service(
     )
     async with contextlib.AsyncExitStack() as stack:
         stack.callback(telemetry.shutdown)
-        bus: EventBus = TracedEventBus(event_bus_from_url(settings.bus_url), telemetry.tracer_provider, telemetry.registry)
+        adapter = event_bus_from_url(settings.bus_url)
+        bus: EventBus = TracedEventBus(adapter, telemetry.tracer_provider, telemetry.registry)
         await stack.enter_async_context(bus)
         resources = Resources(settings, telemetry, bus, EventPublisher(bus, name))
         checks = {"bus": bus.ping}

@@ -9,11 +9,10 @@ are still created (trace context still propagates) but go nowhere.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import aiohttp
-from importlib.metadata import PackageNotFoundError, version
-
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -67,7 +66,8 @@ def configure_telemetry(
         # Imported here: the exporter pulls in protobuf, which most test runs never need.
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp_endpoint.rstrip("/") + "/v1/traces")))
+        exporter = OTLPSpanExporter(endpoint=otlp_endpoint.rstrip("/") + "/v1/traces")
+        provider.add_span_processor(BatchSpanProcessor(exporter))
     for processor in extra_processors:
         provider.add_span_processor(processor)
     return Telemetry(service=service, tracer_provider=provider, registry=CollectorRegistry())

@@ -34,16 +34,32 @@ import os
 import sqlite3
 import threading
 import time
-from datetime import datetime, timezone
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable, Self
+from typing import Any, Self
 from urllib.parse import unquote, urlsplit
 
 from lakecache.core.ports.objectstore import (
-    DEFAULT_CHUNK_SIZE, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, MIN_CHUNK_SIZE, ByteRange,
-    ConfigurationError, InvalidArgument, ListPage, NotFound, ObjectInfo, ObjectReader,
-    ObjectStore, PreconditionFailed, PutData, Unavailable, etags_equal, iter_data_chunks,
-    validate_key, validate_range,
+    DEFAULT_CHUNK_SIZE,
+    DEFAULT_LIST_LIMIT,
+    MAX_LIST_LIMIT,
+    MIN_CHUNK_SIZE,
+    ByteRange,
+    ConfigurationError,
+    InvalidArgument,
+    ListPage,
+    NotFound,
+    ObjectInfo,
+    ObjectReader,
+    ObjectStore,
+    PreconditionFailed,
+    PutData,
+    Unavailable,
+    etags_equal,
+    iter_data_chunks,
+    validate_key,
+    validate_range,
 )
 
 _SCHEMA = """
@@ -72,7 +88,7 @@ def _local_key(key: object) -> bytes:
 
 def _info(row: tuple) -> ObjectInfo:
     key, size, etag, sha256, mtime_ns = row
-    modified = datetime.fromtimestamp(mtime_ns / 1e9, tz=timezone.utc)
+    modified = datetime.fromtimestamp(mtime_ns / 1e9, tz=UTC)
     return ObjectInfo(bytes(key).decode(), size, etag, modified, sha256)
 
 

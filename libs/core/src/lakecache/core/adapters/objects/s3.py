@@ -13,68 +13,38 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-from datetime import timezone
-from typing import Any, AsyncIterator, Self
+from collections.abc import AsyncIterator
+from datetime import UTC
+from typing import Any, Self
 from urllib.parse import urlsplit
 
-import aiohttp
 from aiobotocore.session import get_session
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import ClientError
 
-from lakecache.core.errors import LakeCacheError
+from lakecache.core.adapters.objects.s3_errors import CONDITIONAL_WRITE, NOT_FOUND, TRANSPORT_ERRORS, translate
+from lakecache.core.adapters.objects.s3_reader import S3Reader, regroup
 from lakecache.core.ports.objectstore import (
-    DEFAULT_CHUNK_SIZE, DEFAULT_LIST_LIMIT, DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE,
-    MAX_LIST_LIMIT, MAX_PARTS, MIN_CHUNK_SIZE, MIN_PART_SIZE, ByteRange, ConfigurationError,
-    Conflict, InvalidArgument, ListPage, NotFound, ObjectInfo, ObjectReader, ObjectStore,
-    PreconditionFailed, PutData, Unavailable, iter_data_chunks, validate_key, validate_range,
+    DEFAULT_CHUNK_SIZE,
+    DEFAULT_LIST_LIMIT,
+    DEFAULT_MULTIPART_THRESHOLD,
+    DEFAULT_PART_SIZE,
+    MAX_LIST_LIMIT,
+    MAX_PARTS,
+    MIN_CHUNK_SIZE,
+    MIN_PART_SIZE,
+    ByteRange,
+    ConfigurationError,
+    InvalidArgument,
+    ListPage,
+    ObjectInfo,
+    ObjectReader,
+    ObjectStore,
+    PutData,
+    iter_data_chunks,
+    validate_key,
+    validate_range,
 )
-
-_NOT_FOUND = {"NoSuchKey", "NotFound", "404"}
-_BAD_CONTENT = {"BadDigest", "InvalidDigest", "XAmzContentSHA256Mismatch", "InvalidChecksum"}
-_DENIED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403"}
-# A missing object under a conditional write: AWS and versitygw answer 404, the port says 412.
-_CONDITIONAL_WRITE = "conditional write"
-
-
-def _translate(exc: BaseException, op: str, where: str) -> LakeCacheError:
-    """Map a botocore/aiohttp failure to the port's exceptions, naming the object."""
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code", ""))
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        said = f"{op} {where} failed: {code} {error.get('Message', '')}".rstrip()
-        if code == "NoSuchBucket":
-            return NotFound(f"{said}; create the bucket or fix the lake URL")
-        if code in _NOT_FOUND or status == 404:
-            if op == _CONDITIONAL_WRITE:
-                return PreconditionFailed(f"{said}: the object does not exist, so no etag matches")
-            return NotFound(said)
-        if code == "PreconditionFailed" or status == 412:
-            return PreconditionFailed(f"{said}; the object changed: read it again")
-        if status == 409:  # ConditionalRequestConflict, or a server that maps keys onto files
-            return Conflict(f"{said}; another write raced or the key clashes with existing keys")
-        if code in _BAD_CONTENT:
-            return InvalidArgument(
-                f"{said}: the content does not match its sha256; nothing was written"
-            )
-        if code in _DENIED or status == 403:
-            return ConfigurationError(f"{said}; check the access key, secret and bucket policy")
-        if code == "InvalidRange" or status == 416:
-            return InvalidArgument(f"{said}: the range starts past the end of the object")
-        if 400 <= status < 500:
-            return InvalidArgument(said)
-        return Unavailable(f"{said}; the server failed, retry later")
-    if isinstance(exc, NoCredentialsError):
-        return ConfigurationError(
-            f"{op} {where}: no S3 credentials; pass access_key_id/secret_access_key or set "
-            "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
-        )
-    return Unavailable(f"{op} {where} failed: {type(exc).__name__}: {exc}; retry later")
-
-
-# Transport failures we translate; anything else (bugs) propagates unchanged.
-_TRANSPORT = (ClientError, BotoCoreError, aiohttp.ClientError, asyncio.TimeoutError)
 
 
 def _b64(digest: bytes) -> str:
@@ -206,7 +176,7 @@ class S3ObjectStore(ObjectStore):
         modified = response.get("LastModified")
         return ObjectInfo(
             key=key, size=size, etag=response["ETag"],
-            last_modified=modified.astimezone(timezone.utc) if modified else None,
+            last_modified=modified.astimezone(UTC) if modified else None,
             sha256=_full_sha256(response), version_id=response.get("VersionId"),
         )
 
@@ -225,8 +195,8 @@ class S3ObjectStore(ObjectStore):
             args["StartAfter"] = self._prefix + start_after
         try:
             response = await self._require_client().list_objects_v2(**args)
-        except _TRANSPORT as exc:
-            raise _translate(exc, "list", self._where(prefix) + "*") from exc
+        except TRANSPORT_ERRORS as exc:
+            raise translate(exc, "list", self._where(prefix) + "*") from exc
         cut = len(self._prefix)
         objects = tuple(
             self._info(item["Key"][cut:], item, item["Size"])
@@ -241,14 +211,14 @@ class S3ObjectStore(ObjectStore):
             args["IfMatch"] = if_match
         try:
             response = await self._require_client().head_object(**args)
-        except _TRANSPORT as exc:
-            raise _translate(exc, "head", self._where(key)) from exc
+        except TRANSPORT_ERRORS as exc:
+            raise translate(exc, "head", self._where(key)) from exc
         return self._info(key, response, response["ContentLength"])
 
     def get(
         self, key: str, *, range: ByteRange | None = None, if_match: str | None = None
     ) -> ObjectReader:
-        return _S3Reader(self, key, self._full_key(key), validate_range(key, range), if_match)
+        return S3Reader(self, key, self._full_key(key), validate_range(key, range), if_match)
 
     async def put(
         self, key: str, data: PutData, *, if_match: str | None = None,
@@ -262,7 +232,7 @@ class S3ObjectStore(ObjectStore):
             conditions["IfMatch"] = if_match
         if if_none_match:
             conditions["IfNoneMatch"] = "*"
-        parts = _parts(iter_data_chunks(data, self._part_size), self._part_size)
+        parts = regroup(iter_data_chunks(data, self._part_size), self._part_size)
         # Read up to the threshold to learn whether one request suffices.
         head: list[bytes | memoryview] = []
         size = 0
@@ -279,9 +249,9 @@ class S3ObjectStore(ObjectStore):
                 "ChecksumSHA256": _b64(hasher.digest()), **conditions}
         try:
             response = await self._require_client().put_object(**args)
-        except _TRANSPORT as exc:
-            op = _CONDITIONAL_WRITE if if_match is not None else "put"
-            raise _translate(exc, op, self._where(key)) from exc
+        except TRANSPORT_ERRORS as exc:
+            op = CONDITIONAL_WRITE if if_match is not None else "put"
+            raise translate(exc, op, self._where(key)) from exc
         return ObjectInfo(key, len(body), response["ETag"], None, hasher.hexdigest(),
                           response.get("VersionId"))
 
@@ -301,8 +271,8 @@ class S3ObjectStore(ObjectStore):
             created = await client.create_multipart_upload(
                 Bucket=self._bucket, Key=full_key, ChecksumAlgorithm="SHA256"
             )
-        except _TRANSPORT as exc:
-            raise _translate(exc, "start multipart upload of", where) from exc
+        except TRANSPORT_ERRORS as exc:
+            raise translate(exc, "start multipart upload of", where) from exc
         upload_id = created["UploadId"]
         hasher, size, done = hashlib.sha256(), 0, []
         window = asyncio.Semaphore(self._part_concurrency)  # bounds memory held by parts
@@ -315,14 +285,14 @@ class S3ObjectStore(ObjectStore):
                         Bucket=self._bucket, Key=full_key, UploadId=upload_id,
                         PartNumber=number, Body=bytes(body), ChecksumSHA256=_b64(digest),
                     )
-            except _TRANSPORT as exc:
-                raise _translate(exc, f"upload part {number} of", where) from exc
+            except TRANSPORT_ERRORS as exc:
+                raise translate(exc, f"upload part {number} of", where) from exc
             finally:
                 window.release()
             done.append({"PartNumber": number, "ETag": response["ETag"],
                          "ChecksumSHA256": response.get("ChecksumSHA256", _b64(digest))})
 
-        async def all_parts() -> AsyncIterator[bytes | memoryview]:
+        async def allregroup() -> AsyncIterator[bytes | memoryview]:
             for part in first:
                 yield part
             async for part in rest:
@@ -331,7 +301,7 @@ class S3ObjectStore(ObjectStore):
         try:
             async with asyncio.TaskGroup() as group:
                 number = 0
-                async for part in all_parts():
+                async for part in allregroup():
                     number += 1
                     if number > MAX_PARTS:
                         raise InvalidArgument(
@@ -351,9 +321,9 @@ class S3ObjectStore(ObjectStore):
                     Bucket=self._bucket, Key=full_key, UploadId=upload_id,
                     MultipartUpload={"Parts": done}, **conditions,
                 )
-            except _TRANSPORT as exc:
-                op = _CONDITIONAL_WRITE if "IfMatch" in conditions else "complete upload of"
-                raise _translate(exc, op, where) from exc
+            except TRANSPORT_ERRORS as exc:
+                op = CONDITIONAL_WRITE if "IfMatch" in conditions else "complete upload of"
+                raise translate(exc, op, where) from exc
         except BaseException as exc:
             # Shielded: a cancelled put must still free the parts the server holds.
             await asyncio.shield(self._abort(full_key, upload_id))
@@ -368,7 +338,7 @@ class S3ObjectStore(ObjectStore):
             await self._require_client().abort_multipart_upload(
                 Bucket=self._bucket, Key=full_key, UploadId=upload_id
             )
-        except _TRANSPORT:
+        except TRANSPORT_ERRORS:
             pass  # completed already, or unreachable: a bucket lifecycle rule reaps the rest
 
     async def delete(self, key: str, *, if_match: str | None = None) -> None:
@@ -378,92 +348,10 @@ class S3ObjectStore(ObjectStore):
         try:
             await self._require_client().delete_object(**args)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in _NOT_FOUND:
+            if exc.response.get("Error", {}).get("Code") in NOT_FOUND:
                 return  # conditional delete of a missing key: the port says success
-            raise _translate(exc, "delete", self._where(key)) from exc
-        except _TRANSPORT as exc:
-            raise _translate(exc, "delete", self._where(key)) from exc
+            raise translate(exc, "delete", self._where(key)) from exc
+        except TRANSPORT_ERRORS as exc:
+            raise translate(exc, "delete", self._where(key)) from exc
 
-
-async def _parts(
-    chunks: AsyncIterator[bytes | memoryview], size: int
-) -> AsyncIterator[bytes | memoryview]:
-    """Regroup chunks into pieces of exactly ``size`` bytes (the last may be shorter)."""
-    buffer = bytearray()
-    async for chunk in chunks:
-        if not buffer and len(chunk) == size:
-            yield chunk  # already a full part: no copy
-            continue
-        buffer += chunk
-        while len(buffer) >= size:
-            yield bytes(buffer[:size])
-            del buffer[:size]
-    if buffer:
-        yield bytes(buffer)
-
-
-class _S3Reader(ObjectReader):
-    def __init__(
-        self, store: S3ObjectStore, key: str, full_key: str, range: ByteRange | None,
-        if_match: str | None,
-    ) -> None:
-        super().__init__()
-        self._store, self._key, self._full_key = store, key, full_key
-        self._requested, self._if_match = range, if_match
-        self._body: Any = None
-
-    async def _start(self) -> None:
-        store = self._store
-        args: dict[str, Any] = {"Bucket": store._bucket, "Key": self._full_key}
-        if self._requested is not None:
-            args["Range"] = "bytes={}-{}".format(*self._requested)
-        else:
-            args["ChecksumMode"] = "ENABLED"  # botocore checks the full-object checksum at EOF
-        if self._if_match is not None:
-            args["IfMatch"] = self._if_match
-        try:
-            response = await store._require_client().get_object(**args)
-        except _TRANSPORT as exc:
-            raise _translate(exc, "get", store._where(self._key)) from exc
-        self._body = response["Body"]
-        length = response["ContentLength"]
-        content_range = response.get("ContentRange")  # "bytes 10-19/5000"
-        if content_range:
-            span, _, total = content_range.removeprefix("bytes ").partition("/")
-            start, _, end = span.partition("-")
-            self.range, size = (int(start), int(end)), int(total)
-        else:
-            self.range, size = ((0, length - 1) if length else None), length
-        self.info = store._info(self._key, response, size)
-        if self.range is None and self._requested is not None:
-            await self._finish()
-            raise InvalidArgument(f"range {self._requested} of empty object {self._key!r}")
-
-    async def _chunks(self) -> AsyncIterator[bytes]:
-        size, where = self._store._chunk_size, self._store._where(self._key)
-        buffer, received = bytearray(), 0
-        try:
-            # aiohttp hands out whatever arrived (often 64 KiB): regroup into full chunks.
-            async for piece in self._body.iter_chunks(size):
-                received += len(piece)
-                if not buffer and len(piece) == size:
-                    yield piece
-                    continue
-                buffer += piece
-                while len(buffer) >= size:
-                    yield bytes(buffer[:size])
-                    del buffer[:size]
-        except _TRANSPORT as exc:
-            raise _translate(exc, "read", where) from exc
-        if received != self.content_length:
-            raise Unavailable(
-                f"read {where}: got {received} of {self.content_length} bytes; retry the read"
-            )
-        if buffer:
-            yield bytes(buffer)
-
-    async def _finish(self) -> None:
-        body, self._body = self._body, None
-        if body is not None:
-            await body.aclose()  # returns or drops the connection, read to EOF or not
 
