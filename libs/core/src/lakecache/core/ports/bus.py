@@ -125,6 +125,11 @@ class Subscription(ABC):
     topics: tuple[str, ...]
     group: str
 
+    @property
+    @abstractmethod
+    def alive(self) -> bool:
+        """True while the member consumes (false after ``stop`` or a fatal error)."""
+
     @abstractmethod
     async def stop(self) -> None: ...
 

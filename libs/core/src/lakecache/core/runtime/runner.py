@@ -16,7 +16,7 @@ from lakecache.core.adapters.registry import document_store_from_url, event_bus_
 from lakecache.core.ports.bus import EventBus
 from lakecache.core.publishing import EventPublisher
 from lakecache.core.runtime.definition import Resources, ServiceDefinition, ServiceParts
-from lakecache.core.runtime.http import create_app
+from lakecache.core.runtime.http import READY_CHECKS_KEY, create_app
 from lakecache.core.settings import LakeCacheSettings, redact_url
 from lakecache.core.telemetry import configure_telemetry
 from lakecache.core.telemetry.bus import TracedEventBus
@@ -96,6 +96,13 @@ async def start_service(
         ]
         for subscription in subscriptions:
             stack.push_async_callback(subscription.stop)
+
+        async def consuming() -> None:
+            stopped = [f"{s.group} on {', '.join(s.topics)}" for s in subscriptions if not s.alive]
+            if stopped:
+                raise RuntimeError(f"consumers stopped: {'; '.join(stopped)}; see the service log")
+
+        app[READY_CHECKS_KEY]["consumers"] = consuming
         log.info(
             "%s listening on http://%s:%d (bus %s)", name, settings.section.host, port, redact_url(settings.bus_url)
         )

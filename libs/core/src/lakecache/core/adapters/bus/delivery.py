@@ -85,3 +85,9 @@ async def deliver(
     )
     await dead_letter(message, dead_letter_headers(message, error, attempt, group))
     return False
+
+
+def log_if_crashed(task: asyncio.Task[None]) -> None:
+    """Done-callback for consumer tasks: a consumer that dies must say why (readiness then fails)."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("consumer task %s stopped", task.get_name(), exc_info=task.exception())

@@ -25,7 +25,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaConnectionError, KafkaError
 
-from lakecache.core.adapters.bus.delivery import deliver
+from lakecache.core.adapters.bus.delivery import deliver, log_if_crashed
 from lakecache.core.contracts.topics import Topic, dead_letter_topic, topic_spec
 from lakecache.core.errors import ConfigurationError
 from lakecache.core.ports.bus import (
@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 _TOPIC_ALREADY_EXISTS = 36
 _MAX_RECORDS = 100
+_MIN_PAUSE, _MAX_PAUSE = 0.5, 30.0
 _DLQ_PARTITIONS = 1
 
 
@@ -84,34 +85,57 @@ class _KafkaSubscription(Subscription):
         self._consumer.subscribe(list(self.topics), listener=_Revocation(self))
         await self._consumer.start()
         self._task = asyncio.create_task(self._run(), name=f"kafka-bus:{self.group}")
+        self._task.add_done_callback(log_if_crashed)
+
+    @property
+    def alive(self) -> bool:
+        return self._task is not None and not self._task.done()
 
     async def _run(self) -> None:
+        pause = _MIN_PAUSE
         while not self._stopping.is_set():
-            batches = await self._consumer.getmany(timeout_ms=200, max_records=_MAX_RECORDS)
-            for tp, records in batches.items():
-                async with self.processing:
-                    await self._handle_batch(tp, records)
-                if self._stopping.is_set():
-                    return
+            try:
+                batches = await self._consumer.getmany(timeout_ms=200, max_records=_MAX_RECORDS)
+                for tp, records in batches.items():
+                    async with self.processing:
+                        await self._handle_batch(tp, records)
+                    if self._stopping.is_set():
+                        return
+                pause = _MIN_PAUSE
+            except (KafkaError, Unavailable) as exc:
+                # The broker (or the dead-letter publish) failed: the failed record was
+                # rewound in _handle_batch, so waiting and polling again loses nothing.
+                log.warning("consumer of group %s: %s; retrying in %.1fs", self.group, exc, pause)
+                await asyncio.sleep(pause)
+                pause = min(_MAX_PAUSE, pause * 2)
 
     async def _handle_batch(self, tp: TopicPartition, records: list) -> None:
         next_offset = None
-        for record in records:
-            if self._stopping.is_set() or tp not in self._consumer.assignment():
-                break
-            message = Message(
-                topic=record.topic,
-                value=record.value,
-                key=record.key,
-                headers=tuple(record.headers or ()),
-                partition=record.partition,
-                offset=record.offset,
-                timestamp_ms=record.timestamp,
-            )
-            await deliver(message, self._handler, self._retry, self.group, self._bus.dead_letter)
-            next_offset = record.offset + 1
-        if next_offset is None:
-            return
+        try:
+            for record in records:
+                if self._stopping.is_set() or tp not in self._consumer.assignment():
+                    break
+                message = Message(
+                    topic=record.topic,
+                    value=record.value,
+                    key=record.key,
+                    headers=tuple(record.headers or ()),
+                    partition=record.partition,
+                    offset=record.offset,
+                    timestamp_ms=record.timestamp,
+                )
+                try:
+                    await deliver(message, self._handler, self._retry, self.group, self._bus.dead_letter)
+                except (KafkaError, Unavailable):
+                    # Not handled and not dead-lettered: fetch it again on the next poll.
+                    self._consumer.seek(tp, record.offset)
+                    raise
+                next_offset = record.offset + 1
+        finally:
+            if next_offset is not None:
+                await self._commit(tp, next_offset)
+
+    async def _commit(self, tp: TopicPartition, next_offset: int) -> None:
         try:
             await self._consumer.commit({tp: next_offset})
         except (CommitFailedError, IllegalStateError) as exc:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 from urllib.parse import urlsplit
 
-from lakecache.core.adapters.bus.delivery import deliver
+from lakecache.core.adapters.bus.delivery import deliver, log_if_crashed
 from lakecache.core.contracts.topics import Topic, dead_letter_topic, topic_spec
 from lakecache.core.ports.bus import (
     EventBus,
@@ -137,8 +137,13 @@ class _Member(Subscription):
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
+    @property
+    def alive(self) -> bool:
+        return self._task is not None and not self._task.done()
+
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"memory-bus:{self.group}")
+        self._task.add_done_callback(log_if_crashed)
 
     def _next(self) -> tuple[tuple[str, int], int] | None:
         broker = self._bus.broker
