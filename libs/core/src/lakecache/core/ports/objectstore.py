@@ -355,3 +355,10 @@ class ObjectStore(abc.ABC):
     async def delete(self, key: str, *, if_match: str | None = None) -> None:
         """Remove the object; a missing key is success. Raises ``PreconditionFailed`` when
         ``if_match`` does not match an existing object, ``InvalidArgument``, ``Unavailable``."""
+
+
+def validate_list_limit(limit: int) -> int:
+    """``list``'s page size: 1..``MAX_LIST_LIMIT`` (S3's own maximum)."""
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIST_LIMIT:
+        raise InvalidArgument(f"list limit must be 1..{MAX_LIST_LIMIT}, got {limit!r}")
+    return limit

@@ -57,6 +57,7 @@ from .subset import (
     check_projection,
     check_sort,
     check_update,
+    check_window,
     upsert_seed,
 )
 from .values import check_collection_name, check_document
@@ -198,9 +199,7 @@ class MongoCollection(Collection):
     def find(self, filter: Filter | None = None, *, sort: Sort | None = None, skip: int = 0,
              limit: int = 0, projection: Projection | None = None) -> AsyncIterator[Document]:
         filter, sort, projection = check_filter(filter), check_sort(sort), check_projection(projection)
-        for label, value in (("skip", skip), ("limit", limit)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise InvalidArgument(f"find: {label} must be a non-negative integer, got {value!r}")
+        check_window(skip, limit)
         return self._iterate(filter, sort, skip, limit, projection)
 
     async def _iterate(self, filter: dict[str, Any], sort: list[tuple[str, int]] | None, skip: int,

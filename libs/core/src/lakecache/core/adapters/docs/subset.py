@@ -337,3 +337,10 @@ def _check_reference(reference: Any, where: str) -> None:
     if not isinstance(reference, str) or not reference.startswith("$"):
         raise InvalidArgument(f"{where}: expected a field reference such as '$name', got {reference!r}")
     check_path(reference[1:], where)
+
+
+def check_window(skip: int, limit: int) -> None:
+    """``find``'s skip and limit: non-negative integers (0 means no limit)."""
+    for label, value in (("skip", skip), ("limit", limit)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise InvalidArgument(f"find: {label} must be a non-negative integer, got {value!r}")

@@ -43,7 +43,6 @@ from urllib.parse import unquote, urlsplit
 from lakecache.core.ports.objectstore import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_LIST_LIMIT,
-    MAX_LIST_LIMIT,
     MIN_CHUNK_SIZE,
     ByteRange,
     ConfigurationError,
@@ -59,6 +58,7 @@ from lakecache.core.ports.objectstore import (
     etags_equal,
     iter_data_chunks,
     validate_key,
+    validate_list_limit,
     validate_range,
 )
 
@@ -167,8 +167,7 @@ class LocalObjectStore(ObjectStore):
         self, prefix: str = "", *, start_after: str | None = None, token: str | None = None,
         limit: int = DEFAULT_LIST_LIMIT,
     ) -> ListPage:
-        if not isinstance(limit, int) or not 1 <= limit <= MAX_LIST_LIMIT:
-            raise InvalidArgument(f"list limit must be 1..{MAX_LIST_LIMIT}, got {limit!r}")
+        validate_list_limit(limit)
         low = prefix.encode()
         after = token if token is not None else start_after
         sql = f"SELECT {_COLUMNS} FROM objects WHERE key >= ?"

@@ -29,7 +29,6 @@ from lakecache.core.ports.objectstore import (
     DEFAULT_LIST_LIMIT,
     DEFAULT_MULTIPART_THRESHOLD,
     DEFAULT_PART_SIZE,
-    MAX_LIST_LIMIT,
     MAX_PARTS,
     MIN_CHUNK_SIZE,
     MIN_PART_SIZE,
@@ -43,6 +42,7 @@ from lakecache.core.ports.objectstore import (
     PutData,
     iter_data_chunks,
     validate_key,
+    validate_list_limit,
     validate_range,
 )
 
@@ -184,8 +184,7 @@ class S3ObjectStore(ObjectStore):
         self, prefix: str = "", *, start_after: str | None = None, token: str | None = None,
         limit: int = DEFAULT_LIST_LIMIT,
     ) -> ListPage:
-        if not isinstance(limit, int) or not 1 <= limit <= MAX_LIST_LIMIT:
-            raise InvalidArgument(f"list limit must be 1..{MAX_LIST_LIMIT}, got {limit!r}")
+        validate_list_limit(limit)
         args: dict[str, Any] = {
             "Bucket": self._bucket, "Prefix": self._prefix + prefix, "MaxKeys": limit,
         }
