@@ -104,7 +104,11 @@ class _Broker:
 
     def _trim(self, topic: str, index: int) -> None:
         partition = self.topics[topic][index]
-        readers = [g.committed.get((topic, index), partition.base) for g in self.groups.values() if g.members]
+        readers = [
+            g.committed.get((topic, index), partition.base)
+            for g in self.groups.values()
+            if any(topic in m.topics for m in g.members)
+        ]
         floor = min(readers, default=partition.base)
         floor = max(floor, partition.end - self.max_retained)
         while partition.log and partition.base < floor:
@@ -136,6 +140,7 @@ class _Member(Subscription):
         self.assigned: set[tuple[str, int]] = set()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._last_served: tuple[str, int] | None = None
 
     @property
     def alive(self) -> bool:
@@ -146,11 +151,15 @@ class _Member(Subscription):
         self._task.add_done_callback(log_if_crashed)
 
     def _next(self) -> tuple[tuple[str, int], int] | None:
+        # Round-robin over the assigned partitions, starting after the last one served,
+        # so a busy partition cannot starve the others.
         broker = self._bus.broker
-        for topic, index in sorted(self.assigned):
-            offset = broker.start_offset(self.group, topic, index)
-            if offset < broker.topics[topic][index].end:
-                return (topic, index), offset
+        ordered = sorted(self.assigned)
+        start = next((i + 1 for i, tp in enumerate(ordered) if tp == self._last_served), 0)
+        for tp in ordered[start:] + ordered[:start]:
+            offset = broker.start_offset(self.group, *tp)
+            if offset < broker.topics[tp[0]][tp[1]].end:
+                return tp, offset
         return None
 
     async def _run(self) -> None:
@@ -177,6 +186,7 @@ class _Member(Subscription):
                     continue
                 await deliver(message, self._handler, self._retry, self.group, self._bus.dead_letter)
                 broker.commit(self.group, *tp, offset + 1)
+                self._last_served = tp
 
     async def stop(self) -> None:
         if self._stopping:
