@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from lakecache.cli.data import data_app
 from lakecache.cli.services import SERVICES, load_service
 from lakecache.core.errors import LakeCacheError
 from lakecache.core.runtime import RunningService, run_until_stopped
@@ -25,6 +26,7 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+app.add_typer(data_app, name="data")
 
 console = Console()
 err_console = Console(stderr=True)

@@ -1,0 +1,159 @@
+"""Datasets: create, list, show, update, and the guarded soft delete."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from lakecache.catalog import copies
+from lakecache.catalog.domain import (
+    DatasetInUse,
+    check_description,
+    check_labels,
+    check_slug,
+    dataset_not_found,
+    decode_cursor,
+    encode_cursor,
+    now,
+)
+from lakecache.catalog.storage import Catalog, live_slot
+from lakecache.core.contracts.catalog import DatasetCreated, DatasetDeleted
+from lakecache.core.errors import Conflict, InvalidArgument
+from lakecache.core.layout import RESERVED_PREFIX, join_url
+from lakecache.core.paths import path_problems
+
+
+def _lake_location(catalog: Catalog, project: str, name: str, lake_url: object) -> tuple[str, str]:
+    """(lake URL, key prefix in the catalog's lake) of a new dataset."""
+    root = catalog.lake_url
+    if lake_url is None:
+        return join_url(root, project, name), f"{project}/{name}"
+    if not isinstance(lake_url, str):
+        raise InvalidArgument(f"lake_url must be a string URL, got {lake_url!r}")
+    url = lake_url.rstrip("/")
+    if not url.startswith(root + "/"):
+        # The catalog writes manifests under the dataset root with its own credentials, so it
+        # can only accept locations inside the lake it has opened.
+        raise InvalidArgument(
+            f"lake_url {lake_url!r} is outside the catalog's lake {root!r}; use a location under "
+            f"{root}/ or leave lake_url out for the default {join_url(root, project, name)}"
+        )
+    prefix = url[len(root) + 1:]
+    problems = path_problems(prefix)
+    if problems or (prefix + "/").startswith(RESERVED_PREFIX) or f"/{RESERVED_PREFIX}" in prefix + "/":
+        reasons = "; ".join(problems) or f"uses the reserved name {RESERVED_PREFIX.rstrip('/')!r}"
+        raise InvalidArgument(f"lake_url {lake_url!r} is not a usable dataset location: {reasons}")
+    return url, prefix
+
+
+async def create_dataset(catalog: Catalog, body: dict[str, Any], owner: str) -> dict[str, Any]:
+    project = check_slug("project", body.get("project"))
+    name = check_slug("dataset name", body.get("name"))
+    lake_url, prefix = _lake_location(catalog, project, name, body.get("lake_url"))
+    moment = now()
+    doc = {
+        "_id": uuid.uuid4().hex,
+        "slot": live_slot(project, name),
+        "project": project,
+        "name": name,
+        "description": check_description(body.get("description", "")),
+        "tags": check_labels(body.get("tags", [])),
+        "owner": owner,
+        "lake_url": lake_url,
+        "lake_prefix": prefix,
+        "created_at": moment,
+        "updated_at": moment,
+        "head": None,
+        "deleted": False,
+    }
+    try:
+        await catalog.datasets.insert_one(doc)
+    except Conflict:
+        raise Conflict(
+            f"dataset {project}/{name} already exists; pick another name, or change it with "
+            f"PATCH /api/v1/datasets/{project}/{name}"
+        ) from None
+    await catalog.publisher.emit(DatasetCreated(
+        dataset_id=doc["_id"], project=project, name=name, owner=owner, lake_url=lake_url,
+        description=doc["description"], tags=doc["tags"],
+    ))
+    return doc
+
+
+async def get_dataset(catalog: Catalog, project: str, name: str) -> dict[str, Any]:
+    doc = await catalog.datasets.find_one({"slot": live_slot(project, name), "deleted": False})
+    if doc is None:
+        raise dataset_not_found(project, name)
+    return doc
+
+
+def _matches(doc: dict[str, Any], text: str) -> bool:
+    haystack = " ".join([doc["project"], doc["name"], doc.get("description", ""), *doc.get("tags", [])])
+    return text in haystack.lower()
+
+
+async def list_datasets(
+    catalog: Catalog, *, project: str | None, tag: str | None, q: str | None, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    query: dict[str, Any] = {"deleted": False}
+    if project:
+        query["project"] = project
+    if tag:
+        query["tags"] = tag
+    if cursor:
+        last = decode_cursor(cursor)
+        if not isinstance(last, str):
+            raise InvalidArgument("cursor is not one this API returned; repeat the request without a cursor")
+        query["slot"] = {"$gt": last}
+    found: list[dict[str, Any]] = []
+    if q:
+        # The document-store subset has no text search; a substring filter over the pages
+        # in slot order keeps cursors exact. Fine for catalogs of thousands of datasets.
+        text = q.lower()
+        async for doc in catalog.datasets.find(query, sort=[("slot", 1)]):
+            if _matches(doc, text):
+                found.append(doc)
+                if len(found) > limit:
+                    break
+    else:
+        found = await catalog.datasets.find_list(query, sort=[("slot", 1)], limit=limit + 1)
+    page = found[:limit]
+    next_cursor = encode_cursor(page[-1]["slot"]) if len(found) > limit else None
+    return page, next_cursor
+
+
+async def update_dataset(catalog: Catalog, project: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(body) - {"description", "tags"}
+    if unknown:
+        raise InvalidArgument(f"cannot change {sorted(unknown)}: only 'description' and 'tags' can be updated")
+    changes: dict[str, Any] = {"updated_at": now()}
+    if "description" in body:
+        changes["description"] = check_description(body["description"])
+    if "tags" in body:
+        changes["tags"] = check_labels(body["tags"])
+    doc = await catalog.datasets.find_one_and_update(
+        {"slot": live_slot(project, name), "deleted": False}, {"$set": changes}
+    )
+    if doc is None:
+        raise dataset_not_found(project, name)
+    return doc
+
+
+async def delete_dataset(catalog: Catalog, project: str, name: str, user: str) -> None:
+    doc = await get_dataset(catalog, project, name)
+    held = await copies.usage(catalog, doc["_id"])
+    if held.copies or held.leases:
+        raise DatasetInUse(
+            f"dataset {project}/{name} is in use: {held.describe()}. Wait for running jobs to release "
+            "their leases and evict the cached copies, then delete again."
+        )
+    # Soft delete: the slot is freed for a new dataset of the same name, while commits and
+    # manifests stay for the lineage of runs that read them.
+    deleted = await catalog.datasets.find_one_and_update(
+        {"_id": doc["_id"], "deleted": False},
+        {"$set": {"deleted": True, "deleted_at": now(), "deleted_by": user,
+                  "slot": f"{doc['slot']}@{doc['_id']}"}},
+    )
+    if deleted is None:
+        raise dataset_not_found(project, name)
+    await catalog.publisher.emit(DatasetDeleted(dataset_id=doc["_id"], project=project, name=name, deleted_by=user))

@@ -1,0 +1,214 @@
+"""Making a commit: stream the client's NDJSON manifest, check it, store it, move the head.
+
+The body is ``{"message", "parents", "allow_empty"}`` on the first line, then one
+``ManifestEntry`` per line in any order. Lines are cut from the body's chunks as they arrive
+and handed in batches to ``ManifestBuilder`` in a worker thread, so neither the body nor the
+manifest is ever held in memory and the event loop never parses entries.
+
+Order of effects, chosen so that a failure at any step leaves nothing visible: check paths
+(nothing stored on ``UnsafePaths``), write the immutable manifest (content-addressed, so a
+repeat or an orphan is harmless), record the commit, then move the head by compare-and-swap
+and undo the record if the swap lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from lakecache.catalog.commits import commit_by_id
+from lakecache.catalog.domain import COMMIT_ID, BadRequestBody, HeadMoved, Unchanged, now
+from lakecache.catalog.storage import Catalog, manifest_location
+from lakecache.core.contracts.catalog import CommitCreated
+from lakecache.core.errors import Conflict, InvalidArgument, NotFound, PreconditionFailed
+from lakecache.core.manifest import (
+    BuiltManifest,
+    ManifestBuilder,
+    ManifestEntry,
+    canonical_line,
+    commit_id,
+    read_manifest_file,
+)
+
+MAX_LINE_BYTES = 1 << 20
+_BATCH_LINES = 5000
+
+
+class EmptyCommit(InvalidArgument):
+    """A commit without entries was asked for without ``allow_empty``."""
+
+
+@dataclass(frozen=True)
+class CommitHeader:
+    message: str
+    parents: list[str] | None
+    allow_empty: bool
+
+
+def parse_header(line: bytes) -> CommitHeader:
+    try:
+        header = json.loads(line)
+    except ValueError as exc:
+        raise BadRequestBody(f"line 1 (the commit header) is not JSON: {exc}") from None
+    if not isinstance(header, dict):
+        raise BadRequestBody('line 1 must be the commit header {"message": …, "parents": …, "allow_empty": …}')
+    message, parents, allow_empty = header.get("message", ""), header.get("parents"), header.get("allow_empty", False)
+    if not isinstance(message, str):
+        raise BadRequestBody(f"line 1: message must be a string, got {message!r}")
+    if parents is not None and (
+        not isinstance(parents, list) or not all(isinstance(p, str) and COMMIT_ID.match(p) for p in parents)
+    ):
+        raise BadRequestBody(f"line 1: parents must be null or a list of full commit ids (64 hex), got {parents!r}")
+    if not isinstance(allow_empty, bool):
+        raise BadRequestBody(f"line 1: allow_empty must be true or false, got {allow_empty!r}")
+    return CommitHeader(message, parents, allow_empty)
+
+
+async def line_batches(chunks: AsyncIterable[bytes]) -> AsyncIterator[list[bytes]]:
+    """Complete lines of an NDJSON body, a batch per received chunk."""
+    pending = b""
+    async for chunk in chunks:
+        *lines, pending = (pending + chunk).split(b"\n")
+        if len(pending) > MAX_LINE_BYTES:
+            raise BadRequestBody(f"a line of the body is longer than {MAX_LINE_BYTES} bytes; is it NDJSON?")
+        if lines:
+            yield lines
+    if pending.strip():
+        yield [pending]
+
+
+def _add_lines(builder: ManifestBuilder, lines: list[bytes], first_number: int) -> None:
+    for number, line in enumerate(lines, first_number):
+        if not line.strip():
+            continue
+        try:
+            entry = ManifestEntry.model_validate_json(line)
+        except ValidationError as exc:
+            problem = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'line'}: {e['msg']}" for e in exc.errors()[:5])
+            raise BadRequestBody(f"line {number} is not a manifest entry ({problem}): {line[:200]!r}") from None
+        if entry.object is not None and "://" not in entry.object:
+            raise BadRequestBody(
+                f"line {number}: object {entry.object!r} must be a full URL (s3://bucket/key) of imported "
+                "bytes; leave it out for synced content stored by hash"
+            )
+        builder.add(entry)
+
+
+def _build(builder: ManifestBuilder, parents: list[str]) -> tuple[BuiltManifest, str]:
+    built = builder.build(parents)
+    # The builder gives the id but not the entries digest; one more pass over the local file
+    # yields it, so an unchanged re-sync is recognised whatever the head's parents were.
+    digest = hashlib.sha256()
+    for entry in read_manifest_file(built.path):
+        digest.update(canonical_line(entry.path, entry.size, entry.sha256))
+    entries_digest = digest.hexdigest()
+    if commit_id(entries_digest, parents) != built.commit_id:
+        raise RuntimeError(f"manifest {built.path} does not match its commit id {built.commit_id}")
+    return built, entries_digest
+
+
+async def _parents(catalog: Catalog, dataset: dict[str, Any], header: CommitHeader) -> list[str]:
+    head = dataset.get("head")
+    if header.parents is None:
+        return [head] if head else []
+    declared = header.parents[0] if header.parents else None
+    if declared != head:
+        raise _head_moved(dataset, declared, head)
+    for parent in header.parents[1:]:
+        if await commit_by_id(catalog, dataset, parent) is None:
+            raise NotFound(f"parent {parent} is not a commit of {dataset['project']}/{dataset['name']}")
+    return list(header.parents)
+
+
+def _head_moved(dataset: dict[str, Any], declared: str | None, head: str | None) -> HeadMoved:
+    return HeadMoved(
+        f"{dataset['project']}/{dataset['name']}: the commit declares parent {declared or 'none'} but the head "
+        f"is {head or 'empty (no commits)'}; someone committed meanwhile. Fetch latest, re-run the sync on "
+        "top of it (or pass parents: null to commit on the current head)."
+    )
+
+
+async def create_commit(
+    catalog: Catalog, dataset: dict[str, Any], chunks: AsyncIterable[bytes], author: str
+) -> dict[str, Any]:
+    """Commit the streamed manifest; returns the commit document.
+
+    Raises ``Unchanged`` (with the head) when the entries equal the head's, ``EmptyCommit``,
+    ``UnsafePaths``, ``HeadMoved``, ``BadRequestBody``.
+    """
+    batches = line_batches(chunks)
+    first = await anext(batches, [])
+    while first and not first[0].strip():
+        first.pop(0)
+    if not first:
+        raise BadRequestBody('the body is empty: send the commit header {"message": …} as its first line')
+    header = parse_header(first[0])
+    parents = await _parents(catalog, dataset, header)
+    with ManifestBuilder(catalog.workdir) as builder:
+        pending, number = first[1:], 2
+        async for batch in batches:
+            pending.extend(batch)
+            if len(pending) >= _BATCH_LINES:
+                await asyncio.to_thread(_add_lines, builder, pending, number)
+                number += len(pending)
+                pending = []
+        await asyncio.to_thread(_add_lines, builder, pending, number)
+        built, entries_digest = await asyncio.to_thread(_build, builder, parents)
+        return await _record(catalog, dataset, header, built, entries_digest, author)
+
+
+async def _record(catalog: Catalog, dataset: dict[str, Any], header: CommitHeader, built: BuiltManifest,
+                  entries_digest: str, author: str) -> dict[str, Any]:
+    name = f"{dataset['project']}/{dataset['name']}"
+    if built.files == 0 and not header.allow_empty:
+        raise EmptyCommit(f"{name}: the manifest has no entries; nothing was committed. "
+                          "Pass allow_empty: true to record an empty commit.")
+    head = dataset.get("head")
+    if head and not header.allow_empty:
+        current = await commit_by_id(catalog, dataset, head)
+        if current is not None and current.get("entries_digest") == entries_digest:
+            raise Unchanged(current)
+    key, url = manifest_location(dataset, built.commit_id)
+    try:
+        await catalog.lake.put(key, Path(built.path), if_none_match=True)
+    except PreconditionFailed:
+        pass  # the manifest of this id exists: same id, same entries
+    doc = {
+        "_id": f"{dataset['_id']}/{built.commit_id}", "id": built.commit_id, "dataset_id": dataset["_id"],
+        "project": dataset["project"], "dataset": dataset["name"], "parents": built.parents,
+        "message": header.message, "author": author, "created_at": now(), "files": built.files,
+        "bytes": built.bytes, "manifest_url": url, "manifest_key": key, "entries_digest": entries_digest,
+    }
+    inserted = True
+    try:
+        await catalog.commits.insert_one(doc)
+    except Conflict:
+        # Left by an earlier attempt that stopped before moving the head: reuse it.
+        inserted = False
+        doc = await commit_by_id(catalog, dataset, built.commit_id) or doc
+    moved = await catalog.datasets.find_one_and_update(
+        {"_id": dataset["_id"], "deleted": False, "head": head},
+        {"$set": {"head": built.commit_id, "updated_at": now()}},
+    )
+    if moved is None:
+        if inserted:
+            await catalog.commits.delete_one({"_id": doc["_id"]})
+        latest = await catalog.datasets.find_one({"_id": dataset["_id"]})
+        if latest is None or latest.get("deleted"):
+            raise NotFound(f"dataset {name} was deleted while the commit was being made; nothing was committed")
+        raise _head_moved(dataset, head, latest.get("head"))
+    # Announced after it is recorded: a failed publish leaves a valid commit without its event
+    # (the caller sees the error; a retry answers "unchanged"). An outbox would close that gap.
+    await catalog.publisher.emit(CommitCreated(
+        dataset_id=dataset["_id"], project=dataset["project"], dataset=dataset["name"],
+        commit_id=built.commit_id, parents=built.parents, message=header.message, author=author,
+        files=built.files, bytes=built.bytes, manifest_url=url,
+    ))
+    return doc

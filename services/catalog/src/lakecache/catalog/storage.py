@@ -1,0 +1,107 @@
+"""Where the catalog keeps things: its collections, their indexes, and the JSON it shows.
+
+Collections (the catalog's own; no other service writes them):
+
+* ``datasets`` — one document per dataset, ``_id`` a uuid. ``slot`` is ``project/name``
+  while the dataset is live and ``project/name@<id>`` once deleted, so a unique index on it
+  lets a new dataset reuse a deleted one's name while the old commits stay readable.
+* ``commits`` — commit metadata, ``_id`` ``<dataset id>/<commit id>`` (two datasets with the
+  same content share a commit id but not a commit document). Manifests live in the lake.
+* ``tags`` — ``_id`` ``<dataset id>/<tag>``.
+* ``copies`` and ``leases`` — the read model of cached copies and job leases, fed by events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lakecache.catalog.domain import iso
+from lakecache.core.layout import join_url, manifest_key
+from lakecache.core.ports.docstore import Collection, DocumentStore
+from lakecache.core.ports.objectstore import ObjectStore
+from lakecache.core.publishing import EventPublisher
+
+
+@dataclass
+class Catalog:
+    """The catalog's dependencies, wired once by ``bootstrap``."""
+
+    datasets: Collection
+    commits: Collection
+    tags: Collection
+    copies: Collection
+    leases: Collection
+    lake: ObjectStore
+    publisher: EventPublisher
+    workdir: Path | None = None
+
+    @classmethod
+    def open(cls, store: DocumentStore, lake: ObjectStore, publisher: EventPublisher,
+             workdir: Path | None = None) -> Catalog:
+        names = ("datasets", "commits", "tags", "copies", "leases")
+        return cls(*(store.collection(n) for n in names), lake=lake, publisher=publisher, workdir=workdir)
+
+    @property
+    def lake_url(self) -> str:
+        return self.lake.url.rstrip("/")
+
+    async def create_indexes(self) -> None:
+        await self.datasets.create_index([("slot", 1)], unique=True)
+        await self.datasets.create_index([("deleted", 1), ("project", 1), ("slot", 1)])
+        await self.commits.create_index([("dataset_id", 1), ("id", 1)], unique=True)
+        await self.tags.create_index([("dataset_id", 1), ("name", 1)], unique=True)
+        await self.copies.create_index([("dataset_id", 1)])
+        await self.leases.create_index([("dataset_id", 1), ("expires_at", 1)])
+
+
+def live_slot(project: str, name: str) -> str:
+    return f"{project}/{name}"
+
+
+def manifest_location(dataset: dict[str, Any], commit_id: str) -> tuple[str, str]:
+    """(key in the catalog's lake, full URL) of a commit's manifest under the dataset root."""
+    relative = manifest_key(commit_id)
+    return f"{dataset['lake_prefix']}/{relative}", join_url(dataset["lake_url"], relative)
+
+
+def dataset_json(doc: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": doc["_id"],
+        "project": doc["project"],
+        "name": doc["name"],
+        "description": doc.get("description", ""),
+        "tags": doc.get("tags", []),
+        "owner": doc["owner"],
+        "lake_url": doc["lake_url"],
+        "created_at": iso(doc["created_at"]),
+        "updated_at": iso(doc["updated_at"]),
+        "head": doc.get("head"),
+    }
+
+
+def commit_json(doc: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": doc["id"],
+        "dataset_id": doc["dataset_id"],
+        "project": doc["project"],
+        "dataset": doc["dataset"],
+        "parents": doc["parents"],
+        "message": doc["message"],
+        "author": doc["author"],
+        "created_at": iso(doc["created_at"]),
+        "files": doc["files"],
+        "bytes": doc["bytes"],
+        "manifest_url": doc["manifest_url"],
+    }
+
+
+def tag_json(doc: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": doc["name"],
+        "commit": doc["commit_id"],
+        "dataset_id": doc["dataset_id"],
+        "updated_at": iso(doc["updated_at"]),
+        "moved_by": doc["moved_by"],
+    }

@@ -1,0 +1,84 @@
+"""A catalog started through the service runtime on embedded adapters, and an HTTP client for it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import pytest
+
+from lakecache.catalog.api import CATALOG_KEY
+from lakecache.catalog.bootstrap import SERVICE
+from lakecache.catalog.storage import Catalog
+from lakecache.core.runtime import RunningService, start_service
+
+
+def entry(path: str, content: bytes | str, **extra: Any) -> dict[str, Any]:
+    data = content.encode() if isinstance(content, str) else content
+    return {"path": path, "size": len(data), "sha256": hashlib.sha256(data).hexdigest(), **extra}
+
+
+def ndjson(header: dict[str, Any], entries: list[dict[str, Any]]) -> bytes:
+    return b"".join(json.dumps(line).encode() + b"\n" for line in [header, *entries])
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any
+    content_type: str
+
+
+@dataclass
+class CatalogClient:
+    running: RunningService
+    session: aiohttp.ClientSession
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.running.app[CATALOG_KEY]
+
+    async def call(self, method: str, path: str, *, json_body: Any = None, data: bytes | None = None,
+                   headers: dict[str, str] | None = None, params: dict[str, Any] | None = None) -> Reply:
+        url = self.running.base_url + path
+        params = {k: str(v) for k, v in (params or {}).items() if v is not None}
+        async with self.session.request(method, url, json=json_body, data=data, headers=headers,
+                                        params=params) as response:
+            text = await response.text()
+            body = json.loads(text) if text else None
+            return Reply(response.status, body, response.content_type)
+
+    async def create(self, project: str = "vision", name: str = "cats", **fields: Any) -> dict[str, Any]:
+        reply = await self.call("POST", "/api/v1/datasets", json_body={"project": project, "name": name, **fields})
+        assert reply.status == 201, reply.body
+        return reply.body
+
+    async def commit(self, project: str, name: str, entries: list[dict[str, Any]], *, message: str = "sync",
+                     parents: list[str] | None = None, allow_empty: bool = False, user: str | None = None) -> Reply:
+        header = {"message": message, "parents": parents, "allow_empty": allow_empty}
+        headers = {"Content-Type": "application/x-ndjson"}
+        if user:
+            headers["X-LakeCache-User"] = user
+        return await self.call("POST", f"/api/v1/datasets/{project}/{name}/commits",
+                               data=ndjson(header, entries), headers=headers)
+
+    async def committed(self, project: str, name: str, entries: list[dict[str, Any]], **options: Any) -> str:
+        reply = await self.commit(project, name, entries, **options)
+        assert reply.status == 201, reply.body
+        return reply.body["commit"]["id"]
+
+    async def manifest_keys(self) -> list[str]:
+        return [o.key async for o in self.running.resources.lake.iter_objects() if "/_lakecache/manifests/" in o.key]
+
+
+@pytest.fixture
+async def api(tmp_path, monkeypatch) -> AsyncIterator[CatalogClient]:
+    monkeypatch.setenv("LAKECACHE_CATALOG__PORT", "0")
+    settings = SERVICE.settings_type(home=tmp_path, bus_url=f"memory://catalog-{uuid.uuid4().hex[:8]}")
+    async with start_service(SERVICE, settings) as running, aiohttp.ClientSession() as session:
+        yield CatalogClient(running, session)

@@ -1,0 +1,81 @@
+"""The real catalog service, run on its own event loop in a thread, so both async SDK tests and
+synchronous CLI tests (which call ``asyncio.run``) can talk to it over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lakecache.catalog.bootstrap import SERVICE as CATALOG
+from lakecache.core.runtime import start_service
+from lakecache.sdk.settings import ClientSettings
+
+
+class CatalogThread:
+    """Runs the catalog until ``stop``; ``base_url`` is set once it serves."""
+
+    def __init__(self, settings) -> None:
+        self.settings = settings
+        self.base_url = ""
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._loop = asyncio.new_event_loop()
+        self._stopped: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._main, daemon=True)
+
+    def _main(self) -> None:
+        self._loop.run_until_complete(self._serve())
+
+    async def _serve(self) -> None:
+        self._stopped = asyncio.Event()
+        try:
+            async with start_service(CATALOG, self.settings) as running:
+                self.base_url = running.base_url
+                self._ready.set()
+                await self._stopped.wait()
+        except BaseException as exc:  # reported to the test thread
+            self._error = exc
+            self._ready.set()
+
+    def start(self) -> CatalogThread:
+        self._thread.start()
+        self._ready.wait(60)
+        if self._error is not None:
+            raise self._error
+        return self
+
+    def stop(self) -> None:
+        if self._stopped is not None:
+            self._loop.call_soon_threadsafe(self._stopped.set)
+        self._thread.join(30)
+
+
+def run_catalog(home: Path, monkeypatch, **lake) -> Iterator[CatalogThread]:
+    monkeypatch.setenv("LAKECACHE_CATALOG__PORT", "0")
+    home.mkdir(parents=True, exist_ok=True)
+    settings = CATALOG.settings_type(home=home, bus_url=f"memory://clients-{uuid.uuid4().hex[:8]}", **lake)
+    catalog = CatalogThread(settings).start()
+    try:
+        yield catalog
+    finally:
+        catalog.stop()
+
+
+@pytest.fixture
+def catalog(tmp_path, monkeypatch) -> Iterator[CatalogThread]:
+    """The catalog on an embedded (``file://``) lake under ``tmp_path/home``."""
+    yield from run_catalog(tmp_path / "home", monkeypatch)
+
+
+@pytest.fixture
+def client_settings(catalog, tmp_path, monkeypatch) -> ClientSettings:
+    """Client settings for ``catalog``, also exported to the environment for the CLI."""
+    monkeypatch.setenv("LAKECACHE_API_URL", catalog.base_url)
+    monkeypatch.setenv("LAKECACHE_CACHE_DIR", str(tmp_path / "client-cache"))
+    monkeypatch.delenv("LAKECACHE_PROJECT", raising=False)
+    return ClientSettings()
