@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lakecache.sdk.lake import open_lake
+from lakecache.core.adapters.registry import object_store_from_url
 from lakecache.sdk.staging import CONTENT_PREFIX
 
 
@@ -18,7 +18,7 @@ def write_tree(root: Path, files: dict[str, bytes]) -> Path:
 
 async def content_keys(lake_url: str, options: dict | None = None) -> set[str]:
     """Keys of the synced contents stored under a dataset's lake location."""
-    async with open_lake(lake_url, options or {}) as store:
+    async with object_store_from_url(lake_url, **(options or {})) as store:
         return {info.key async for info in store.iter_objects(CONTENT_PREFIX)}
 
 

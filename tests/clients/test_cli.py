@@ -116,12 +116,12 @@ def test_every_data_command_has_help():
 def test_import_of_a_local_lake_prefix(client_settings, catalog, tmp_path):
     import asyncio
 
-    from lakecache.sdk.lake import open_lake
+    from lakecache.core.adapters.registry import object_store_from_url
 
     lake_root = catalog.settings.resolved_lake_url()
 
     async def seed() -> None:
-        async with open_lake(lake_root, {}) as store:
+        async with object_store_from_url(lake_root) as store:
             for i in range(3):
                 await store.put(f"raw/shots/{i}.png", f"png {i}".encode())
 

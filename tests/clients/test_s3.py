@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
+from lakecache.core.adapters.registry import object_store_from_url
 from lakecache.sdk.catalog import CatalogClient
 from lakecache.sdk.importer import import_prefix
-from lakecache.sdk.lake import open_lake
 from lakecache.sdk.refs import DatasetRef
 from lakecache.sdk.settings import ClientSettings
 from lakecache.sdk.staging import plan_tree, stage_tree
@@ -101,7 +101,7 @@ async def test_interrupted_s3_sync_resumes_without_reuploading(s3_server, s3_set
         dataset = await catalog.create_dataset(DS.project, DS.name)
         tree = plan_tree(root)
         options = s3_settings.lake_options(dataset["lake_url"])
-        async with open_lake(dataset["lake_url"], options) as store:
+        async with object_store_from_url(dataset["lake_url"], **options) as store:
             before = await put_count(s3_server, bucket)
             with pytest.raises(ExceptionGroup):
                 await stage_tree(CountingStore(store, fail_after=3), tree, concurrency=1)
@@ -114,7 +114,7 @@ async def test_interrupted_s3_sync_resumes_without_reuploading(s3_server, s3_set
 
 async def test_import_uses_server_checksums_when_present(s3_server, s3_settings, bucket, tmp_path):
     options = s3_settings.lake_options(f"s3://{bucket}")
-    async with open_lake(f"s3://{bucket}/raw", options) as store:
+    async with object_store_from_url(f"s3://{bucket}/raw", **options) as store:
         for i in range(5):
             await store.put(f"images/{i}.jpg", os.urandom(100 + i))
     async with CatalogClient(s3_settings) as catalog:

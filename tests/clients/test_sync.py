@@ -7,10 +7,10 @@ import unicodedata
 
 import pytest
 
+from lakecache.core.adapters.registry import object_store_from_url
 from lakecache.core.manifest import UnsafePaths
 from lakecache.sdk import hashing
 from lakecache.sdk.catalog import CatalogClient, CatalogNotFound
-from lakecache.sdk.lake import open_lake
 from lakecache.sdk.refs import DatasetRef
 from lakecache.sdk.staging import plan_tree, stage_tree
 from lakecache.sdk.sync import NothingToCommit, sync_directory
@@ -83,7 +83,7 @@ async def test_interrupted_upload_resumes_without_reuploading_finished_files(cli
     async with CatalogClient(client_settings) as catalog:
         dataset = await new_dataset(catalog)
         tree = plan_tree(root)
-        async with open_lake(dataset["lake_url"], {}) as store:
+        async with object_store_from_url(dataset["lake_url"]) as store:
             failing = CountingStore(store, fail_after=4)
             with pytest.raises(ExceptionGroup):
                 await stage_tree(failing, tree, concurrency=1)

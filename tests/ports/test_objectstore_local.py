@@ -82,3 +82,37 @@ def test_registry_builds_the_local_store_without_touching_disk(tmp_path):
 def test_malformed_local_urls_raise_configuration_error(url):
     with pytest.raises(ConfigurationError, match="file:///"):
         LocalObjectStore.from_url(url)
+
+
+class TestLocalLakeSubdirectoryView(ObjectStoreConformance):
+    """A ``file://`` URL inside an existing lake is a prefix view of that lake's one store."""
+
+    LONGEST_KEY = 1024 - len("proj/ds/")  # the prefix counts against the store's key limit
+
+    @pytest.fixture
+    async def store(self, tmp_path):
+        async with LocalObjectStore.from_url((tmp_path / "lake").as_uri()):
+            pass  # creates the lake
+        view = LocalObjectStore.from_url(
+            (tmp_path / "lake" / "proj" / "ds").as_uri(), chunk_size=ObjectStoreConformance.CHUNK_SIZE
+        )
+        async with view:
+            yield view
+
+
+async def test_a_subdirectory_url_writes_into_the_enclosing_lake_under_its_prefix(tmp_path):
+    from lakecache.core.adapters.objects.prefixed import PrefixedObjectStore
+
+    root_url = (tmp_path / "lake").as_uri()
+    async with LocalObjectStore.from_url(root_url) as lake:
+        await lake.put("other/x", b"1")
+    view = object_store_from_url(root_url + "/proj/ds")
+    assert isinstance(view, PrefixedObjectStore) and view.url == root_url + "/proj/ds"
+    async with view:
+        info = await view.put("data/a.bin", b"abc")
+        assert info.key == "data/a.bin"
+        assert [o.key async for o in view.iter_objects()] == ["data/a.bin"]
+    async with LocalObjectStore.from_url(root_url) as lake:
+        assert [o.key async for o in lake.iter_objects()] == ["other/x", "proj/ds/data/a.bin"]
+        assert await lake.read("proj/ds/data/a.bin") == b"abc"
+    assert not (tmp_path / "lake" / "proj").exists(), "no second store may appear in the sub-directory"

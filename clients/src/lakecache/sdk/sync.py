@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lakecache.core.adapters.registry import object_store_from_url
 from lakecache.core.errors import LakeCacheError
 from lakecache.sdk.catalog import CatalogClient
 from lakecache.sdk.hashing import HashCache
-from lakecache.sdk.lake import open_lake
 from lakecache.sdk.progress import ProgressCallback, Tracker
 from lakecache.sdk.refs import DatasetRef
 from lakecache.sdk.staging import plan_tree, stage_tree
@@ -47,8 +47,12 @@ class SyncResult:
 
 
 def open_dataset_lake(catalog: CatalogClient, lake_url: str) -> Any:
-    """An unopened object store for a dataset's ``lake_url`` with the client's S3 options."""
-    return open_lake(lake_url, catalog.settings.lake_options(lake_url))
+    """An unopened object store for a dataset's ``lake_url`` with the client's S3 options.
+
+    A ``file://`` URL inside the catalog's local lake opens that lake's store under the
+    dataset's prefix, as an ``s3://bucket/prefix`` URL does (see ``LocalObjectStore.from_url``).
+    """
+    return object_store_from_url(lake_url, **catalog.settings.lake_options(lake_url))
 
 
 async def sync_directory(catalog: CatalogClient, dataset: DatasetRef, root: Path, *, message: str,

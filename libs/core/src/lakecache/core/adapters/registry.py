@@ -1,8 +1,9 @@
 """One place that maps URL schemes to adapters, so services never branch on technology.
 
 Adapters are imported lazily: a service installs only the extras it needs (the evictor has
-no pymongo), and importing this module performs no I/O. Constructing an adapter performs no
-I/O either; connections open in ``async with adapter:``.
+no pymongo), and importing this module performs no I/O. Constructing an adapter opens
+nothing (the local lake only looks for an enclosing lake directory); connections open in
+``async with adapter:``.
 """
 
 from __future__ import annotations

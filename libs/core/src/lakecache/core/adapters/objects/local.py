@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, Self
 from urllib.parse import unquote, urlsplit
 
+from lakecache.core.adapters.objects.prefixed import PrefixedObjectStore
 from lakecache.core.ports.objectstore import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_LIST_LIMIT,
@@ -69,6 +70,15 @@ CREATE TABLE IF NOT EXISTS objects (
 ) WITHOUT ROWID
 """
 _COLUMNS = "key, size, etag, sha256, mtime_ns"
+INDEX_FILE = "index.sqlite3"
+
+
+def enclosing_lake(path: Path) -> Path | None:
+    """The nearest directory at or above ``path`` that holds a local lake (its index)."""
+    for candidate in (path, *path.parents):
+        if (candidate / INDEX_FILE).is_file():
+            return candidate
+    return None
 
 
 def _local_key(key: object) -> bytes:
@@ -107,8 +117,13 @@ class LocalObjectStore(ObjectStore):
         self._db_lock = threading.Lock()
 
     @classmethod
-    def from_url(cls, url: str, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Self:
-        """Build a store for ``file:///absolute/dir`` (created on open). No I/O."""
+    def from_url(cls, url: str, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> ObjectStore:
+        """Build a store for ``file:///absolute/dir`` (created on open).
+
+        Like ``s3://bucket/prefix``, a URL *inside* an existing lake means the keys under that
+        sub-path of the lake's one store: it returns a ``PrefixedObjectStore`` view. The only
+        I/O is looking for an enclosing lake's index (``stat``); nothing is opened.
+        """
         parts = urlsplit(url)
         path = unquote(parts.path)
         local = parts.netloc in ("", "localhost")
@@ -118,7 +133,13 @@ class LocalObjectStore(ObjectStore):
             )
         if parts.query or parts.fragment:
             raise ConfigurationError(f"local lake URL {url!r} must not carry a query or fragment")
-        return cls(Path(path), chunk_size=chunk_size)
+        directory = Path(path)
+        root = enclosing_lake(directory)
+        if root is None or root == directory:
+            return cls(directory, chunk_size=chunk_size)
+        prefix = directory.relative_to(root).as_posix()
+        _local_key(prefix)  # the sub-path must itself be a valid key prefix
+        return PrefixedObjectStore(cls(root, chunk_size=chunk_size), prefix, url=directory.as_uri())
 
     @property
     def url(self) -> str:
@@ -138,7 +159,7 @@ class LocalObjectStore(ObjectStore):
             for sub in ("blobs", "tmp"):
                 (self._root / sub).mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(
-                self._root / "index.sqlite3", timeout=30, isolation_level=None,
+                self._root / INDEX_FILE, timeout=30, isolation_level=None,
                 check_same_thread=False,
             )
             db.execute("PRAGMA journal_mode=WAL")
