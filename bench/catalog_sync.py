@@ -115,6 +115,9 @@ async def bench(args: argparse.Namespace) -> None:
                     done = await import_prefix(catalog, imported, url, message="import", concurrency=args.concurrency)
                     times["lakecache import"].append(time.perf_counter() - started)
                     assert done.files == args.files, done
+            # Each upload is as large as the data set: drop it before the next one (outside the
+            # timings) so a full-size run fits on the disk.
+            shutil.rmtree(server.root / bucket, ignore_errors=True)
             for name, tool in (("aws s3 sync", aws), ("s5cmd sync", s5cmd)):
                 if tool is None:
                     continue
@@ -127,6 +130,7 @@ async def bench(args: argparse.Namespace) -> None:
                     argv = [tool, "--endpoint-url", server.endpoint_url, "--numworkers", str(args.concurrency),
                             "sync", f"{data}/", f"s3://{peer_bucket}/data/"]
                 times.setdefault(name, []).append(await run_peer(server, argv))
+                shutil.rmtree(server.root / peer_bucket, ignore_errors=True)
             print(f"run {run + 1}/{args.runs}: " + ", ".join(f"{k} {v[-1]:.1f}s" for k, v in times.items()), flush=True)
     finally:
         server.stop()

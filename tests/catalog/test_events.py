@@ -38,3 +38,37 @@ async def test_dataset_commit_tag_and_delete_events_are_published(api):
     assert (tagged.commit_id, tagged.previous_commit_id) == (first, None)
     assert (moved.commit_id, moved.previous_commit_id, moved.moved_by) == (second, first, "bo")
     assert deleted.dataset_id == dataset["id"] and deleted.deleted_by == "local"
+
+
+async def test_a_commit_made_while_the_bus_is_down_is_announced_by_the_outbox_relay(api, monkeypatch):
+    from datetime import UTC, datetime, timedelta
+
+    from lakecache.core.errors import Unavailable
+
+    seen = []
+
+    async def collect(event):
+        seen.append(event.data)
+
+    bus = api.running.resources.bus
+    subscription = await bus.subscribe(["lakecache.catalog"], group="collector",
+                                       handler=dispatcher({CommitCreated: collect}))
+    try:
+        await api.create("vision", "dogs")
+        real_publish = bus.publish
+
+        async def outage(*args, **kwargs):
+            raise Unavailable("broker unreachable")
+
+        monkeypatch.setattr(bus, "publish", outage)
+        commit_id = await api.committed("vision", "dogs", [entry("a", "aa")])  # the commit itself succeeds
+        dataset = await api.catalog.datasets.find_one({"slot": "vision/dogs"})
+        assert len(dataset["pending_events"]) == 1
+        monkeypatch.setattr(bus, "publish", real_publish)
+        published = await api.catalog.outbox.relay_once(now=datetime.now(UTC) + timedelta(minutes=5))
+        assert published == 1
+        await eventually(lambda: any(e.commit_id == commit_id for e in seen), message="relayed commit event")
+    finally:
+        await subscription.stop()
+    assert (await api.catalog.datasets.find_one({"slot": "vision/dogs"}))["pending_events"] == []
+    assert [e.commit_id for e in seen] == [commit_id]

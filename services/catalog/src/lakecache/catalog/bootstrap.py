@@ -28,6 +28,7 @@ async def bootstrap(resources: Resources) -> ServiceParts:
             SubscriptionSpec([CACHE_EVENTS.name, USAGE.name], "catalog", dispatcher(HANDLERS, catalog=catalog))
         ],
         app_setup=setup,
+        background=[catalog.outbox.run],
     )
 
 

@@ -20,6 +20,7 @@ from lakecache.catalog.storage import Catalog, live_slot
 from lakecache.core.contracts.catalog import DatasetCreated, DatasetDeleted
 from lakecache.core.errors import Conflict, InvalidArgument
 from lakecache.core.layout import RESERVED_PREFIX, join_url
+from lakecache.core.outbox import PENDING_FIELD
 from lakecache.core.paths import path_problems
 
 
@@ -66,17 +67,20 @@ async def create_dataset(catalog: Catalog, body: dict[str, Any], owner: str) -> 
         "head": None,
         "deleted": False,
     }
+    event = await catalog.outbox.prepare(DatasetCreated(
+        dataset_id=doc["_id"], project=project, name=name, owner=owner, lake_url=lake_url,
+        description=doc["description"], tags=doc["tags"],
+    ), collection="datasets")
+    doc[PENDING_FIELD] = [event.id]
     try:
         await catalog.datasets.insert_one(doc)
     except Conflict:
+        await catalog.outbox.discard(event)
         raise Conflict(
             f"dataset {project}/{name} already exists; pick another name, or change it with "
             f"PATCH /api/v1/datasets/{project}/{name}"
         ) from None
-    await catalog.publisher.emit(DatasetCreated(
-        dataset_id=doc["_id"], project=project, name=name, owner=owner, lake_url=lake_url,
-        description=doc["description"], tags=doc["tags"],
-    ))
+    await catalog.outbox.deliver(event, collection="datasets", doc_id=doc["_id"])
     return doc
 
 
@@ -149,11 +153,16 @@ async def delete_dataset(catalog: Catalog, project: str, name: str, user: str) -
         )
     # Soft delete: the slot is freed for a new dataset of the same name, while commits and
     # manifests stay for the lineage of runs that read them.
+    event = await catalog.outbox.prepare(
+        DatasetDeleted(dataset_id=doc["_id"], project=project, name=name, deleted_by=user), collection="datasets"
+    )
     deleted = await catalog.datasets.find_one_and_update(
         {"_id": doc["_id"], "deleted": False},
         {"$set": {"deleted": True, "deleted_at": now(), "deleted_by": user,
-                  "slot": f"{doc['slot']}@{doc['_id']}"}},
+                  "slot": f"{doc['slot']}@{doc['_id']}"},
+         "$addToSet": {PENDING_FIELD: event.id}},
     )
     if deleted is None:
+        await catalog.outbox.discard(event)
         raise dataset_not_found(project, name)
-    await catalog.publisher.emit(DatasetDeleted(dataset_id=doc["_id"], project=project, name=name, deleted_by=user))
+    await catalog.outbox.deliver(event, collection="datasets", doc_id=doc["_id"])

@@ -36,6 +36,7 @@ from lakecache.core.manifest import (
     commit_id,
     read_manifest_file,
 )
+from lakecache.core.outbox import PENDING_FIELD
 
 MAX_LINE_BYTES = 1 << 20
 _BATCH_LINES = 5000
@@ -193,22 +194,23 @@ async def _record(catalog: Catalog, dataset: dict[str, Any], header: CommitHeade
         # Left by an earlier attempt that stopped before moving the head: reuse it.
         inserted = False
         doc = await commit_by_id(catalog, dataset, built.commit_id) or doc
+    event = await catalog.outbox.prepare(CommitCreated(
+        dataset_id=dataset["_id"], project=dataset["project"], dataset=dataset["name"],
+        commit_id=built.commit_id, parents=built.parents, message=header.message, author=author,
+        files=built.files, bytes=built.bytes, manifest_url=url,
+    ), collection="datasets")
+    # The head moves and the event is claimed in one single-document write (see core.outbox).
     moved = await catalog.datasets.find_one_and_update(
         {"_id": dataset["_id"], "deleted": False, "head": head},
-        {"$set": {"head": built.commit_id, "updated_at": now()}},
+        {"$set": {"head": built.commit_id, "updated_at": now()}, "$addToSet": {PENDING_FIELD: event.id}},
     )
     if moved is None:
+        await catalog.outbox.discard(event)
         if inserted:
             await catalog.commits.delete_one({"_id": doc["_id"]})
         latest = await catalog.datasets.find_one({"_id": dataset["_id"]})
         if latest is None or latest.get("deleted"):
             raise NotFound(f"dataset {name} was deleted while the commit was being made; nothing was committed")
         raise _head_moved(dataset, head, latest.get("head"))
-    # Announced after it is recorded: a failed publish leaves a valid commit without its event
-    # (the caller sees the error; a retry answers "unchanged"). An outbox would close that gap.
-    await catalog.publisher.emit(CommitCreated(
-        dataset_id=dataset["_id"], project=dataset["project"], dataset=dataset["name"],
-        commit_id=built.commit_id, parents=built.parents, message=header.message, author=author,
-        files=built.files, bytes=built.bytes, manifest_url=url,
-    ))
+    await catalog.outbox.deliver(event, collection="datasets", doc_id=dataset["_id"])
     return doc

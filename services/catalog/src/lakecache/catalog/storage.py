@@ -9,6 +9,8 @@ Collections (the catalog's own; no other service writes them):
   same content share a commit id but not a commit document). Manifests live in the lake.
 * ``tags`` — ``_id`` ``<dataset id>/<tag>``.
 * ``copies`` and ``leases`` — the read model of cached copies and job leases, fed by events.
+* ``outbox`` — events prepared but not yet published (``lakecache.core.outbox``); datasets and
+  tags carry the ids of their unpublished events in ``pending_events``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 from lakecache.catalog.domain import iso
 from lakecache.core.layout import join_url, manifest_key
+from lakecache.core.outbox import Outbox
 from lakecache.core.ports.docstore import Collection, DocumentStore
 from lakecache.core.ports.objectstore import ObjectStore
 from lakecache.core.publishing import EventPublisher
@@ -34,14 +37,15 @@ class Catalog:
     copies: Collection
     leases: Collection
     lake: ObjectStore
-    publisher: EventPublisher
+    outbox: Outbox
     workdir: Path | None = None
 
     @classmethod
     def open(cls, store: DocumentStore, lake: ObjectStore, publisher: EventPublisher,
              workdir: Path | None = None) -> Catalog:
         names = ("datasets", "commits", "tags", "copies", "leases")
-        return cls(*(store.collection(n) for n in names), lake=lake, publisher=publisher, workdir=workdir)
+        return cls(*(store.collection(n) for n in names), lake=lake, outbox=Outbox(store, publisher),
+                   workdir=workdir)
 
     @property
     def lake_url(self) -> str:

@@ -7,8 +7,10 @@ from typing import Any
 from lakecache.catalog.commits import resolve
 from lakecache.catalog.domain import TagExists, check_tag_name, now
 from lakecache.catalog.storage import Catalog
+from lakecache.core.contracts import Event, EventData
 from lakecache.core.contracts.catalog import TagMoved
 from lakecache.core.errors import Conflict
+from lakecache.core.outbox import PENDING_FIELD
 
 
 async def list_tags(catalog: Catalog, dataset: dict[str, Any]) -> list[dict[str, Any]]:
@@ -25,14 +27,16 @@ async def set_tag(
     tag_id = f"{dataset['_id']}/{name}"
     existing = await catalog.tags.find_one({"_id": tag_id})
     if existing is None:
+        event = await _prepare(catalog, dataset, name, target, None, user)
         doc = {"_id": tag_id, "dataset_id": dataset["_id"], "name": name, "commit_id": target,
-               "updated_at": now(), "moved_by": user}
+               "updated_at": now(), "moved_by": user, PENDING_FIELD: [event.id]}
         try:
             await catalog.tags.insert_one(doc)
         except Conflict:
+            await catalog.outbox.discard(event)
             existing = await catalog.tags.find_one({"_id": tag_id})
         else:
-            await _emit(catalog, dataset, name, target, None, user)
+            await catalog.outbox.deliver(event, collection="tags", doc_id=tag_id)
             return doc, True
     if existing is None:  # inserted and deleted by someone else meanwhile: report, do not guess
         raise TagExists(f"tag {label} changed while it was being set; try again")
@@ -44,19 +48,21 @@ async def set_tag(
             "on request: repeat with force: true to move it"
         )
     # Compare-and-swap on the old target: of two concurrent moves, the later one sees a conflict.
+    event = await _prepare(catalog, dataset, name, target, existing["commit_id"], user)
     moved = await catalog.tags.find_one_and_update(
         {"_id": tag_id, "commit_id": existing["commit_id"]},
-        {"$set": {"commit_id": target, "updated_at": now(), "moved_by": user}},
+        {"$set": {"commit_id": target, "updated_at": now(), "moved_by": user}, "$addToSet": {PENDING_FIELD: event.id}},
     )
     if moved is None:
+        await catalog.outbox.discard(event)
         raise TagExists(f"tag {label} was moved by someone else meanwhile; check it and try again")
-    await _emit(catalog, dataset, name, target, existing["commit_id"], user)
+    await catalog.outbox.deliver(event, collection="tags", doc_id=tag_id)
     return moved, False
 
 
-async def _emit(catalog: Catalog, dataset: dict[str, Any], name: str, target: str,
-                previous: str | None, user: str) -> None:
-    await catalog.publisher.emit(TagMoved(
+async def _prepare(catalog: Catalog, dataset: dict[str, Any], name: str, target: str,
+                   previous: str | None, user: str) -> Event[EventData]:
+    return await catalog.outbox.prepare(TagMoved(
         dataset_id=dataset["_id"], project=dataset["project"], dataset=dataset["name"], tag=name,
         commit_id=target, previous_commit_id=previous, moved_by=user,
-    ))
+    ), collection="tags")
