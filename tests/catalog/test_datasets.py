@@ -119,6 +119,14 @@ async def test_deleted_dataset_disappears_and_its_name_can_be_reused(api):
     # The old commit stays readable for lineage: its document and manifest are kept.
     kept = await api.catalog.commits.find_one({"dataset_id": old["id"], "id": commit})
     assert kept is not None and await api.running.resources.lake.exists(kept["manifest_key"])
+    # …and served by id, which is what events and run lineage carry.
+    by_id = await api.call("GET", f"/api/v1/dataset-ids/{old['id']}")
+    assert by_id.status == 200 and by_id.body["deleted"] is True and by_id.body["name"] == "cats"
+    shown = await api.call("GET", f"/api/v1/dataset-ids/{old['id']}/commits/{commit}")
+    assert shown.status == 200 and shown.body["id"] == commit and shown.body["files"] == 1
+    missing = await api.call("GET", f"/api/v1/dataset-ids/{old['id']}/commits/{'0' * 64}")
+    assert missing.status == 404 and missing.content_type == "application/problem+json"
+    assert (await api.call("GET", "/api/v1/dataset-ids/nope")).status == 404
     assert (await api.call("DELETE", "/api/v1/datasets/vision/none")).status == 404
 
 

@@ -14,7 +14,7 @@ from aiohttp import web
 from lakecache.catalog import commits, datasets, ingest, tags
 from lakecache.catalog.domain import BadRequestBody, Unchanged, check_limit
 from lakecache.catalog.storage import Catalog, commit_json, dataset_json, tag_json
-from lakecache.core.errors import InvalidArgument
+from lakecache.core.errors import InvalidArgument, NotFound
 
 CATALOG_KEY = web.AppKey("catalog", Catalog)
 USER_HEADER = "X-LakeCache-User"
@@ -133,6 +133,24 @@ async def diff(request: web.Request) -> web.Response:
                               "next_cursor": next_cursor})
 
 
+async def _dataset_by_id(request: web.Request) -> dict[str, Any]:
+    return await datasets.get_dataset_by_id(_catalog(request), request.match_info["dataset_id"])
+
+
+async def show_dataset_by_id(request: web.Request) -> web.Response:
+    return web.json_response(dataset_json(await _dataset_by_id(request)))
+
+
+async def show_commit_by_id(request: web.Request) -> web.Response:
+    """A commit of a dataset named by ids: works after the dataset was deleted (lineage)."""
+    dataset = await _dataset_by_id(request)
+    commit_id = request.match_info["commit_id"]
+    commit = await commits.commit_by_id(_catalog(request), dataset, commit_id)
+    if commit is None:
+        raise NotFound(f"dataset {dataset['_id']} has no commit {commit_id!r}")
+    return web.json_response(commit_json(commit))
+
+
 async def put_tag(request: web.Request) -> web.Response:
     body = await _json_object(request)
     ref, force = body.get("ref"), body.get("force", False)
@@ -150,6 +168,7 @@ async def list_tags(request: web.Request) -> web.Response:
 
 
 _DATASET = PREFIX + "/{project}/{name}"
+_BY_ID = "/api/v1/dataset-ids/{dataset_id}"
 
 ROUTES = [
     web.post(PREFIX, create_dataset),
@@ -164,4 +183,6 @@ ROUTES = [
     web.get(_DATASET + "/diff", diff, allow_head=False),
     web.get(_DATASET + "/tags", list_tags, allow_head=False),
     web.put(_DATASET + "/tags/{tag}", put_tag),
+    web.get(_BY_ID, show_dataset_by_id, allow_head=False),
+    web.get(_BY_ID + "/commits/{commit_id}", show_commit_by_id, allow_head=False),
 ]

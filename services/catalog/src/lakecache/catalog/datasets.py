@@ -18,7 +18,7 @@ from lakecache.catalog.domain import (
 )
 from lakecache.catalog.storage import Catalog, live_slot
 from lakecache.core.contracts.catalog import DatasetCreated, DatasetDeleted
-from lakecache.core.errors import Conflict, InvalidArgument
+from lakecache.core.errors import Conflict, InvalidArgument, NotFound
 from lakecache.core.layout import RESERVED_PREFIX, join_url
 from lakecache.core.outbox import PENDING_FIELD
 from lakecache.core.paths import path_problems
@@ -88,6 +88,14 @@ async def get_dataset(catalog: Catalog, project: str, name: str) -> dict[str, An
     doc = await catalog.datasets.find_one({"slot": live_slot(project, name), "deleted": False})
     if doc is None:
         raise dataset_not_found(project, name)
+    return doc
+
+
+async def get_dataset_by_id(catalog: Catalog, dataset_id: str) -> dict[str, Any]:
+    """A dataset by id, deleted or not: lineage keeps pointing at deleted datasets' commits."""
+    doc = await catalog.datasets.find_one({"_id": dataset_id})
+    if doc is None:
+        raise NotFound(f"no dataset has id {dataset_id!r}; ids appear in events and run lineage")
     return doc
 
 

@@ -82,6 +82,7 @@ def dataset_json(doc: dict[str, Any]) -> dict[str, Any]:
         "created_at": iso(doc["created_at"]),
         "updated_at": iso(doc["updated_at"]),
         "head": doc.get("head"),
+        "deleted": doc.get("deleted", False),
     }
 
 
