@@ -60,23 +60,14 @@ class ServiceSection(BaseModel):
     )
 
 
-class LakeCacheSettings(BaseSettings):
-    """Shared parts of every service's settings."""
+class LakeAccessSettings(BaseSettings):
+    """What every LakeCache process reads the same way: the sources above and how to reach
+    an S3 lake. Services and the client (CLI, SDK) both build on it."""
 
     model_config = SettingsConfigDict(
         env_prefix="LAKECACHE_", env_nested_delimiter="__", extra="ignore", validate_default=True
     )
 
-    #: name of the service section (set by subclasses)
-    section_name: ClassVar[str] = ""
-
-    home: Path = Field(
-        Path(".lakecache"), description="Directory for embedded data (lake, SQLite stores, tokens)."
-    )
-    bus_url: str = Field("memory://", description="Event bus: `memory://` (embedded) or `kafka://host:port[,host:port]`.")
-    lake_url: str | None = Field(
-        None, description="The data lake: `file:///dir` or `s3://bucket[/prefix]`. Default: `file://<home>/lake`."
-    )
     s3_endpoint_url: str | None = Field(
         None, description="S3 endpoint for `s3://` lakes that are not AWS (StorageGRID, Ceph, versitygw…)."
     )
@@ -84,11 +75,6 @@ class LakeCacheSettings(BaseSettings):
     s3_access_key_id: str | None = Field(None, description="S3 access key; unset: the standard AWS credential chain.")
     s3_secret_access_key: SecretStr | None = Field(None, description="S3 secret key (never logged).")
     s3_max_concurrency: int = Field(32, ge=1, description="Parallel S3 requests per process (sizes the HTTP pool).")
-    otlp_endpoint: str | None = Field(
-        None, description="OTLP/HTTP collector base URL (e.g. `http://localhost:4318`); unset: traces not exported."
-    )
-    environment: str = Field("dev", description="Deployment environment name, attached to traces.")
-    log_level: str = Field("INFO", description="Python log level.")
 
     @classmethod
     def settings_customise_sources(
@@ -105,6 +91,39 @@ class LakeCacheSettings(BaseSettings):
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         return tuple(sources)
 
+    def lake_options_for(self, url: str) -> dict[str, Any]:
+        """Keyword options for ``object_store_from_url(url)``: the S3 options for ``s3://``, none else."""
+        if urlsplit(url).scheme != "s3":
+            return {}
+        secret = self.s3_secret_access_key.get_secret_value() if self.s3_secret_access_key else None
+        return {
+            "endpoint_url": self.s3_endpoint_url,
+            "region": self.s3_region,
+            "access_key_id": self.s3_access_key_id,
+            "secret_access_key": secret,
+            "max_concurrency": self.s3_max_concurrency,
+        }
+
+
+class LakeCacheSettings(LakeAccessSettings):
+    """Shared parts of every service's settings."""
+
+    #: name of the service section (set by subclasses)
+    section_name: ClassVar[str] = ""
+
+    home: Path = Field(
+        Path(".lakecache"), description="Directory for embedded data (lake, SQLite stores, tokens)."
+    )
+    bus_url: str = Field("memory://", description="Event bus: `memory://` (embedded) or `kafka://host:port[,host:port]`.")
+    lake_url: str | None = Field(
+        None, description="The data lake: `file:///dir` or `s3://bucket[/prefix]`. Default: `file://<home>/lake`."
+    )
+    otlp_endpoint: str | None = Field(
+        None, description="OTLP/HTTP collector base URL (e.g. `http://localhost:4318`); unset: traces not exported."
+    )
+    environment: str = Field("dev", description="Deployment environment name, attached to traces.")
+    log_level: str = Field("INFO", description="Python log level.")
+
     @property
     def section(self) -> ServiceSection:
         return getattr(self, self.section_name)
@@ -117,16 +136,7 @@ class LakeCacheSettings(BaseSettings):
 
     def lake_options(self) -> dict[str, Any]:
         """Keyword options for the object-store adapter of ``lake_url``."""
-        if urlsplit(self.resolved_lake_url()).scheme != "s3":
-            return {}
-        secret = self.s3_secret_access_key.get_secret_value() if self.s3_secret_access_key else None
-        return {
-            "endpoint_url": self.s3_endpoint_url,
-            "region": self.s3_region,
-            "access_key_id": self.s3_access_key_id,
-            "secret_access_key": secret,
-            "max_concurrency": self.s3_max_concurrency,
-        }
+        return self.lake_options_for(self.resolved_lake_url())
 
     def redacted(self) -> dict[str, Any]:
         """The effective settings as JSON-able data, secrets masked."""

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from lakecache.core.settings import LakeCacheSettings
+from lakecache.core.settings import LakeAccessSettings, LakeCacheSettings
 
 SERVICE_SETTINGS = {
     "catalog": "lakecache.catalog.settings:CatalogSettings",
@@ -21,6 +21,8 @@ SERVICE_SETTINGS = {
     "tracker": "lakecache.tracker.settings:TrackerSettings",
     "gateway": "lakecache.gateway.settings:GatewaySettings",
 }
+
+CLIENT_SETTINGS = ("lakecache.sdk.settings", "ClientSettings")
 
 HEADER = """# Settings
 
@@ -37,7 +39,7 @@ prints the effective settings with secrets masked.
 
 def _default(field: FieldInfo) -> str:
     if field.default_factory is not None:
-        return "(see section)"
+        return "computed (see meaning)"
     value = field.default
     if value is None:
         return "unset"
@@ -68,6 +70,10 @@ def render() -> str:
         section_type = section if isinstance(section, type) else type(section())
         lines += [f"## {service}", ""]
         lines += _table(_rows(section_type, f"LAKECACHE_{service.upper()}__", f"[{service}] "))
+    client = getattr(importlib.import_module(CLIENT_SETTINGS[0]), CLIENT_SETTINGS[1])
+    lines += ["## Command line and SDK (`lakecache data …`, `lakecache.sdk`)", "",
+              "Besides the S3 settings shared above:", ""]
+    lines += _table(_rows(client, "LAKECACHE_", "", skip=LakeAccessSettings.model_fields))
     return "\n".join(lines).rstrip() + "\n"
 
 
