@@ -43,8 +43,9 @@ async def body():
 async def test_a_million_entry_commit_commits_and_lists_in_bounded_memory(tmp_path):
     port = free_port()
     env = {**os.environ, "LAKECACHE_HOME": str(tmp_path), "LAKECACHE_CATALOG__PORT": str(port)}
+    log = (tmp_path / "catalog.log").open("w")  # a file, not a pipe nobody drains
     catalog = subprocess.Popen([sys.executable, "-m", "lakecache.catalog"], env=env, cwd=tmp_path,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.DEVNULL, stderr=log, text=True)
     base = f"http://127.0.0.1:{port}/api/v1/datasets"
     try:
         wait_until_healthy(f"http://127.0.0.1:{port}", catalog)
@@ -74,6 +75,7 @@ async def test_a_million_entry_commit_commits_and_lists_in_bounded_memory(tmp_pa
     finally:
         catalog.send_signal(signal.SIGTERM)
         catalog.wait(timeout=60)
+        log.close()
     print(f"\n1M-entry commit through the catalog API: catalog peak RSS {peak} MiB (idle {idle} MiB), "
           f"commit {commit_seconds:.1f}s, list of the last shard {list_seconds:.1f}s")
     # A million entries held as Python objects would take well over a gigabyte.

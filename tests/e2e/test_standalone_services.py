@@ -18,7 +18,8 @@ def wait_until_healthy(url: str, process: subprocess.Popen, timeout: float = 30.
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"service exited with {process.returncode}: {process.stderr.read()}")
+            detail = process.stderr.read() if process.stderr else "(see its log)"
+            raise AssertionError(f"service exited with {process.returncode}: {detail}")
         try:
             urllib.request.urlopen(url + "/healthz", timeout=1)
             return

@@ -72,8 +72,8 @@ class Evictor:
         return self.reads.get(site, 0)
 
 
-def build_evictor(broker_url: str, reads_topic: Topic) -> Evictor:
-    app = create_app(unique("test-evictor"), broker_url, topic_partitions=reads_topic.partitions,
+def build_evictor(broker_url: str, reads_topic: Topic, datadir) -> Evictor:
+    app = create_app(unique("test-evictor"), broker_url, datadir=datadir, topic_partitions=reads_topic.partitions,
                      broker_commit_every=1, broker_commit_interval=0.2)
     evictor = Evictor(app, catalog_topic(app, reads_topic), app.Table("reads-per-site", default=int))
 
@@ -110,9 +110,9 @@ async def bus(kafka_server):
 
 
 @pytest.fixture
-async def evictor(kafka_server, topics):
+async def evictor(kafka_server, topics, tmp_path):
     reads, _ = topics
-    evictor = build_evictor(kafka_server.url, reads)
+    evictor = build_evictor(kafka_server.url, reads, tmp_path / "faust")
     # Faust creates only its internal topics; the source topic is declared from the catalog spec.
     await evictor.source.declare()
     try:
@@ -122,8 +122,8 @@ async def evictor(kafka_server, topics):
         await evictor.app.stop()
 
 
-def test_schema_decodes_headers_given_as_list_or_dict():
-    app = create_app(unique("test-schema"), "kafka://127.0.0.1:1")
+def test_schema_decodes_headers_given_as_list_or_dict(tmp_path):
+    app = create_app(unique("test-schema"), "kafka://127.0.0.1:1", datadir=tmp_path)
     encoded = encode(new_event(read("site-a", "job-1"), service="sdk"))
 
     def message(headers, value=encoded.value):

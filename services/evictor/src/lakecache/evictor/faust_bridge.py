@@ -10,6 +10,7 @@ events. Undecodable messages go to ``<topic>.dlq`` with the ``dlq-*`` headers of
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -175,18 +176,21 @@ def faust_broker(url: str) -> tuple[list[str], dict[str, Any]]:
     return [f"kafka://{host}" for host in hosts], settings
 
 
-def create_app(app_id: str, broker_url: str, *, topic_partitions: int = 6, store: str = "memory://",
-               **conf: Any) -> faust.App:
+def create_app(app_id: str, broker_url: str, *, datadir: str | os.PathLike[str], topic_partitions: int = 6,
+               store: str = "memory://", **conf: Any) -> faust.App:
     """A Faust app on the project's bus URL, configured for the catalog's topics.
 
     ``topic_partitions`` must equal the partitions of the source topics (tables are
     co-partitioned with them); the catalog's keyed-by-site topics have 6. The web server is
-    off unless ``web_enabled=True`` (with ``web_port``) is passed. No I/O happens here.
+    off unless ``web_enabled=True`` (with ``web_port``) is passed. ``datadir`` is where Faust
+    keeps its table state; it is required because Faust's default is the working directory.
+    No I/O happens here.
     """
     brokers, broker_settings = faust_broker(broker_url)
     settings: dict[str, Any] = {
         **broker_settings,
         "store": store,
+        "datadir": os.fspath(datadir),
         "topic_partitions": topic_partitions,
         "topic_allow_declare": True,
         "processing_guarantee": "at_least_once",

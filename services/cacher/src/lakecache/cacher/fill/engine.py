@@ -1,0 +1,226 @@
+"""``fill_commit``: make one commit ready on a volume — plan, fetch what the pool lacks,
+build and publish the view.
+
+Idempotent and resumable: a commit whose ready marker exists returns at once; a fill that
+crashed or was cancelled left only verified pool objects (reused by the next run) and temp
+or staging names (discarded by the next fill that finds itself alone on the volume).
+Fills hold the volume lock shared for their whole run; see ``volume.evict`` for why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import os
+import secrets
+import time
+from collections.abc import AsyncIterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from lakecache.cacher.fill.errors import FillError
+from lakecache.cacher.fill.fetcher import NO_SPACE, Fetcher, FetchOptions
+from lakecache.cacher.fill.planner import FillPlan, plan_fill
+from lakecache.cacher.fill.progress import ProgressCallback, ProgressTracker
+from lakecache.cacher.fill.sources import Sources, StoreOpener
+from lakecache.cacher.fill.views import build_view, publish_view, read_marker
+from lakecache.cacher.volume.evict import discard_leftovers
+from lakecache.cacher.volume.layout import VolumeLayout, check_name, check_sha256
+from lakecache.cacher.volume.lock import try_lock, volume_lock
+from lakecache.cacher.volume.safety import UnsafeVolumePath, open_dir, open_root, remove_tree
+from lakecache.core.manifest import read_manifest_file
+
+
+@dataclass(frozen=True)
+class FillResult:
+    commit_id: str
+    view_path: Path
+    files: int
+    size_bytes: int
+    bytes_fetched: int
+    bytes_deduplicated: int  # commit bytes that needed no transfer (already in the pool, repeated)
+    objects_fetched: int
+    duration_seconds: float
+    already_ready: bool = False
+
+
+async def fill_commit(
+    volume_root: str | os.PathLike[str],
+    project: str,
+    dataset: str,
+    commit_id: str,
+    manifest_chunks: AsyncIterable[bytes],
+    open_store: StoreOpener,
+    *,
+    lake_url: str,
+    on_progress: ProgressCallback | None = None,
+    options: FetchOptions = FetchOptions(),
+    check_space: bool = True,
+    progress_interval: float = 0.5,
+) -> FillResult:
+    """Materialize ``commit_id`` of ``project/dataset`` at ``<volume_root>/<project>/<dataset>/<commit_id>``.
+
+    ``manifest_chunks`` streams the commit's gzip manifest (not consumed when the commit is
+    already ready). Content is read from ``lake_url`` (the dataset's lake location) or, for
+    imported entries, from their own URL, through stores made by ``open_store(url)``.
+    ``on_progress`` (sync or async) gets a ``FillProgress`` at most every
+    ``progress_interval`` seconds and once at the end. With ``check_space``, a fill whose
+    missing bytes exceed the volume's free space fails before fetching.
+
+    Raises ``FillError`` (nothing published; ``retryable`` tells whether to try again).
+    """
+    started = time.monotonic()
+    layout = VolumeLayout.at(volume_root)
+    try:
+        check_name("project", project), check_name("dataset", dataset), check_sha256("commit id", commit_id)
+    except ValueError as exc:
+        raise FillError(str(exc), retryable=False) from exc
+    try:
+        marker = await asyncio.to_thread(read_marker, layout, project, dataset, commit_id)
+    except UnsafeVolumePath as exc:
+        raise _unsafe(exc) from exc
+    if marker is not None:
+        return FillResult(
+            commit_id, layout.view_path(project, dataset, commit_id), marker["files"], marker["size_bytes"],
+            0, marker["size_bytes"], 0, time.monotonic() - started, already_ready=True,
+        )
+    progress = ProgressTracker(commit_id, on_progress, progress_interval)
+    try:
+        async with volume_lock(layout, exclusive=False) as lock_fd:
+            return await _fill_locked(
+                layout, lock_fd, project, dataset, commit_id, manifest_chunks, open_store, lake_url, progress,
+                options, check_space, started,
+            )
+    except UnsafeVolumePath as exc:
+        raise _unsafe(exc) from exc
+    except OSError as exc:
+        retryable = exc.errno in NO_SPACE
+        raise FillError(
+            f"filling commit {commit_id} on volume {layout.root} failed: {exc}"
+            + ("; free space or evict copies, then retry" if retryable else ""),
+            retryable=retryable, failed_paths=[exc.filename] if exc.filename else [],
+        ) from exc
+
+
+def _unsafe(exc: UnsafeVolumePath) -> FillError:
+    return FillError(
+        f"the cache volume has an unsafe entry: {exc}. Nothing was published",
+        retryable=False, failed_paths=[str(exc.path)],
+    )
+
+
+async def _fill_locked(
+    layout: VolumeLayout, lock_fd: int, project: str, dataset: str, commit_id: str,
+    manifest_chunks: AsyncIterable[bytes], open_store: StoreOpener, lake_url: str, progress: ProgressTracker,
+    options: FetchOptions, check_space: bool, started: float,
+) -> FillResult:
+    root_fd = await asyncio.to_thread(open_root, layout.root)
+    tmp_fd = -1
+    spool_name = f"{commit_id}.{os.getpid()}-{secrets.token_hex(4)}.manifest.gz"
+    try:
+        await asyncio.to_thread(_discard_leftovers_if_alone, layout, root_fd, lock_fd)
+        tmp_fd = await asyncio.to_thread(open_dir, root_fd, layout.root, layout.tmp_parts, create=True)
+        # Fail on a planted link before any byte is fetched, not after.
+        os.close(await asyncio.to_thread(
+            open_dir, root_fd, layout.root, layout.dataset_parts(project, dataset), create=True))
+        spool_fd = os.open(spool_name, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
+                           dir_fd=tmp_fd)
+        try:
+            plan = await plan_fill(layout, commit_id, manifest_chunks, spool_fd, layout.root.joinpath(
+                *layout.tmp_parts, spool_name))
+        finally:
+            os.close(spool_fd)
+        if check_space:
+            await _check_space(layout, plan)
+        progress.phase, progress.files_total = "fetching", plan.files
+        progress.objects_total, progress.bytes_total = len(plan.missing), plan.bytes_needed
+        await progress.report(force=True)
+        async with contextlib.AsyncExitStack() as stack:
+            sources = Sources(lake_url, open_store, stack)
+            fetcher = Fetcher(layout, root_fd, tmp_fd, sources.resolve, options, progress.add_bytes)
+            await _fetch_all(fetcher, plan, progress, options.max_concurrency)
+        progress.phase = "linking"
+        await progress.report(force=True)
+        view = await asyncio.to_thread(
+            _build_and_publish, layout, root_fd, fetcher, project, dataset, plan, options.fsync)
+        progress.phase = "done"
+        await progress.report(force=True)
+        return FillResult(
+            commit_id, view, plan.files, plan.size_bytes, fetcher.bytes_fetched, plan.bytes_deduplicated,
+            fetcher.objects_fetched, time.monotonic() - started,
+        )
+    finally:
+        if tmp_fd >= 0:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(spool_name, dir_fd=tmp_fd)
+            os.close(tmp_fd)
+        os.close(root_fd)
+
+
+async def _check_space(layout: VolumeLayout, plan: FillPlan) -> None:
+    space = await asyncio.to_thread(layout.space)
+    if plan.bytes_needed > space.free_bytes:
+        raise FillError(
+            f"commit {plan.commit_id} needs {plan.bytes_needed} more bytes on volume {layout.root} "
+            f"but only {space.free_bytes} are free; evict copies or enlarge the volume, then retry",
+            retryable=True,
+        )
+
+
+async def _fetch_all(fetcher: Fetcher, plan: FillPlan, progress: ProgressTracker, workers: int) -> None:
+    # A fixed set of workers, not one task per object: a million missing objects must not
+    # become a million tasks. Ranged GETs inside a worker share the fetcher's request slots.
+    pending = iter(sorted(plan.missing.values(), key=lambda c: -c.size))  # big first: better tail
+
+    async def work() -> None:
+        for content in pending:
+            try:
+                await fetcher.fetch(content)
+            except ValueError as exc:  # an import's URL the cacher cannot read
+                raise FillError(f"content of {content.path!r}: {exc}", retryable=False,
+                                failed_paths=[content.path]) from exc
+            progress.objects_done += 1
+            await progress.report()
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(min(workers, len(plan.missing))):
+                group.create_task(work())
+    except BaseExceptionGroup as group_error:
+        # Report the first failure as it happened; the others are consequences or duplicates.
+        fill_errors = group_error.subgroup(FillError)
+        raise (fill_errors.exceptions[0] if fill_errors else group_error.exceptions[0]) from None
+
+
+def _build_and_publish(
+    layout: VolumeLayout, root_fd: int, fetcher: Fetcher, project: str, dataset: str, plan: FillPlan, fsync: bool
+) -> Path:
+    fetcher.sync_pool()
+    assert plan.spool is not None
+    staging = build_view(layout, root_fd, plan.commit_id, read_manifest_file(plan.spool), fsync=fsync)
+    try:
+        return publish_view(layout, root_fd, project, dataset, plan.commit_id, staging, plan.files, plan.size_bytes)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            staging_fd = open_dir(root_fd, layout.root, layout.staging_parts, create=False)
+            try:
+                remove_tree(staging_fd, staging)
+            finally:
+                os.close(staging_fd)
+        raise
+
+
+def _discard_leftovers_if_alone(layout: VolumeLayout, root_fd: int, lock_fd: int) -> None:
+    """Remove temp, staging and trash entries left by crashed fills and evictions.
+
+    Only when this fill can take the lock exclusively: then no other fill or eviction runs,
+    so nothing in those directories is in use. The lock is then taken back shared."""
+    if not try_lock(lock_fd, exclusive=True):
+        return
+    try:
+        discard_leftovers(layout, root_fd)
+    finally:
+        # Back to shared. The conversion is not atomic: a sweep may slip in between, which is
+        # harmless (nothing is planned yet); then this waits for it, in a worker thread.
+        fcntl.flock(lock_fd, fcntl.LOCK_SH)

@@ -1,0 +1,123 @@
+"""Evicting a commit from a volume: unpublish the view, then sweep pool objects no view uses.
+
+Order: the ready marker goes first (the copy stops being "ready"), then the view is renamed
+into ``.lakecache/trash`` (it vanishes from its public name in one step, never half-deleted)
+and deleted there, then the pool is swept.
+
+Why deleting pool files whose link count is 1 is safe
+    A pool file's links are its pool name plus one per view (or staging) file that uses it;
+    nothing else links into the pool. So ``st_nlink == 1`` means no published view, no view
+    being built, and no crashed fill's leftover staging references it. The only window in
+    which a fill relies on a pool file it has not linked yet is between planning ("the pool
+    has it, skip the fetch") and linking it into staging. Fills hold the volume lock shared
+    for their whole run, from before planning until the view is published, and the sweep
+    runs under the exclusive lock, so no fill is inside that window during a sweep; a fill
+    that starts after the sweep plans again and fetches what was swept. Leftover temp and
+    staging entries are discarded before sweeping (no fill runs, so none is in use).
+    A file copied into a view because the link limit was hit (see ``fill.views``) is not
+    in the pool and goes away with its view.
+
+The sweep ``lstat``s every pool file (in a worker thread): one metadata call per content on
+the volume, the price of needing no reference index that a crash could leave inconsistent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import stat
+from pathlib import Path
+
+from lakecache.cacher.volume.layout import VolumeLayout, check_name, check_sha256, marker_name
+from lakecache.cacher.volume.lock import volume_lock
+from lakecache.cacher.volume.safety import fsync_dir, lexists, open_dir, open_root, remove_tree
+
+
+async def evict_commit(volume_root: str | os.PathLike[str], project: str, dataset: str, commit_id: str) -> int:
+    """Remove commit ``commit_id``'s view from the volume and the content no other view uses.
+
+    Returns the bytes freed. Idempotent: evicting a commit that is not there frees 0 (and still
+    sweeps). Waits for running fills to finish (they hold the volume lock shared). The caller
+    checks leases and pins first; jobs that still have files open keep reading them (POSIX).
+    Raises ``ValueError`` for bad names, ``UnsafeVolumePath`` for a planted link, ``OSError``.
+    """
+    check_name("project", project), check_name("dataset", dataset), check_sha256("commit id", commit_id)
+    layout = VolumeLayout.at(volume_root)
+    async with volume_lock(layout, exclusive=True):
+        return await asyncio.to_thread(_evict, layout, project, dataset, commit_id)
+
+
+def _evict(layout: VolumeLayout, project: str, dataset: str, commit_id: str) -> int:
+    root_fd = open_root(layout.root)
+    try:
+        freed = _remove_view(layout, root_fd, project, dataset, commit_id)
+        discard_leftovers(layout, root_fd)
+        return freed + sweep_pool(layout, root_fd)
+    finally:
+        os.close(root_fd)
+
+
+def _remove_view(layout: VolumeLayout, root_fd: int, project: str, dataset: str, commit_id: str) -> int:
+    try:
+        dataset_fd = open_dir(root_fd, layout.root, layout.dataset_parts(project, dataset), create=False)
+    except FileNotFoundError:
+        return 0
+    try:
+        if lexists(dataset_fd, marker_name(commit_id)) is not None:
+            os.unlink(marker_name(commit_id), dir_fd=dataset_fd)
+            fsync_dir(dataset_fd)
+        if lexists(dataset_fd, commit_id) is None:
+            return 0
+        trash_fd = open_dir(root_fd, layout.root, layout.trash_parts, create=True)
+        try:
+            trash_name = f"{commit_id}.{secrets.token_hex(4)}"
+            # Moving a directory to another parent needs write permission on it ('..').
+            os.chmod(commit_id, 0o700, dir_fd=dataset_fd, follow_symlinks=False)
+            os.rename(commit_id, trash_name, src_dir_fd=dataset_fd, dst_dir_fd=trash_fd)
+            fsync_dir(dataset_fd)
+            return remove_tree(trash_fd, trash_name)
+        finally:
+            os.close(trash_fd)
+    finally:
+        os.close(dataset_fd)
+
+
+def discard_leftovers(layout: VolumeLayout, root_fd: int) -> None:
+    """Remove temp, staging and trash entries of crashed fills and evictions. Call only under
+    the exclusive volume lock: then none of them is in use."""
+    for parts in (layout.tmp_parts, layout.staging_parts, layout.trash_parts):
+        try:
+            fd = open_dir(root_fd, layout.root, parts, create=False)
+        except FileNotFoundError:
+            continue
+        try:
+            for name in os.listdir(fd):
+                remove_tree(fd, name)
+        finally:
+            os.close(fd)
+
+
+def sweep_pool(layout: VolumeLayout, root_fd: int) -> int:
+    """Delete pool files no view links (link count 1); returns the bytes freed.
+    Call only under the exclusive volume lock (see the module's docstring)."""
+    try:
+        pool_fd = open_dir(root_fd, layout.root, layout.pool_parts, create=False)
+    except FileNotFoundError:
+        return 0
+    freed = 0
+    try:
+        for bucket in os.listdir(pool_fd):
+            bucket_fd = open_dir(pool_fd, Path(layout.root, *layout.pool_parts), (bucket,), create=False)
+            try:
+                for name in os.listdir(bucket_fd):
+                    info = lexists(bucket_fd, name)
+                    if info is not None and stat.S_ISREG(info.st_mode) and info.st_nlink == 1:
+                        os.unlink(name, dir_fd=bucket_fd)
+                        freed += info.st_size
+                fsync_dir(bucket_fd)
+            finally:
+                os.close(bucket_fd)
+    finally:
+        os.close(pool_fd)
+    return freed

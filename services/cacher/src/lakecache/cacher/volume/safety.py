@@ -1,0 +1,135 @@
+"""Creating and opening things under a volume root without ever following a symlink.
+
+Every path below the root is walked one segment at a time with ``openat`` (``dir_fd``) and
+``O_NOFOLLOW | O_DIRECTORY``: a symlink anywhere on the way fails with ``ELOOP``, a file where
+a directory should be with ``ENOTDIR``, so a planted link cannot redirect a write outside the
+volume, and no ``..`` or absolute segment can appear (names are checked before they get
+here, and a segment with ``/`` is refused again below). The root itself is opened normally:
+it is configuration (``/mnt/nfs/cache`` may well be a symlink an administrator made).
+
+Sync functions: call them from a worker thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import stat
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class UnsafeVolumePath(Exception):
+    """A path on the volume is a symlink or not a directory where a directory must be."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}; remove it (LakeCache never follows links on a volume)")
+
+
+def open_root(root: Path) -> int:
+    try:
+        return os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"cache volume {root} does not exist; create or mount it first") from None
+
+
+def _check_segment(root: Path, parts: Sequence[str], index: int) -> str:
+    part = parts[index]
+    if not part or part in (".", "..") or "/" in part or "\x00" in part:
+        raise UnsafeVolumePath(root.joinpath(*parts[: index + 1]), "not a plain name")
+    return part
+
+
+def open_dir(root_fd: int, root: Path, parts: Sequence[str], *, create: bool, mode: int = 0o755) -> int:
+    """An fd of directory ``root/parts…``, created (when ``create``) without following links."""
+    fd = os.dup(root_fd)
+    try:
+        for index in range(len(parts)):
+            part = _check_segment(root, parts, index)
+            try:
+                child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            except FileNotFoundError:
+                if not create:
+                    raise
+                with contextlib.suppress(FileExistsError):  # a concurrent fill made it
+                    os.mkdir(part, mode, dir_fd=fd)
+                child = _open_child(fd, root, parts, index)
+            except OSError as exc:
+                raise _unsafe(root, parts, index, exc) from None
+            os.close(fd)
+            fd = child
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _open_child(fd: int, root: Path, parts: Sequence[str], index: int) -> int:
+    try:
+        return os.open(parts[index], _DIR_FLAGS, dir_fd=fd)
+    except OSError as exc:
+        raise _unsafe(root, parts, index, exc) from None
+
+
+def _unsafe(root: Path, parts: Sequence[str], index: int, exc: OSError) -> Exception:
+    where = root.joinpath(*parts[: index + 1])
+    # O_DIRECTORY may win over O_NOFOLLOW (ENOTDIR for a link): lstat only to say which.
+    with contextlib.suppress(OSError):
+        if stat.S_ISLNK(os.lstat(where).st_mode):
+            return UnsafeVolumePath(where, "is a symbolic link")
+    if exc.errno == errno.ELOOP:
+        return UnsafeVolumePath(where, "is a symbolic link")
+    if exc.errno == errno.ENOTDIR:
+        return UnsafeVolumePath(where, "is not a directory")
+    return exc
+
+
+@contextlib.contextmanager
+def opened_dir(root_fd: int, root: Path, parts: Sequence[str], *, create: bool) -> Iterator[int]:
+    fd = open_dir(root_fd, root, parts, create=create)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def lexists(dir_fd: int, name: str) -> os.stat_result | None:
+    """``lstat`` of ``name`` in ``dir_fd``, or ``None`` when it does not exist."""
+    try:
+        return os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+
+
+def fsync_dir(fd: int) -> None:
+    # Some filesystems refuse fsync on a directory (EINVAL); their entries are durable anyway.
+    with contextlib.suppress(OSError):
+        os.fsync(fd)
+
+
+def remove_tree(parent_fd: int, name: str) -> int:
+    """Remove ``name`` in ``parent_fd`` and everything below, not following links; returns the
+    bytes of regular files whose last link went away. Read-only directories are made writable
+    first (views are published read-only)."""
+    info = lexists(parent_fd, name)
+    if info is None:
+        return 0
+    if not stat.S_ISDIR(info.st_mode):
+        freed = info.st_size if info.st_nlink == 1 and stat.S_ISREG(info.st_mode) else 0
+        os.unlink(name, dir_fd=parent_fd)
+        return freed
+    os.chmod(name, 0o700, dir_fd=parent_fd, follow_symlinks=False)
+    fd = os.open(name, _DIR_FLAGS, dir_fd=parent_fd)
+    freed = 0
+    try:
+        for child in os.listdir(fd):
+            freed += remove_tree(fd, child)
+    finally:
+        os.close(fd)
+    os.rmdir(name, dir_fd=parent_fd)
+    return freed
