@@ -104,3 +104,20 @@ class _Reader:
 
     def __aiter__(self):
         return self._chunks()
+
+
+def mount_tmpfs(target: Path, options: str, *, purpose: str) -> None:
+    """Mount a tmpfs on ``target`` (needs root); fail under CI=true, skip elsewhere, if impossible.
+    The caller unmounts it (``umount``) in a ``finally``."""
+    import os
+    import subprocess
+
+    import pytest
+
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(target)],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        reason = f"cannot mount a tmpfs for {purpose}: {result.stderr.strip() or result.returncode}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)

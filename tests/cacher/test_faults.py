@@ -15,18 +15,8 @@ from botocore.exceptions import ClientError
 
 from lakecache.cacher.fill import FillError, fill_commit
 from lakecache.core.adapters.registry import object_store_from_url
-from tests.cacher.helpers import all_files, chunks, make_commit, tree_of
+from tests.cacher.helpers import all_files, chunks, make_commit, mount_tmpfs, tree_of
 from tests.support.waiting import eventually
-
-
-def _mount_tmpfs(target: Path, size: str) -> None:
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(target)],
-                            capture_output=True, text=True)
-    if result.returncode != 0:
-        reason = f"cannot mount a tmpfs for the ENOSPC test: {result.stderr.strip() or result.returncode}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
 
 
 async def test_full_volume_fails_cleanly_and_the_fill_succeeds_after_enlarging(tmp_path, lake_url):
@@ -34,7 +24,7 @@ async def test_full_volume_fails_cleanly_and_the_fill_succeeds_after_enlarging(t
     volume.mkdir()
     files = {f"f/{i}.bin": os.urandom(300_000) for i in range(6)}  # 1.8 MB on a 1 MiB volume
     commit, manifest = await make_commit(lake_url, files)
-    _mount_tmpfs(volume, "1m")
+    mount_tmpfs(volume, "size=1m", purpose="the ENOSPC test")
     try:
         with pytest.raises(FillError) as caught:
             await fill_commit(volume, "team", "ds", commit, chunks(manifest), object_store_from_url,

@@ -1,13 +1,44 @@
 """Wires the cacher service's dependencies once, for `lakecache up` and standalone runs."""
 
+from aiohttp import web
+
+from lakecache.cacher import eviction, volumes
+from lakecache.cacher.api import CACHER_KEY, ROUTES
+from lakecache.cacher.fills import FillRunner
+from lakecache.cacher.handlers import HANDLERS, refill_waiting
+from lakecache.cacher.problems import problem_middleware
 from lakecache.cacher.settings import CacherSettings
-from lakecache.core.runtime import Resources, ServiceDefinition, ServiceParts
+from lakecache.cacher.storage import Cacher
+from lakecache.core.contracts.topics import CACHE_COMMANDS
+from lakecache.core.dispatch import dispatcher
+from lakecache.core.runtime import Resources, ServiceDefinition, ServiceParts, SubscriptionSpec
+
+RUNNER_KEY = web.AppKey("fill_runner", FillRunner)
 
 
 async def bootstrap(resources: Resources) -> ServiceParts:
-    # The cacher's domain handlers and API arrive with its own feature work; until then the
-    # service runs with the shared probes, its adapters opened and checked by /readyz.
-    return ServiceParts()
+    settings = resources.settings
+    cacher = Cacher.open(resources.store, resources.publisher, settings, resources.telemetry.registry)
+    await cacher.create_indexes()
+    await volumes.register_from_settings(cacher)
+    runner = FillRunner(cacher)
+    # Crash resume: evictions left half-done finish first (they free space), then fills restart.
+    await eviction.resume(cacher, refill_waiting(cacher, runner))
+    await runner.resume()
+
+    def setup(app: web.Application) -> None:
+        app[CACHER_KEY] = cacher
+        app[RUNNER_KEY] = runner
+        app.middlewares.append(problem_middleware)
+
+    handler = dispatcher(HANDLERS, cacher=cacher, runner=runner, default_lake=settings.resolved_lake_url())
+    return ServiceParts(
+        routes=ROUTES,
+        subscriptions=[SubscriptionSpec([CACHE_COMMANDS.for_site(cacher.site).name], f"cacher-{cacher.site}", handler)],
+        app_setup=setup,
+        background=[cacher.outbox.run],
+        on_shutdown=[runner.close],
+    )
 
 
 SERVICE = ServiceDefinition(

@@ -164,7 +164,7 @@ async def _check_space(layout: VolumeLayout, plan: FillPlan) -> None:
         raise FillError(
             f"commit {plan.commit_id} needs {plan.bytes_needed} more bytes on volume {layout.root} "
             f"but only {space.free_bytes} are free; evict copies or enlarge the volume, then retry",
-            retryable=True,
+            retryable=True, bytes_needed=plan.bytes_needed,
         )
 
 

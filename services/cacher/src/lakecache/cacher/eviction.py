@@ -1,0 +1,96 @@
+"""Executing eviction commands: a compare-and-swap against leases and pins, then the volume.
+
+The evictor decides from its own view (TTL, watermarks) with the copy's ``generation`` at
+that time. The cacher swaps the copy ``ready → evicting`` only if it is still unpinned, has
+no live lease and (when given) still has that generation: a lease taken, renewed or released
+or a pin set after the decision moves the generation, the swap fails, the copy stays and
+``lakecache_cacher_evictions_refused_total`` counts it. Then ``evict_commit`` removes the
+view and unused pool content, and the copy becomes ``evicted`` with ``cache.evicted``
+announced through the outbox. A copy left ``evicting`` by a stopped process is finished at
+start-up (``evict_commit`` is idempotent).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from lakecache.cacher import volumes
+from lakecache.cacher.copies import transition
+from lakecache.cacher.storage import Cacher, copy_key, now
+from lakecache.cacher.volume import evict_commit
+from lakecache.core.contracts.cache import CacheEvicted, CacheEvictionRequested
+from lakecache.core.errors import NotFound
+
+log = logging.getLogger(__name__)
+
+
+async def execute(cacher: Cacher, command: CacheEvictionRequested, on_waiting=None) -> bool:
+    """Run one eviction command; True when the copy was evicted (or already was by it)."""
+    key = copy_key(command.site, command.volume, command.commit_id)
+    if command.dry_run:
+        log.info("dry run: would evict %s (%s: %s)", key, command.reason, command.explanation or "no explanation")
+        return False
+    filter_: dict[str, Any] = {"_id": key, "state": "ready", "pinned": False, "lease_until": {"$lt": now()}}
+    if command.generation is not None:
+        filter_["generation"] = command.generation
+    swapped = await cacher.copies.find_one_and_update(filter_, {
+        "$set": {"state": "evicting", "eviction": {"decision_id": command.decision_id, "reason": command.reason},
+                 "updated_at": now()},
+        "$inc": {"rev": 1}})
+    if swapped is None:
+        doc = await cacher.copies.find_one({"_id": key})
+        if doc is not None and doc["state"] in ("evicting", "evicted") and \
+                (doc.get("eviction") or {}).get("decision_id") == command.decision_id:
+            return await finish(cacher, doc, on_waiting)  # a redelivery of a command already taken
+        reason = _refusal(doc, command)
+        cacher.metrics.evictions_refused.labels(reason.split(":")[0]).inc()
+        log.info("eviction %s of %s refused: %s", command.decision_id, key, reason)
+        return False
+    return await finish(cacher, swapped, on_waiting)
+
+
+def _refusal(doc: dict[str, Any] | None, command: CacheEvictionRequested) -> str:
+    if doc is None:
+        return "unknown: no such copy"
+    if doc["state"] != "ready":
+        return f"not-ready: the copy is {doc['state']}"
+    if doc.get("pinned"):
+        return "pinned: an operator pinned the copy"
+    if doc.get("lease_until") and doc["lease_until"] >= now():
+        return f"leased: a lease holds it until {doc['lease_until'].isoformat()}"
+    return (f"generation: the copy's generation is {doc.get('generation')} but the decision saw "
+            f"{command.generation} (a lease or pin changed it since)")
+
+
+async def finish(cacher: Cacher, doc: dict[str, Any], on_waiting=None) -> bool:
+    """Remove the copy's view from its volume and mark it evicted (idempotent)."""
+    key = doc["_id"]
+    if doc["state"] == "evicting":
+        try:
+            volume = await volumes.get_volume(cacher, doc["volume"])
+            freed = await evict_commit(volume["path"], doc["project"], doc["dataset"], doc["commit_id"])
+        except NotFound:
+            freed = 0  # the volume was unregistered: nothing of it to free here
+        decision = doc.get("eviction") or {}
+        event = CacheEvicted(decision_id=decision.get("decision_id", "unknown"), site=doc["site"],
+                             volume=doc["volume"], commit_id=doc["commit_id"], dataset_id=doc["dataset_id"],
+                             reason=decision.get("reason", "manual"), bytes_freed=freed)
+        done = await transition(
+            cacher, key, lambda d: d["state"] == "evicting",
+            lambda d: {"$set": {"state": "evicted", "path": None, "bytes_freed": freed, "evicted_at": now()}},
+            lambda d: [(event, decision.get("decision_id"))])
+        if done is None:
+            return False
+        cacher.metrics.evictions.inc()
+        log.info("evicted %s: %d bytes freed", key, freed)
+        doc = done
+    if doc["state"] == "evicted" and doc.get("requests") and on_waiting is not None:
+        await on_waiting(doc)  # requests that arrived during the eviction: fill again
+    return True
+
+
+async def resume(cacher: Cacher, on_waiting=None) -> None:
+    for doc in await cacher.copies.find_list({"site": cacher.site, "state": "evicting"}):
+        log.info("finishing the eviction of %s", doc["_id"])
+        await finish(cacher, doc, on_waiting)

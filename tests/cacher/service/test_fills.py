@@ -1,0 +1,100 @@
+"""Cache commands become one durable fill per (site, volume, commit), answered by events."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+
+from lakecache.core.contracts.cache import CacheFailed, CacheFillProgress, CacheReady
+from tests.cacher.helpers import make_commit, raw_manifest, tree_of
+from tests.support.waiting import eventually
+
+FILES = {
+    "README.md": b"hello\n",
+    "train/a.bin": os.urandom(120_000),
+    "train/b.bin": os.urandom(30_000),
+    "val/x.txt": b"x" * 1000,
+}
+FILES["train/copy-of-b.bin"] = FILES["train/b.bin"]
+UNIQUE = {hashlib.sha256(d).hexdigest(): len(d) for d in FILES.values()}
+
+
+async def test_request_fills_the_volume_and_announces_ready_with_its_numbers(api, volume):
+    commit = await api.commit(FILES)
+    rid = await api.request(commit)
+    await eventually(lambda: api.of(CacheReady, rid), message="cache.ready")
+    ready = api.of(CacheReady, rid)[0].data
+    view = volume / "team" / "ds" / commit
+    assert ready.path == str(view) and tree_of(view) == FILES
+    assert (ready.site, ready.volume, ready.commit_id, ready.project) == ("dgx", "nfs1", commit, "team")
+    assert (ready.files, ready.size_bytes) == (5, sum(len(d) for d in FILES.values()))
+    assert ready.bytes_fetched == sum(UNIQUE.values())
+    assert ready.bytes_deduplicated == len(FILES["train/b.bin"])
+    assert api.of(CacheFillProgress)[-1].data.bytes_done == ready.bytes_fetched
+    copy = await api.copy(commit)
+    assert (copy["state"], copy["volume"], copy["path"], copy["ownership"]) == ("ready", "nfs1", str(view), "verified")
+    assert copy["fill_id"] == ready.fill_id
+
+
+async def test_sixteen_concurrent_requests_share_one_fill_and_each_gets_ready(api):
+    commit = await api.commit(FILES)
+    api.delay = 0.05  # slow GETs, so the requests arrive while the fill runs
+    rids = await asyncio.gather(*(api.request(commit, volume="nfs1") for _ in range(16)))
+    await eventually(lambda: len(api.of(CacheReady)) >= 16, message="16 cache.ready")
+    await asyncio.sleep(0.2)
+    readies = api.of(CacheReady)
+    assert sorted(e.subject for e in readies) == sorted(rids)
+    assert len({e.data.fill_id for e in readies}) == 1
+    assert api.gets("_lakecache/manifests/") == 1
+    assert api.gets("_lakecache/objects/") == len(UNIQUE)
+    assert (await api.copy(commit))["state"] == "ready"
+
+
+async def test_a_repeat_after_ready_answers_at_once_without_reading_the_lake(api):
+    commit = await api.commit(FILES)
+    first = await api.request(commit)
+    await eventually(lambda: api.of(CacheReady, first), message="first cache.ready")
+    before = api.gets()
+    again = await api.request(commit)
+    await eventually(lambda: api.of(CacheReady, again), message="second cache.ready")
+    assert api.gets() == before
+    assert api.of(CacheReady, again)[0].data.fill_id == api.of(CacheReady, first)[0].data.fill_id
+
+
+async def test_hostile_manifest_fails_naming_the_paths_and_publishes_nothing(api, volume):
+    evil = raw_manifest([{"path": "../../etc/passwd", "size": 4, "sha256": hashlib.sha256(b"fine").hexdigest()}])
+    commit = "e" * 64
+    await api.commit({"ok.txt": b"fine"}, manifest=evil, commit_id=commit)
+    rid = await api.request(commit)
+    await eventually(lambda: api.of(CacheFailed, rid), message="cache.failed")
+    failed = api.of(CacheFailed, rid)[0].data
+    assert "../../etc/passwd" in failed.failed_paths and not failed.retryable
+    assert not (volume / "team" / "ds" / commit).exists()
+    copy = await api.copy(commit)
+    assert copy["state"] == "failed" and copy["path"] is None
+    assert "../../etc/passwd" in copy["error"]["failed_paths"]
+    assert api.of(CacheReady) == []
+
+
+async def test_a_failed_copy_is_filled_again_by_a_new_request(api, volume):
+    files = {"late.txt": b"arrives later"}
+    commit, _ = await make_commit(api.dataset_url() + "-scratch", files)  # the id, before the lake has it
+    first = await api.request(commit)
+    await eventually(lambda: api.of(CacheFailed, first), message="cache.failed: no manifest yet")
+    assert "manifest" in api.of(CacheFailed, first)[0].data.reason
+    assert await api.commit(files) == commit
+    second = await api.request(commit)
+    await eventually(lambda: api.of(CacheReady, second), message="cache.ready on the retry")
+    assert tree_of(volume / "team" / "ds" / commit) == files
+    assert (await api.copy(commit))["error"] is None
+
+
+async def test_a_command_for_another_projects_data_is_refused_before_any_read(api):
+    commit = await api.commit(FILES, project="secret")
+    url = api.dataset_url("secret", "ds") + f"/_lakecache/manifests/{commit}.jsonl.gz"
+    rid = await api.request(commit, project="team", manifest_url=url)
+    await eventually(lambda: api.of(CacheFailed, rid), message="cache.failed")
+    assert "project 'secret'" in api.of(CacheFailed, rid)[0].data.reason
+    assert api.gets() == 0
+    assert (await api.call("GET", f"/api/v1/sites/dgx/copies/{commit}")).status == 404

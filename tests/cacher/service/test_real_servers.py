@@ -1,0 +1,49 @@
+"""The cacher on production adapters: a command on Kafka, a lake on S3 (versitygw), copies in MongoDB (FerretDB)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+from aiobotocore.session import get_session
+
+from lakecache.cacher.bootstrap import SERVICE
+from lakecache.core.contracts.cache import CacheReady
+from lakecache.core.runtime import runner
+from tests.cacher.helpers import tree_of
+from tests.cacher.service.conftest import running_cacher
+from tests.support.waiting import eventually
+
+pytestmark = [pytest.mark.kafka, pytest.mark.s3, pytest.mark.mongo]
+
+FILES = {"train/a.bin": os.urandom(70_000), "train/b.txt": b"b" * 500}
+
+
+async def test_request_to_ready_on_kafka_s3_and_mongo(tmp_path, volume, kafka_server, s3_server, mongo_server,
+                                                      monkeypatch):
+    bucket = f"cacher-{uuid.uuid4().hex[:10]}"
+    async with get_session().create_client(
+        "s3", endpoint_url=s3_server.endpoint_url, region_name=s3_server.region,
+        aws_access_key_id=s3_server.access_key, aws_secret_access_key=s3_server.secret_key,
+    ) as client:
+        await client.create_bucket(Bucket=bucket)
+    monkeypatch.setattr(runner, "instrument_pymongo", lambda telemetry: None)  # see tests/catalog/test_real_servers
+    database = f"cacher_{uuid.uuid4().hex[:8]}"
+    s3 = {"s3_endpoint_url": s3_server.endpoint_url, "s3_region": s3_server.region,
+          "s3_access_key_id": s3_server.access_key, "s3_secret_access_key": s3_server.secret_key}
+    site = f"s{uuid.uuid4().hex[:8]}"
+    settings = SERVICE.settings_type(
+        home=tmp_path, bus_url=kafka_server.url, lake_url=f"s3://{bucket}", **s3,
+        cacher={"port": 0, "site": site, "volumes": [{"name": "nfs1", "path": str(volume)}],
+                "store_url": mongo_server.url.replace("/?", f"/{database}?", 1)},
+    )
+    async with running_cacher(settings) as api:
+        commit = await api.commit(FILES, options=settings.lake_options_for(f"s3://{bucket}"))
+        rid = await api.request(commit, site=site)
+        await eventually(lambda: api.of(CacheReady, rid), timeout=60, message="cache.ready over Kafka")
+        ready = api.of(CacheReady, rid)[0].data
+        assert ready.bytes_fetched == sum(len(d) for d in FILES.values())
+        assert tree_of(volume / "team" / "ds" / commit) == FILES
+        copy = (await api.call("GET", f"/api/v1/sites/{site}/copies/{commit}")).body
+        assert copy["state"] == "ready" and copy["path"] == ready.path
