@@ -16,6 +16,7 @@ from lakecache.catalog.api import CATALOG_KEY
 from lakecache.catalog.bootstrap import SERVICE
 from lakecache.catalog.storage import Catalog
 from lakecache.core.runtime import RunningService, start_service
+from tests.support.http import Reply, call
 
 
 def entry(path: str, content: bytes | str, **extra: Any) -> dict[str, Any]:
@@ -25,13 +26,6 @@ def entry(path: str, content: bytes | str, **extra: Any) -> dict[str, Any]:
 
 def ndjson(header: dict[str, Any], entries: list[dict[str, Any]]) -> bytes:
     return b"".join(json.dumps(line).encode() + b"\n" for line in [header, *entries])
-
-
-@dataclass
-class Reply:
-    status: int
-    body: Any
-    content_type: str
 
 
 @dataclass
@@ -45,13 +39,8 @@ class CatalogClient:
 
     async def call(self, method: str, path: str, *, json_body: Any = None, data: bytes | None = None,
                    headers: dict[str, str] | None = None, params: dict[str, Any] | None = None) -> Reply:
-        url = self.running.base_url + path
-        params = {k: str(v) for k, v in (params or {}).items() if v is not None}
-        async with self.session.request(method, url, json=json_body, data=data, headers=headers,
-                                        params=params) as response:
-            text = await response.text()
-            body = json.loads(text) if text else None
-            return Reply(response.status, body, response.content_type)
+        return await call(self.session, self.running.base_url, method, path, json_body=json_body, data=data,
+                          headers=headers, params=params)
 
     async def create(self, project: str = "vision", name: str = "cats", **fields: Any) -> dict[str, Any]:
         reply = await self.call("POST", "/api/v1/datasets", json_body={"project": project, "name": name, **fields})

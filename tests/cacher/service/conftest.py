@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -24,15 +23,9 @@ from lakecache.core.dispatch import dispatcher
 from lakecache.core.layout import join_url, manifest_key
 from lakecache.core.runtime import RunningService, start_service
 from tests.cacher.helpers import WrappedStore, make_commit
+from tests.support.http import Reply, call
 
 SITE = "dgx"
-
-
-@dataclass
-class Reply:
-    status: int
-    body: Any
-    content_type: str
 
 
 @dataclass
@@ -53,10 +46,7 @@ class CacherClient:
 
     async def call(self, method: str, path: str, *, json_body: Any = None,
                    params: dict[str, Any] | None = None) -> Reply:
-        async with self.session.request(method, self.running.base_url + path, json=json_body,
-                                        params=params) as response:
-            text = await response.text()
-            return Reply(response.status, json.loads(text) if text else None, response.content_type)
+        return await call(self.session, self.running.base_url, method, path, json_body=json_body, params=params)
 
     def dataset_url(self, project: str = "team", dataset: str = "ds") -> str:
         return join_url(self.lake_url, project, dataset)

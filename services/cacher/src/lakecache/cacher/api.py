@@ -6,17 +6,16 @@ absent). Errors are problem documents (``problems.py``). See ``docs/cacher.md``.
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from lakecache.cacher import leases, volumes
 from lakecache.cacher.copies import list_copies
 from lakecache.cacher.storage import Cacher, public_copy
 from lakecache.core.errors import InvalidArgument
+from lakecache.core.runtime.problems import caller, json_object
 
 CACHER_KEY = web.AppKey("cacher", Cacher)
-USER_HEADER = "X-LakeCache-User"
+
 STATES = ("requested", "filling", "ready", "failed", "evicting", "evicted")
 SITE = "/api/v1/sites/{site}"
 
@@ -25,20 +24,6 @@ def _cacher(request: web.Request) -> Cacher:
     cacher = request.app[CACHER_KEY]
     cacher.check_site(request.match_info["site"])
     return cacher
-
-
-def _user(request: web.Request) -> str:
-    return request.headers.get(USER_HEADER, "").strip() or "local"
-
-
-async def _json_object(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidArgument(f"the request body is not JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise InvalidArgument(f"the request body must be a JSON object, got {type(body).__name__}")
-    return body
 
 
 def _limit(value: str | None) -> int:
@@ -51,7 +36,7 @@ def _limit(value: str | None) -> int:
 
 async def add_volume(request: web.Request) -> web.Response:
     cacher = _cacher(request)
-    doc = await volumes.register(cacher, volumes.parse_volume(await _json_object(request)))
+    doc = await volumes.register(cacher, volumes.parse_volume(await json_object(request)))
     location = f"/api/v1/sites/{cacher.site}/volumes/{doc['name']}"
     return web.json_response(await volumes.volume_json(cacher, doc), status=201, headers={"Location": location})
 
@@ -86,8 +71,8 @@ async def show_copy(request: web.Request) -> web.Response:
 
 
 async def acquire_lease(request: web.Request) -> web.Response:
-    cacher, body = _cacher(request), await _json_object(request)
-    holder = body.get("holder") or _user(request)
+    cacher, body = _cacher(request), await json_object(request)
+    holder = body.get("holder") or caller(request)
     if not isinstance(holder, str) or len(holder) > 200:
         raise InvalidArgument(f"holder must be a string of at most 200 characters (e.g. a job id), got {holder!r}")
     lease = await leases.acquire(cacher, request.match_info["commit_id"], body.get("volume") or
@@ -98,7 +83,7 @@ async def acquire_lease(request: web.Request) -> web.Response:
 
 async def renew_lease(request: web.Request) -> web.Response:
     cacher = _cacher(request)
-    body = await _json_object(request) if request.can_read_body else {}
+    body = await json_object(request) if request.can_read_body else {}
     ttl = leases.check_ttl(body["ttl_seconds"]) if "ttl_seconds" in body else None
     m = request.match_info
     return web.json_response(await leases.renew(cacher, m["commit_id"], m["lease_id"], ttl))
@@ -112,7 +97,7 @@ async def release_lease(request: web.Request) -> web.Response:
 
 async def _pin(request: web.Request, pinned: bool) -> web.Response:
     doc = await leases.set_pin(_cacher(request), request.match_info["commit_id"],
-                               request.query.get("volume") or None, pinned, _user(request))
+                               request.query.get("volume") or None, pinned, caller(request))
     return web.json_response(public_copy(doc))
 
 

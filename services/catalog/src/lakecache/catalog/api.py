@@ -15,9 +15,9 @@ from lakecache.catalog import commits, datasets, ingest, tags
 from lakecache.catalog.domain import BadRequestBody, Unchanged, check_limit
 from lakecache.catalog.storage import Catalog, commit_json, dataset_json, tag_json
 from lakecache.core.errors import InvalidArgument, NotFound
+from lakecache.core.runtime.problems import caller, json_object
 
 CATALOG_KEY = web.AppKey("catalog", Catalog)
-USER_HEADER = "X-LakeCache-User"
 NDJSON = "application/x-ndjson"
 PREFIX = "/api/v1/datasets"
 
@@ -26,27 +26,13 @@ def _catalog(request: web.Request) -> Catalog:
     return request.app[CATALOG_KEY]
 
 
-def _user(request: web.Request) -> str:
-    return request.headers.get(USER_HEADER, "").strip() or "local"
-
-
-async def _json_object(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequestBody(f"the request body is not JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise BadRequestBody(f"the request body must be a JSON object, got {type(body).__name__}")
-    return body
-
-
 async def _dataset(request: web.Request) -> dict[str, Any]:
     m = request.match_info
     return await datasets.get_dataset(_catalog(request), m["project"], m["name"])
 
 
 async def create_dataset(request: web.Request) -> web.Response:
-    doc = await datasets.create_dataset(_catalog(request), await _json_object(request), _user(request))
+    doc = await datasets.create_dataset(_catalog(request), await json_object(request), caller(request))
     location = f"{PREFIX}/{doc['project']}/{doc['name']}"
     return web.json_response(dataset_json(doc), status=201, headers={"Location": location})
 
@@ -66,13 +52,13 @@ async def show_dataset(request: web.Request) -> web.Response:
 
 async def update_dataset(request: web.Request) -> web.Response:
     m = request.match_info
-    doc = await datasets.update_dataset(_catalog(request), m["project"], m["name"], await _json_object(request))
+    doc = await datasets.update_dataset(_catalog(request), m["project"], m["name"], await json_object(request))
     return web.json_response(dataset_json(doc))
 
 
 async def delete_dataset(request: web.Request) -> web.Response:
     m = request.match_info
-    await datasets.delete_dataset(_catalog(request), m["project"], m["name"], _user(request))
+    await datasets.delete_dataset(_catalog(request), m["project"], m["name"], caller(request))
     return web.Response(status=204)
 
 
@@ -83,7 +69,7 @@ async def create_commit(request: web.Request) -> web.Response:
         )
     dataset = await _dataset(request)
     try:
-        doc = await ingest.create_commit(_catalog(request), dataset, request.content.iter_any(), _user(request))
+        doc = await ingest.create_commit(_catalog(request), dataset, request.content.iter_any(), caller(request))
     except Unchanged as same:
         return web.json_response({"commit": commit_json(same.head), "created": False, "unchanged": True})
     return web.json_response({"commit": commit_json(doc), "created": True}, status=201)
@@ -152,12 +138,12 @@ async def show_commit_by_id(request: web.Request) -> web.Response:
 
 
 async def put_tag(request: web.Request) -> web.Response:
-    body = await _json_object(request)
+    body = await json_object(request)
     ref, force = body.get("ref"), body.get("force", False)
     if not isinstance(ref, str) or not isinstance(force, bool):
         raise InvalidArgument(f'send {{"ref": "<commit, tag or latest>", "force": false}}, got {json.dumps(body)}')
     doc, created = await tags.set_tag(
-        _catalog(request), await _dataset(request), request.match_info["tag"], ref, force=force, user=_user(request)
+        _catalog(request), await _dataset(request), request.match_info["tag"], ref, force=force, user=caller(request)
     )
     return web.json_response(tag_json(doc), status=201 if created else 200)
 

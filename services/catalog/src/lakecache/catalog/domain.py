@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lakecache.core.errors import Conflict, InvalidArgument, NotFound
+from lakecache.core.runtime.problems import BadRequestBody  # noqa: F401  (re-exported)
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
@@ -43,10 +44,6 @@ class AmbiguousRef(InvalidArgument):
     def __init__(self, message: str, candidates: list[str]) -> None:
         super().__init__(message)
         self.candidates = candidates
-
-
-class BadRequestBody(InvalidArgument):
-    """The request body (JSON, NDJSON line) cannot be read."""
 
 
 class Unchanged(Exception):

@@ -1,0 +1,101 @@
+"""RFC 9457 problem details: one error shape for every service's API under ``/api/``.
+
+A service builds its middleware from the errors it adds (most specific first) on top of the
+ports' shared errors; aiohttp's own HTTP errors (unknown route, wrong method) become problems
+too, and anything unexpected is logged and answered as a 500 without internals.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from lakecache.core.errors import Conflict, InvalidArgument, NotFound, PreconditionFailed, Unavailable
+
+log = logging.getLogger(__name__)
+
+TYPE_PREFIX = "urn:lakecache:problem:"
+USER_HEADER = "X-LakeCache-User"
+
+
+class BadRequestBody(InvalidArgument):
+    """The request body (JSON, an NDJSON line) cannot be read."""
+
+
+@dataclass(frozen=True)
+class ProblemType:
+    """How an exception class is answered: status, ``type`` suffix and title."""
+
+    exception: type[Exception]
+    status: int
+    kind: str
+    title: str
+
+
+SHARED_PROBLEMS: tuple[ProblemType, ...] = (
+    ProblemType(BadRequestBody, 400, "bad-request-body", "Unreadable request body"),
+    ProblemType(NotFound, 404, "not-found", "Not found"),
+    ProblemType(Conflict, 409, "conflict", "Conflict"),
+    ProblemType(PreconditionFailed, 409, "conflict", "Conflict"),
+    ProblemType(InvalidArgument, 400, "invalid-argument", "Invalid argument"),
+    ProblemType(Unavailable, 503, "unavailable", "A backing service is unavailable"),
+)
+
+
+def problem(status: int, kind: str, title: str, detail: str, instance: str, **extra: Any) -> web.Response:
+    body = {"type": TYPE_PREFIX + kind, "title": title, "status": status, "detail": detail,
+            "instance": instance, **extra}
+    return web.json_response(body, status=status, content_type="application/problem+json")
+
+
+def problem_middleware(
+    service: str,
+    specific: Sequence[ProblemType] = (),
+    extensions: Callable[[Exception], dict[str, Any]] | None = None,
+):
+    """The middleware of ``service``: its ``specific`` problems first, then the shared ones.
+    ``extensions`` may add members (e.g. a per-path ``errors`` list) for an exception."""
+    mapping = (*specific, *SHARED_PROBLEMS)
+    handled = tuple(p.exception for p in mapping)
+
+    @web.middleware
+    async def middleware(request: web.Request, handler):
+        if not request.path.startswith("/api/"):
+            return await handler(request)
+        try:
+            return await handler(request)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            return problem(exc.status, f"http-{exc.status}", exc.reason,
+                           f"{request.method} {request.path}: {exc.text or exc.reason}", request.path)
+        except handled as exc:
+            kind = next(p for p in mapping if isinstance(exc, p.exception))
+            extra = extensions(exc) if extensions is not None else {}
+            return problem(kind.status, kind.kind, kind.title, str(exc), request.path, **extra)
+        except Exception:
+            log.exception("%s %s failed", request.method, request.path)
+            return problem(500, "internal", "Internal error",
+                           f"the {service} failed unexpectedly; the service log has the details", request.path)
+
+    return middleware
+
+
+def caller(request: web.Request) -> str:
+    """Who is calling: the ``X-LakeCache-User`` header the gateway sets (``local`` without one)."""
+    return request.headers.get(USER_HEADER, "").strip() or "local"
+
+
+async def json_object(request: web.Request) -> dict[str, Any]:
+    """The request body as a JSON object, or ``BadRequestBody`` saying what is wrong."""
+    try:
+        body = await request.json()
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequestBody(f"the request body is not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise BadRequestBody(f"the request body must be a JSON object, got {type(body).__name__}")
+    return body
