@@ -14,6 +14,7 @@ from rich.console import Console
 
 from lakecache.cli.data import data_app
 from lakecache.cli.services import SERVICES, load_service
+from lakecache.cli.site import site_app
 from lakecache.core.errors import LakeCacheError
 from lakecache.core.runtime import RunningService, run_until_stopped
 from lakecache.core.runtime.standalone import configure_logging
@@ -27,6 +28,7 @@ app = typer.Typer(
 config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(data_app, name="data")
+app.add_typer(site_app, name="site")
 
 console = Console()
 err_console = Console(stderr=True)

@@ -1,0 +1,241 @@
+"""``lakecache site add|volumes|copies``: a site's cache volumes and copies, through its cacher.
+
+The cacher's API is at ``LAKECACHE_CACHER_URL`` (default ``http://127.0.0.1:8082``). Exit
+codes as for ``lakecache data``: 0 done, 1 refused or failed, 2 usage or configuration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import re
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import aiohttp
+import typer
+from rich.table import Table
+
+from lakecache.cli.common import JsonOption, console, fail, load_settings, print_json, short
+from lakecache.sdk.catalog import CatalogError, problem_error
+from lakecache.sdk.settings import ClientSettings
+
+site_app = typer.Typer(
+    help="A site's cache volumes and copies, through the site's cacher at LAKECACHE_CACHER_URL "
+    "(default http://127.0.0.1:8082). Exit codes: 0 done, 1 refused or failed, 2 usage or configuration error.",
+    no_args_is_help=True,
+)
+
+STATES = ("requested", "filling", "ready", "failed", "evicting", "evicted")
+
+_SIZE_UNITS = {
+    "": 1, "b": 1,
+    "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50,
+    "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40, "pib": 1 << 50,
+    "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12, "pb": 10**15,
+}
+_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_NUMBER = re.compile(r"\s*(\d+(?:\.\d+)?|\.\d+)\s*([a-zA-Z]*)\s*")
+
+SIZE_HELP = "K, M, G, T, P are powers of 1024 (like KiB, MiB, …); KB, MB, GB, TB, PB powers of 1000"
+
+
+def parse_size(text: str) -> int:
+    """Bytes in ``500G``, ``1.5T``, ``100MiB``, ``2GB`` or ``4096``; ``ValueError`` with a hint."""
+    match = _NUMBER.fullmatch(text)
+    unit = match and _SIZE_UNITS.get(match.group(2).lower())
+    if not match or unit is None:
+        raise ValueError(f"invalid size {text!r}: use a number with an optional unit, e.g. 500G, 1.5T or "
+                         f"100MiB ({SIZE_HELP})")
+    value = float(match.group(1)) * unit
+    if value < 1 or not math.isfinite(value):
+        raise ValueError(f"invalid size {text!r}: it must be at least one byte")
+    if unit == 1 and not match.group(1).isdigit():
+        raise ValueError(f"invalid size {text!r}: a size in bytes must be a whole number")
+    return int(value)
+
+
+def parse_duration(text: str) -> int:
+    """Seconds in ``90m``, ``12h``, ``1d``, ``1.5h``, ``2w`` or ``3600``; ``ValueError`` with a hint."""
+    match = _NUMBER.fullmatch(text)
+    unit = match and _DURATION_UNITS.get(match.group(2).lower())
+    if not match or unit is None:
+        raise ValueError(f"invalid duration {text!r}: use a number with a unit s, m, h, d or w, e.g. 90m, 12h or 1d")
+    seconds = float(match.group(1)) * unit
+    if seconds < 1:
+        raise ValueError(f"invalid duration {text!r}: it must be at least one second")
+    if seconds != int(seconds):
+        raise ValueError(f"invalid duration {text!r}: it must come to whole seconds")
+    return int(seconds)
+
+
+def human_size(count: int | None) -> str:
+    if count is None:
+        return "-"
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{count} B"  # unreachable
+
+
+def human_duration(seconds: int) -> str:
+    for unit, size in (("w", 7 * 86400), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+class CacherUnavailable(CatalogError):
+    """The cacher could not be reached."""
+
+
+async def _request(settings: ClientSettings, method: str, path: str, *, what: str,
+                   params: dict[str, Any] | None = None, json_body: Any = None) -> Any:
+    base_url = settings.cacher_url.rstrip("/")
+    query = {k: str(v) for k, v in (params or {}).items() if v is not None}
+    timeout = aiohttp.ClientTimeout(total=settings.request_timeout)
+    try:
+        async with aiohttp.ClientSession(timeout=timeout, headers={"Accept": "application/json"}) as http, \
+                http.request(method, base_url + path, params=query, json=json_body) as response:
+            text = await response.text()
+            status = response.status
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        raise CacherUnavailable(
+            f"{what}: cannot reach the cacher at {base_url} ({exc or type(exc).__name__}). "
+            "Is it running? Set LAKECACHE_CACHER_URL to its address."
+        ) from exc
+    try:
+        body = json.loads(text) if text else None
+    except json.JSONDecodeError:
+        body = text
+    if status >= 400:
+        raise problem_error(what, status, body)
+    return body
+
+
+def _call(settings: ClientSettings, as_json: bool, method: str, path: str, *, what: str, **options: Any) -> Any:
+    try:
+        return asyncio.run(_request(settings, method, path, what=what, **options))
+    except CatalogError as exc:
+        code = 2 if exc.status in (401, 403) else 1
+        fail(str(exc), code, as_json=as_json, extra={"status": exc.status, "errors": exc.errors})
+
+
+def _site_path(site: str, *parts: str) -> str:
+    return "/".join([f"/api/v1/sites/{quote(site, safe='')}", *(quote(p, safe="") for p in parts)])
+
+
+def _volume_row(table: Table, v: dict[str, Any]) -> None:
+    capacity = human_size(v.get("capacity_bytes")) + ("" if v.get("capacity_configured") else " (fs)")
+    copies = v.get("copies") or {}
+    table.add_row(v["name"], v["path"], capacity, human_size(v.get("used_bytes")), human_size(v.get("free_bytes")),
+                  f"{copies.get('ready', 0)} ({human_size(copies.get('bytes', 0))})", human_duration(v["ttl_seconds"]),
+                  f"{v['high_watermark']:g}/{v['low_watermark']:g}")
+
+
+def _volume_table() -> Table:
+    return Table("volume", "path", "capacity", "used", "free", "ready copies", "ttl", "watermarks", box=None)
+
+
+@site_app.command("add")
+def add(
+    site: Annotated[str, typer.Argument(help="Site whose cacher registers the volume.")],
+    volume: Annotated[str, typer.Option("--volume", help="Volume name, unique within the site.")],
+    path: Annotated[str, typer.Option("--path", help="Absolute path of the mounted volume on the cacher's host.")],
+    capacity: Annotated[str | None, typer.Option(
+        "--capacity", help=f"Capacity to manage, e.g. 500G, 1.5T, 100MiB ({SIZE_HELP}). "
+        "Default: what the filesystem reports.", show_default=False)] = None,
+    ttl: Annotated[str | None, typer.Option(
+        "--ttl", help="Unused copies older than this may be evicted: 90m, 12h, 1d, 2w. Default 1d.",
+        show_default=False)] = None,
+    high_watermark: Annotated[float | None, typer.Option(
+        help="Fraction of capacity that starts eviction (default 0.9).", show_default=False)] = None,
+    low_watermark: Annotated[float | None, typer.Option(
+        help="Fraction of capacity eviction stops at (default 0.75).", show_default=False)] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Register a cache volume at SITE.
+
+    The path must be an existing directory the cacher can write to, on the cacher's host.
+    """
+    settings = load_settings(None)
+    body: dict[str, Any] = {"name": volume, "path": path}
+    try:
+        if capacity is not None:
+            body["capacity_bytes"] = parse_size(capacity)
+        if ttl is not None:
+            body["ttl_seconds"] = parse_duration(ttl)
+    except ValueError as exc:
+        fail(str(exc), 2, as_json=as_json)
+    if high_watermark is not None:
+        body["high_watermark"] = high_watermark
+    if low_watermark is not None:
+        body["low_watermark"] = low_watermark
+    created = _call(settings, as_json, "POST", _site_path(site, "volumes"), json_body=body,
+                    what=f"add volume {volume!r} at site {site!r}")
+    if as_json:
+        return print_json(created)
+    console.print(f"added volume [bold]{created['name']}[/] at site {created['site']}: {created['path']}, "
+                  f"capacity {human_size(created.get('capacity_bytes'))}, "
+                  f"ttl {human_duration(created['ttl_seconds'])}", highlight=False)
+
+
+@site_app.command("volumes")
+def volumes(
+    site: Annotated[str, typer.Argument(help="Site whose volumes to list.")],
+    name: Annotated[str | None, typer.Argument(help="Only this volume.", show_default=False)] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List SITE's cache volumes: capacity, space used and free, ready copies, eviction settings."""
+    settings = load_settings(None)
+    if name is not None:
+        items = [_call(settings, as_json, "GET", _site_path(site, "volumes", name),
+                       what=f"show volume {name!r} at site {site!r}")]
+    else:
+        items = _call(settings, as_json, "GET", _site_path(site, "volumes"),
+                      what=f"list volumes of site {site!r}")["items"]
+    if as_json:
+        return print_json(items[0] if name is not None else items)
+    table = _volume_table()
+    for v in items:
+        _volume_row(table, v)
+    console.print(table if items else f"site {site} has no volumes; add one with 'lakecache site add'")
+
+
+@site_app.command("copies")
+def copies(
+    site: Annotated[str, typer.Argument(help="Site whose copies to list.")],
+    commit_id: Annotated[str | None, typer.Argument(help="Only the copy of this commit.", show_default=False)] = None,
+    state: Annotated[str | None, typer.Option(
+        "--state", help=f"Only copies in this state: {', '.join(STATES)}.", show_default=False)] = None,
+    volume: Annotated[str | None, typer.Option("--volume", help="Only copies on this volume.",
+                                               show_default=False)] = None,
+    project: Annotated[str | None, typer.Option("--project", "-p", help="Only copies of this project's datasets.",
+                                                show_default=False)] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many copies.")] = 100,
+    as_json: JsonOption = False,
+) -> None:
+    """List the dataset copies at SITE (newest request first), or show one commit's copy."""
+    settings = load_settings(None)
+    if state is not None and state not in STATES:
+        fail(f"--state must be one of {', '.join(STATES)}, got {state!r}", 2, as_json=as_json)
+    if commit_id is not None:
+        items = [_call(settings, as_json, "GET", _site_path(site, "copies", commit_id), params={"volume": volume},
+                       what=f"show the copy of {commit_id} at site {site!r}")]
+    else:
+        params = {"state": state, "volume": volume, "project": project, "limit": limit}
+        items = _call(settings, as_json, "GET", _site_path(site, "copies"), params=params,
+                      what=f"list copies at site {site!r}")["items"]
+    if as_json:
+        return print_json(items[0] if commit_id is not None else items)
+    table = Table("commit", "dataset", "volume", "state", "files", "size", "pinned", "path / error", box=None)
+    for c in items:
+        error = c.get("error")
+        where = c.get("path") or (error.get("reason") if isinstance(error, dict) else error) or ""
+        table.add_row(short(c["commit_id"]), f"{c['project']}/{c['dataset']}", c["volume"], c["state"],
+                      str(c.get("files") if c.get("files") is not None else "-"), human_size(c.get("size_bytes")),
+                      "yes" if c.get("pinned") else "", str(where))
+    console.print(table if items else f"no copies at site {site}" + (f" in state {state}" if state else ""))
