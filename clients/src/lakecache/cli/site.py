@@ -7,7 +7,6 @@ codes as for ``lakecache data``: 0 done, 1 refused or failed, 2 usage or configu
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import re
 from typing import Annotated, Any
@@ -18,7 +17,7 @@ import typer
 from rich.table import Table
 
 from lakecache.cli.common import JsonOption, console, fail, load_settings, print_json, short
-from lakecache.sdk.catalog import CatalogError, problem_error
+from lakecache.sdk.catalog import CatalogError, request_json
 from lakecache.sdk.settings import ClientSettings
 
 site_app = typer.Typer(
@@ -94,26 +93,11 @@ class CacherUnavailable(CatalogError):
 
 async def _request(settings: ClientSettings, method: str, path: str, *, what: str,
                    params: dict[str, Any] | None = None, json_body: Any = None) -> Any:
-    base_url = settings.cacher_url.rstrip("/")
-    query = {k: str(v) for k, v in (params or {}).items() if v is not None}
     timeout = aiohttp.ClientTimeout(total=settings.request_timeout)
-    try:
-        async with aiohttp.ClientSession(timeout=timeout, headers={"Accept": "application/json"}) as http, \
-                http.request(method, base_url + path, params=query, json=json_body) as response:
-            text = await response.text()
-            status = response.status
-    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-        raise CacherUnavailable(
-            f"{what}: cannot reach the cacher at {base_url} ({exc or type(exc).__name__}). "
-            "Is it running? Set LAKECACHE_CACHER_URL to its address."
-        ) from exc
-    try:
-        body = json.loads(text) if text else None
-    except json.JSONDecodeError:
-        body = text
-    if status >= 400:
-        raise problem_error(what, status, body)
-    return body
+    async with aiohttp.ClientSession(timeout=timeout, headers={"Accept": "application/json"}) as http:
+        return await request_json(http, settings.cacher_url.rstrip("/"), method, path, what=what, service="cacher",
+                                  setting="LAKECACHE_CACHER_URL", unavailable=CacherUnavailable, params=params,
+                                  json_body=json_body)
 
 
 def _call(settings: ClientSettings, as_json: bool, method: str, path: str, *, what: str, **options: Any) -> Any:

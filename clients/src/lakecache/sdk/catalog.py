@@ -62,6 +62,32 @@ def _error_type(status: int) -> type[CatalogError]:
     return CatalogError
 
 
+async def request_json(session: aiohttp.ClientSession, base_url: str, method: str, path: str, *, what: str,
+                       service: str, setting: str, unavailable: type[CatalogError],
+                       params: dict[str, Any] | None = None, json_body: Any = None, data: Any = None,
+                       headers: dict[str, str] | None = None) -> Any:
+    """One request to a LakeCache service; the parsed JSON body, or the problem as an exception
+    (``unavailable`` when the service cannot be reached, naming the ``setting`` to fix)."""
+    query = {k: str(v) for k, v in (params or {}).items() if v is not None}
+    try:
+        async with session.request(method, base_url + path, params=query, json=json_body, data=data,
+                                   headers=headers) as response:
+            text = await response.text()
+            status = response.status
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        raise unavailable(
+            f"{what}: cannot reach the {service} at {base_url} ({exc or type(exc).__name__}). "
+            f"Is it running? Set {setting} to its address."
+        ) from exc
+    try:
+        body = json.loads(text) if text else None
+    except json.JSONDecodeError:
+        body = text
+    if status >= 400:
+        raise problem_error(what, status, body)
+    return body
+
+
 def problem_error(what: str, status: int, body: Any) -> CatalogError:
     """A ``CatalogError`` from an RFC 9457 problem (or any other error body)."""
     problem = body if isinstance(body, dict) else {}
@@ -123,25 +149,9 @@ class CatalogClient:
                        json_body: Any = None, data: Any = None, headers: dict[str, str] | None = None) -> Any:
         if self._session is None:
             raise RuntimeError("use the client inside `async with CatalogClient(...) as catalog:`")
-        query = {k: str(v) for k, v in (params or {}).items() if v is not None}
-        url = self.base_url + path
-        try:
-            async with self._session.request(method, url, params=query, json=json_body, data=data,
-                                             headers=headers) as response:
-                text = await response.text()
-                status = response.status
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise CatalogUnavailable(
-                f"{what}: cannot reach the catalog at {self.base_url} ({exc or type(exc).__name__}). "
-                "Is it running? Set LAKECACHE_API_URL to its address."
-            ) from exc
-        try:
-            body = json.loads(text) if text else None
-        except json.JSONDecodeError:
-            body = text
-        if status >= 400:
-            raise problem_error(what, status, body)
-        return body
+        return await request_json(self._session, self.base_url, method, path, what=what, service="catalog",
+                                  setting="LAKECACHE_API_URL", unavailable=CatalogUnavailable, params=params,
+                                  json_body=json_body, data=data, headers=headers)
 
     # datasets
 
