@@ -116,3 +116,21 @@ async def test_a_subdirectory_url_writes_into_the_enclosing_lake_under_its_prefi
         assert [o.key async for o in lake.iter_objects()] == ["other/x", "proj/ds/data/a.bin"]
         assert await lake.read("proj/ds/data/a.bin") == b"abc"
     assert not (tmp_path / "lake" / "proj").exists(), "no second store may appear in the sub-directory"
+
+
+async def test_closing_while_cancelled_calls_still_run_in_threads_is_safe(tmp_path):
+    """A cancelled call's worker thread may outlive the coroutine; closing the store must wait
+    for it (closing an SQLite connection under a running statement crashes the interpreter)."""
+    import asyncio
+
+    url = (tmp_path / "lake").as_uri()
+    for round_ in range(30):
+        async with LocalObjectStore.from_url(url) as lake:
+            await lake.put(f"k{round_}", b"x" * round_)
+            calls = [asyncio.create_task(lake.head(f"k{round_}")) for _ in range(40)]
+            await asyncio.sleep(0)
+            for call in calls:
+                call.cancel()
+    await asyncio.sleep(0.2)  # let straggling threads finish against the closed store
+    async with LocalObjectStore.from_url(url) as lake:
+        assert [await lake.read(f"k{i}") for i in (0, 29)] == [b"", b"x" * 29]

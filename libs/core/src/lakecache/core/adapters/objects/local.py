@@ -151,8 +151,16 @@ class LocalObjectStore(ObjectStore):
 
     async def __aexit__(self, *exc_info: Any) -> None:
         db, self._db = self._db, None
-        if db is not None:
-            await asyncio.to_thread(db.close)
+        if db is None:
+            return
+
+        def close() -> None:
+            # Under the lock: a worker thread of a cancelled call may still be using the
+            # connection, and closing it underneath crashes the sqlite3 module.
+            with self._db_lock:
+                db.close()
+
+        await asyncio.to_thread(close)
 
     def _open_index(self) -> sqlite3.Connection:
         try:
@@ -177,6 +185,8 @@ class LocalObjectStore(ObjectStore):
 
         def call() -> Any:
             with self._db_lock:
+                if self._db is not db:
+                    raise Unavailable(f"the local lake {self.url} was closed while a call was pending")
                 return fn(db, *args)
 
         return await asyncio.to_thread(call)
