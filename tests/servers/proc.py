@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import atexit
 import concurrent.futures
@@ -197,7 +198,7 @@ def wait_ready(check: Callable[[], bool], *, proc: subprocess.Popen, what: str,
         time.sleep(interval)
 
 
-class ManagedServer:
+class ManagedServer(abc.ABC):
     """One server process in its own run directory: start (and wait until ready), stop, restart.
 
     Subclasses pick ports and write configs in `__init__`/`_setup` (once), and give the command
@@ -220,13 +221,15 @@ class ManagedServer:
     def logs(self) -> list[Path]:
         return [self.log]
 
+    @abc.abstractmethod
     def command(self) -> tuple[list[str], dict[str, str]]:
-        raise NotImplementedError
+        """The command line and environment that start the server."""
 
+    @abc.abstractmethod
     def ready(self) -> bool:
-        raise NotImplementedError
+        """True once the server answers a real request."""
 
-    def _setup(self) -> None:
+    def _setup(self) -> None:  # noqa: B027 - an optional hook, not an abstract one
         """Once, before the first start (format storage, create directories)."""
 
     def start(self) -> None:

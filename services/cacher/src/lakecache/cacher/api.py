@@ -12,7 +12,7 @@ from lakecache.cacher import leases, volumes
 from lakecache.cacher.copies import list_copies
 from lakecache.cacher.storage import Cacher, public_copy
 from lakecache.core.errors import InvalidArgument
-from lakecache.core.runtime.problems import caller, json_object
+from lakecache.core.runtime.problems import caller, check_limit, json_object
 
 CACHER_KEY = web.AppKey("cacher", Cacher)
 
@@ -24,14 +24,6 @@ def _cacher(request: web.Request) -> Cacher:
     cacher = request.app[CACHER_KEY]
     cacher.check_site(request.match_info["site"])
     return cacher
-
-
-def _limit(value: str | None) -> int:
-    if value is None:
-        return 100
-    if not value.isdigit() or not 1 <= int(value) <= 1000:
-        raise InvalidArgument(f"limit must be a whole number from 1 to 1000, got {value!r}")
-    return int(value)
 
 
 async def add_volume(request: web.Request) -> web.Response:
@@ -58,8 +50,9 @@ async def copies(request: web.Request) -> web.Response:
     state = q.get("state") or None
     if state is not None and state not in STATES:
         raise InvalidArgument(f"state must be one of {', '.join(STATES)}, got {state!r}")
+    limit = check_limit(q.get("limit"), default=100, maximum=1000)
     page, next_cursor = await list_copies(cacher, volume=q.get("volume") or None, state=state,
-                                          project=q.get("project") or None, limit=_limit(q.get("limit")),
+                                          project=q.get("project") or None, limit=limit,
                                           cursor=q.get("cursor") or None)
     return web.json_response({"items": [public_copy(d) for d in page], "next_cursor": next_cursor})
 

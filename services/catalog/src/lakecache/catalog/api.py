@@ -12,10 +12,10 @@ from typing import Any
 from aiohttp import web
 
 from lakecache.catalog import commits, datasets, ingest, tags
-from lakecache.catalog.domain import BadRequestBody, Unchanged, check_limit
+from lakecache.catalog.domain import Unchanged
 from lakecache.catalog.storage import Catalog, commit_json, dataset_json, tag_json
 from lakecache.core.errors import InvalidArgument, NotFound
-from lakecache.core.runtime.problems import caller, json_object
+from lakecache.core.runtime.problems import BadRequestBody, caller, check_limit, json_object
 
 CATALOG_KEY = web.AppKey("catalog", Catalog)
 NDJSON = "application/x-ndjson"

@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lakecache.core.errors import Conflict, InvalidArgument, NotFound
-from lakecache.core.runtime.problems import BadRequestBody  # noqa: F401  (re-exported)
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
@@ -140,18 +139,6 @@ def decode_cursor(cursor: str) -> Any:
         raise InvalidArgument(
             f"cursor {cursor[:40]!r} is not one this API returned; repeat the request without a cursor"
         ) from None
-
-
-def check_limit(raw: str | None, *, default: int, maximum: int) -> int:
-    if raw is None or raw == "":
-        return default
-    try:
-        limit = int(raw)
-    except ValueError:
-        limit = 0
-    if not 1 <= limit <= maximum:
-        raise InvalidArgument(f"limit must be an integer from 1 to {maximum}, got {raw!r}")
-    return limit
 
 
 def dataset_not_found(project: str, name: str) -> NotFound:

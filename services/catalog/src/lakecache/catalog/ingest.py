@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from lakecache.catalog.commits import commit_by_id
-from lakecache.catalog.domain import COMMIT_ID, BadRequestBody, HeadMoved, Unchanged, now
+from lakecache.catalog.domain import COMMIT_ID, HeadMoved, Unchanged, now
 from lakecache.catalog.storage import Catalog, manifest_location
 from lakecache.core.contracts.catalog import CommitCreated
 from lakecache.core.errors import Conflict, InvalidArgument, NotFound, PreconditionFailed
@@ -37,6 +37,7 @@ from lakecache.core.manifest import (
     read_manifest_file,
 )
 from lakecache.core.outbox import PENDING_FIELD
+from lakecache.core.runtime.problems import BadRequestBody
 
 MAX_LINE_BYTES = 1 << 20
 _BATCH_LINES = 5000

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from lakecache.core.contracts.base import EVENTS, Event, EventData
-from lakecache.core.contracts.fields import Slug  # noqa: F401  (documents the site rule)
 
 DLQ_SUFFIX = ".dlq"
 SITE_PLACEHOLDER = "{site}"

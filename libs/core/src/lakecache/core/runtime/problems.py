@@ -99,3 +99,16 @@ async def json_object(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise BadRequestBody(f"the request body must be a JSON object, got {type(body).__name__}")
     return body
+
+
+def check_limit(raw: str | None, *, default: int, maximum: int) -> int:
+    """A ``?limit=`` page size: ``default`` when absent, else an integer from 1 to ``maximum``."""
+    if raw is None or raw == "":
+        return default
+    try:
+        limit = int(raw)
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= maximum:
+        raise InvalidArgument(f"limit must be an integer from 1 to {maximum}, got {raw!r}")
+    return limit
