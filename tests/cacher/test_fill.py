@@ -166,7 +166,9 @@ async def test_cancelled_fill_resumes_without_refetching_verified_objects(volume
         return store
 
     task = asyncio.create_task(fill_commit(volume, "team", "ds", commit, chunks(manifest), open_slow,
-                                           lake_url=lake_url, options=FetchOptions(max_concurrency=2)))
+                                           lake_url=lake_url,
+                                           # small batches, so verified content enters the pool mid-fill
+                                           options=FetchOptions(max_concurrency=2, sync_batch_objects=4)))
     await eventually(lambda: len(pool_files(volume)) >= 8, message="8 objects in the pool")
     task.cancel()
     with pytest.raises(asyncio.CancelledError):

@@ -28,7 +28,7 @@ from lakecache.cacher.fill.views import build_view, publish_view, read_marker
 from lakecache.cacher.volume.evict import discard_leftovers
 from lakecache.cacher.volume.layout import VolumeLayout, check_name, check_sha256
 from lakecache.cacher.volume.lock import try_lock, volume_lock
-from lakecache.cacher.volume.safety import UnsafeVolumePath, open_dir, open_root, remove_tree
+from lakecache.cacher.volume.safety import UnsafeVolumePath, open_dir, open_root, remove_tree, sync_filesystem
 from lakecache.core.manifest import read_manifest_file
 
 
@@ -139,11 +139,12 @@ async def _fill_locked(
         async with contextlib.AsyncExitStack() as stack:
             sources = Sources(lake_url, open_store, stack)
             fetcher = Fetcher(layout, root_fd, tmp_fd, sources.resolve, options, progress.add_bytes)
+            stack.callback(fetcher.close)
             await _fetch_all(fetcher, plan, progress, options.max_concurrency)
+            await fetcher.commit()
         progress.phase = "linking"
         await progress.report(force=True)
-        view = await asyncio.to_thread(
-            _build_and_publish, layout, root_fd, fetcher, project, dataset, plan, options.fsync)
+        view = await asyncio.to_thread(_build_and_publish, layout, root_fd, project, dataset, plan, options.fsync)
         progress.phase = "done"
         await progress.report(force=True)
         return FillResult(
@@ -194,12 +195,13 @@ async def _fetch_all(fetcher: Fetcher, plan: FillPlan, progress: ProgressTracker
 
 
 def _build_and_publish(
-    layout: VolumeLayout, root_fd: int, fetcher: Fetcher, project: str, dataset: str, plan: FillPlan, fsync: bool
+    layout: VolumeLayout, root_fd: int, project: str, dataset: str, plan: FillPlan, fsync: bool
 ) -> Path:
-    fetcher.sync_pool()
     assert plan.spool is not None
-    staging = build_view(layout, root_fd, plan.commit_id, read_manifest_file(plan.spool), fsync=fsync)
+    staging = build_view(layout, root_fd, plan.commit_id, read_manifest_file(plan.spool))
     try:
+        if fsync:  # the pool links and the whole staged view, durable before the rename publishes it
+            sync_filesystem(root_fd)
         return publish_view(layout, root_fd, project, dataset, plan.commit_id, staging, plan.files, plan.size_bytes)
     except BaseException:
         with contextlib.suppress(OSError):

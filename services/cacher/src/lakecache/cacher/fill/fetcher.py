@@ -1,16 +1,21 @@
-"""Fetching missing content into the pool: temp file → sha256 check → fsync → link into pool.
+"""Fetching missing content into the pool: temp file → sha256 check → durable → link into pool.
 
 Requests in flight are capped by one semaphore shared by whole-object and ranged GETs; size
 it like the S3 adapter's ``max_concurrency`` (its connection pool), or tasks just queue for
 connections inside aiobotocore. Small objects take one GET; objects above
 ``ranged_threshold`` take parallel ranged GETs pinned to one version with ``if_match`` and
-written in place with ``pwrite``. Disk writes and hashing run in worker threads (hashlib
-releases the GIL on large buffers), so the event loop only moves chunks.
+written in place with ``pwrite``. Disk writes and hashing run in the fetcher's own worker
+threads (hashlib releases the GIL on large buffers), so the event loop only moves chunks and
+a slow disk call never queues behind unrelated work in the loop's default executor.
 
-Durability: the temp file is fsynced before it is linked into the pool, because a pool name
-is the promise "these bytes were verified" that later fills rely on without re-reading.
-Directory entries are fsynced in a batch (``sync_pool``) before a view that uses them is
-published: after a crash an entry that did not persist is simply fetched again.
+Durability: a pool name is the promise "these bytes were verified" that later fills rely on
+without re-reading, so content is made durable *before* it gets its pool name. Verified
+temp files wait in the temp directory and enter the pool in batches (``sync_batch_bytes`` /
+``sync_batch_objects``): one ``syncfs`` makes the whole batch durable, then each is linked.
+An ``fsync`` per object measured slower (each blocks a worker thread for a journal commit;
+on NFS each is a COMMIT round trip). A crash loses at most the batch not yet linked: those
+temp files are discarded and fetched again. The links themselves are made durable by the
+``syncfs`` that precedes publishing a view.
 """
 
 from __future__ import annotations
@@ -23,12 +28,14 @@ import os
 import random
 import secrets
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from lakecache.cacher.fill.errors import FillError
 from lakecache.cacher.fill.planner import Content
 from lakecache.cacher.volume.layout import VolumeLayout
-from lakecache.cacher.volume.safety import fsync_dir, open_dir
+from lakecache.cacher.volume.safety import open_dir, sync_filesystem
 from lakecache.core.errors import ConfigurationError, InvalidArgument, NotFound, PreconditionFailed, Unavailable
 from lakecache.core.ports.objectstore import MiB, ObjectStore
 
@@ -45,7 +52,9 @@ class FetchOptions:
     attempts: int = 5  # per object, for transient failures and checksum mismatches
     backoff_seconds: float = 0.2  # first retry delay; doubles, with jitter, up to backoff_max
     backoff_max: float = 5.0
-    fsync: bool = True
+    fsync: bool = True  # make content durable before it enters the pool (off only for benchmarks)
+    sync_batch_bytes: int = 1024 * MiB  # verified content waiting for one syncfs, at most
+    sync_batch_objects: int = 4096
 
 
 class _Retry(Exception):
@@ -63,31 +72,73 @@ class Fetcher:
         self._layout, self._root_fd, self._tmp_fd = layout, root_fd, tmp_fd
         self._resolve, self._options, self._on_bytes = resolve, options, on_bytes
         self._slots = asyncio.Semaphore(options.max_concurrency)
-        self._dirty_buckets: set[tuple[str, ...]] = set()
+        # Enough threads that every request in flight can write while others hash or sync.
+        self._disk = ThreadPoolExecutor(options.max_concurrency + 2, thread_name_prefix="lakecache-fill")
+        self._staged: list[tuple[str, str]] = []  # (temp name, sha256): verified, not yet durable
+        self._staged_bytes = 0
+        self._commit_lock = asyncio.Lock()
         self.bytes_fetched = 0
         self.objects_fetched = 0
 
+    async def _in_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
+        future = asyncio.get_running_loop().run_in_executor(self._disk, fn, *args)
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            # Let the thread finish before the caller's cleanup closes the fd it writes to:
+            # a closed fd number can be reused at once by another file.
+            with contextlib.suppress(BaseException):
+                await future
+            raise
+
+    def close(self) -> None:
+        """Drop verified content not yet in the pool (a failed or cancelled fill) and stop the threads."""
+        staged, self._staged = self._staged, []
+        for name, _ in staged:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(name, dir_fd=self._tmp_fd)
+        self._disk.shutdown(wait=True)
+
     async def fetch(self, content: Content) -> None:
-        """Put ``content`` into the pool, verified, or raise ``FillError`` naming it."""
+        """Put ``content`` into the pool (or the batch bound for it), verified, or raise ``FillError``."""
         store, key = await self._resolve(content)
         where = f"{key!r} in {store.url}"
         name = f"{content.sha256}.{os.getpid()}-{secrets.token_hex(4)}.part"
-        fd = await asyncio.to_thread(
-            os.open, name, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
-            dir_fd=self._tmp_fd,
-        )
+        fd = await self._in_thread(_create_temp, name, self._tmp_fd)
+        verified = False
         try:
             await self._download(store, key, where, content, fd)
-            await asyncio.to_thread(self._into_pool, fd, name, content.sha256)
+            closing, fd = fd, -1
+            await self._in_thread(_seal, closing)
+            verified = True
         except OSError as exc:
             raise _disk_error(exc, content) from exc
         finally:
-            os.close(fd)
-            # Linked into the pool or failed: either way the temp name goes (also on cancel).
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(name, dir_fd=self._tmp_fd)
+            if fd >= 0:
+                os.close(fd)
+            if not verified:  # failed or cancelled: the temp name goes
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(name, dir_fd=self._tmp_fd)
         self.objects_fetched += 1
         self.bytes_fetched += content.size
+        self._staged.append((name, content.sha256))
+        self._staged_bytes += content.size
+        options = self._options
+        if not options.fsync or self._staged_bytes >= options.sync_batch_bytes or \
+                len(self._staged) >= options.sync_batch_objects:
+            await self.commit()
+
+    async def commit(self) -> None:
+        """Make the verified content fetched so far durable and link it into the pool."""
+        async with self._commit_lock:
+            batch, self._staged, self._staged_bytes = self._staged, [], 0
+            if not batch:
+                return
+            try:
+                await self._in_thread(self._into_pool, batch)
+            except BaseException:
+                self._staged = batch + self._staged  # still in the temp directory: close() drops them
+                raise
 
     async def _download(self, store: ObjectStore, key: str, where: str, content: Content, fd: int) -> None:
         options = self._options
@@ -150,7 +201,7 @@ class Fetcher:
         try:
             async with self._slots, store.get(key, if_match=etag) as reader:
                 async for chunk in reader:
-                    await asyncio.to_thread(_write_at, fd, written, chunk, digest)
+                    await self._in_thread(_write_at, fd, written, chunk, digest)
                     written += len(chunk)
                     self._on_bytes(len(chunk))
         except BaseException:
@@ -174,7 +225,7 @@ class Fetcher:
         for result in results:
             if isinstance(result, BaseException):
                 raise result
-        return await asyncio.to_thread(_hash_file, fd, content.size)
+        return await self._in_thread(_hash_file, fd, content.size)
 
     async def _range(
         self, store: ObjectStore, key: str, span: tuple[int, int], fd: int, etag: str, done: set[int]
@@ -184,7 +235,7 @@ class Fetcher:
         try:
             async with self._slots, store.get(key, range=span, if_match=etag) as reader:
                 async for chunk in reader:
-                    await asyncio.to_thread(_write_at, fd, offset, chunk, None)
+                    await self._in_thread(_write_at, fd, offset, chunk, None)
                     offset += len(chunk)
                     self._on_bytes(len(chunk))
         except BaseException:
@@ -195,32 +246,35 @@ class Fetcher:
             raise _Retry(f"range {start}-{end}: got {offset - start} of {end + 1 - start} bytes")
         done.add(start)
 
-    def _into_pool(self, fd: int, name: str, sha256: str) -> None:
-        os.fchmod(fd, 0o444)  # pool files are the view files: read-only for jobs
+    def _into_pool(self, batch: list[tuple[str, str]]) -> None:
         if self._options.fsync:
-            os.fsync(fd)
-        bucket = self._layout.pool_bucket(sha256)
-        bucket_fd = open_dir(self._root_fd, self._layout.root, bucket, create=True)
+            sync_filesystem(self._tmp_fd)
+        buckets: dict[tuple[str, ...], int] = {}
         try:
-            # link, not rename: if a concurrent fill already put this content in the pool,
-            # keep its inode (views may link it) and drop ours.
-            with contextlib.suppress(FileExistsError):
-                os.link(name, sha256, src_dir_fd=self._tmp_fd, dst_dir_fd=bucket_fd, follow_symlinks=False)
+            for name, sha256 in batch:
+                bucket = self._layout.pool_bucket(sha256)
+                if bucket not in buckets:
+                    buckets[bucket] = open_dir(self._root_fd, self._layout.root, bucket, create=True)
+                # link, not rename: if a concurrent fill already put this content in the pool,
+                # keep its inode (views may link it) and drop ours.
+                with contextlib.suppress(FileExistsError):
+                    os.link(name, sha256, src_dir_fd=self._tmp_fd, dst_dir_fd=buckets[bucket],
+                            follow_symlinks=False)
+                os.unlink(name, dir_fd=self._tmp_fd)
         finally:
-            os.close(bucket_fd)
-        self._dirty_buckets.add(bucket)
-
-    def sync_pool(self) -> None:
-        """Make the pool entries created so far durable (blocking: run in a thread)."""
-        if not self._options.fsync:
-            return
-        for bucket in sorted(self._dirty_buckets):
-            fd = open_dir(self._root_fd, self._layout.root, bucket, create=False)
-            try:
-                fsync_dir(fd)
-            finally:
+            for fd in buckets.values():
                 os.close(fd)
-        self._dirty_buckets.clear()
+
+
+def _create_temp(name: str, tmp_fd: int) -> int:
+    return os.open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=tmp_fd)
+
+
+def _seal(fd: int) -> None:
+    try:
+        os.fchmod(fd, 0o444)  # pool files are the view files: read-only for jobs
+    finally:
+        os.close(fd)
 
 
 def _write_at(fd: int, offset: int, chunk: bytes, digest: hashlib._Hash | None) -> None:

@@ -3,9 +3,9 @@
 The view is built under ``.lakecache/staging/<commit>.<unique>`` (a fresh directory nobody
 else writes to), made read-only bottom-up, and renamed to ``<project>/<dataset>/<commit>``
 in one step, so readers see no view or a complete one. The ready marker is written after the
-rename (temp file, fsync, rename), so "marker present" implies "view complete". Directory
-entries are fsynced as each directory is finished and before the rename: a published view
-never points at entries a crash could lose.
+rename (temp file, fsync, rename), so "marker present" implies "view complete". The fill
+syncs the filesystem between building and publishing (one ``syncfs`` for the pool links and
+every staged directory): a published view never points at entries a crash could lose.
 
 Blocking functions: run them in a worker thread.
 """
@@ -32,13 +32,12 @@ _COPY_BLOCK = 8 << 20
 
 class _Tree:
     """The directories currently open while linking entries in ``sort_key`` order: entries of
-    one directory are contiguous in that order, so each directory is finished (fsynced and
-    made read-only) exactly once, when the walk leaves it."""
+    one directory are contiguous in that order, so each directory is finished (made
+    read-only) exactly once, when the walk leaves it."""
 
-    def __init__(self, top_fd: int, fsync: bool) -> None:
+    def __init__(self, top_fd: int) -> None:
         self.names: list[str] = []
         self.fds: list[int] = [top_fd]
-        self._fsync = fsync
 
     def enter(self, dirs: list[str]) -> int:
         common = 0
@@ -56,8 +55,6 @@ class _Tree:
         fd = self.fds.pop()
         self.names.pop()
         try:
-            if self._fsync:
-                fsync_dir(fd)
             os.fchmod(fd, READ_ONLY_DIR)
         finally:
             os.close(fd)
@@ -67,17 +64,18 @@ class _Tree:
             self._leave()
 
 
-def build_view(
-    layout: VolumeLayout, root_fd: int, commit_id: str, entries: Iterable[ManifestEntry], *, fsync: bool
-) -> str:
-    """Link every entry into a new staging directory; return its name (in the staging dir)."""
+def build_view(layout: VolumeLayout, root_fd: int, commit_id: str, entries: Iterable[ManifestEntry]) -> str:
+    """Link every entry into a new staging directory; return its name (in the staging dir).
+
+    Nothing here is synced: the caller makes the staged view durable (one ``syncfs``) before
+    ``publish_view`` renames it into place."""
     staging_fd = open_dir(root_fd, layout.root, layout.staging_parts, create=True)
     name = f"{commit_id}.{os.getpid()}-{secrets.token_hex(4)}"
     buckets: dict[str, int] = {}
     try:
         os.mkdir(name, 0o755, dir_fd=staging_fd)
         top_fd = os.open(name, _DIR_FLAGS, dir_fd=staging_fd)
-        tree = _Tree(top_fd, fsync)
+        tree = _Tree(top_fd)
         try:
             for entry in entries:
                 *dirs, leaf = entry.path.split("/")
@@ -87,13 +85,9 @@ def build_view(
                     buckets[bucket] = open_dir(root_fd, layout.root, layout.pool_bucket(entry.sha256), create=True)
                 _link(buckets[bucket], entry.sha256, parent_fd, leaf)
             tree.close()
-            if fsync:
-                fsync_dir(top_fd)
         finally:
             tree.close()
             os.close(top_fd)
-        if fsync:
-            fsync_dir(staging_fd)
         return name
     except BaseException:
         with contextlib.suppress(OSError):

@@ -13,17 +13,22 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import os
+import ssl
 from collections.abc import AsyncIterator
 from datetime import UTC
 from typing import Any, Self
 from urllib.parse import urlsplit
 
+import aiohttp
+from aiobotocore.credentials import AioCredentials
 from aiobotocore.session import get_session
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, NoCredentialsError
 
 from lakecache.core.adapters.objects.s3_errors import CONDITIONAL_WRITE, NOT_FOUND, TRANSPORT_ERRORS, translate
 from lakecache.core.adapters.objects.s3_reader import S3Reader, regroup
+from lakecache.core.adapters.objects.s3_signing import GetSigner
 from lakecache.core.ports.objectstore import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_LIST_LIMIT,
@@ -67,6 +72,11 @@ async def _sha256(hasher: Any, data: bytes | memoryview) -> None:
         hasher.update(data)
 
 
+def _ssl_context() -> ssl.SSLContext:
+    # The CA bundle botocore would use (AWS_CA_BUNDLE), else the system's.
+    return ssl.create_default_context(cafile=os.environ.get("AWS_CA_BUNDLE") or None)
+
+
 class S3ObjectStore(ObjectStore):
     """Object store in an S3 bucket, optionally under a key prefix."""
 
@@ -87,6 +97,9 @@ class S3ObjectStore(ObjectStore):
         self._max_attempts = max_attempts
         self._client: Any = None
         self._client_context: Any = None
+        self._http: aiohttp.ClientSession | None = None
+        self._botocore_credentials: Any = None
+        self._signer: GetSigner | None = None
         self._part_slots: asyncio.Semaphore | None = None
 
     @classmethod
@@ -140,21 +153,37 @@ class S3ObjectStore(ObjectStore):
             read_timeout=60,
             retries={"mode": "standard", "max_attempts": self._max_attempts},
             tcp_keepalive=True,
+            signature_version="s3v4",  # also for the presigned GETs (see s3_reader)
             # Custom endpoints (versitygw, Ceph, StorageGRID) rarely have per-bucket DNS.
             s3={"addressing_style": "path"} if self._endpoint_url else {},
         )
         access_key_id, secret_access_key = self._credentials
-        self._client_context = get_session().create_client(
+        session = get_session()
+        # The credentials the client signs with, for the lean GET signer too.
+        self._botocore_credentials = (
+            AioCredentials(access_key_id, secret_access_key) if access_key_id and secret_access_key
+            else await session.get_credentials()
+        )
+        self._client_context = session.create_client(
             "s3", endpoint_url=self._endpoint_url, region_name=self._region,
             aws_access_key_id=access_key_id, aws_secret_access_key=secret_access_key,
             config=config,
         )
         self._client = await self._client_context.__aenter__()
         self._part_slots = asyncio.Semaphore(self._max_concurrency)
+        self._http = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=self._max_concurrency, ssl=_ssl_context()),
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=60),
+            auto_decompress=False,  # a stored object's bytes, whatever its Content-Encoding says
+            trust_env=True,  # HTTPS_PROXY / NO_PROXY, as botocore honours them
+        )
         return self
 
     async def __aexit__(self, *exc_info: Any) -> None:
         context, self._client, self._client_context = self._client_context, None, None
+        http, self._http, self._signer = self._http, None, None
+        if http is not None:
+            await http.close()
         if context is not None:
             await context.__aexit__(*exc_info)
 
@@ -162,6 +191,18 @@ class S3ObjectStore(ObjectStore):
         if self._client is None:
             raise RuntimeError(f"open the store first: `async with store:` ({self.url})")
         return self._client
+
+    def _require_http(self) -> aiohttp.ClientSession:
+        if self._http is None:
+            raise RuntimeError(f"open the store first: `async with store:` ({self.url})")
+        return self._http
+
+    async def _signed_get_url(self, full_key: str, expires: int) -> str:
+        if self._botocore_credentials is None:
+            raise NoCredentialsError()
+        if self._signer is None:
+            self._signer = await GetSigner.for_client(self._require_client(), self._bucket, self._botocore_credentials)
+        return await self._signer.url(full_key, expires)
 
     def _full_key(self, key: str) -> str:
         full = self._prefix + key

@@ -19,6 +19,7 @@ from lakecache.core.ports.objectstore import (
 
 NOT_FOUND = {"NoSuchKey", "NotFound", "404"}
 _BAD_CONTENT = {"BadDigest", "InvalidDigest", "XAmzContentSHA256Mismatch", "InvalidChecksum"}
+_THROTTLED = {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests"}
 _DENIED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403"}
 # A missing object under a conditional write: AWS and versitygw answer 404, the port says 412.
 CONDITIONAL_WRITE = "conditional write"
@@ -31,6 +32,8 @@ def translate(exc: BaseException, op: str, where: str) -> LakeCacheError:
         code = str(error.get("Code", ""))
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         said = f"{op} {where} failed: {code} {error.get('Message', '')}".rstrip()
+        if code in _THROTTLED or status == 429:
+            return Unavailable(f"{said}; the server is throttling requests, retry later")
         if code == "NoSuchBucket":
             return NotFound(f"{said}; create the bucket or fix the lake URL")
         if code in NOT_FOUND or status == 404:

@@ -1,12 +1,35 @@
-"""Streaming reads from S3: one GET, chunks regrouped to the configured size."""
+"""Streaming reads from S3: botocore signs a URL, aiohttp moves the bytes.
+
+Why not ``get_object``: botocore spends about 2 ms of CPU per request on its event hooks,
+response parsing and user-agent assembly (measured with cProfile on 2,000 × 400 KB reads:
+``get_object`` 6.7 s against 3.3 s for presigned GETs over a plain aiohttp session, same
+concurrency, same server). A fill of many small objects is bound by exactly that CPU, so
+reads take the lean path: ``s3_signing`` presigns each URL (SigV4, query string) with
+botocore's credentials, region and addressing. Everything else (list, head, put, delete)
+stays on the botocore client.
+
+No response checksum is requested: readers that need integrity hash the content against
+their own record (the cacher checks every object's sha256 against the manifest), so a
+second hash here would only cost CPU.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import AsyncIterator
+from email.utils import parsedate_to_datetime
 from typing import Any
+
+import aiohttp
+from botocore.exceptions import ClientError
+from yarl import URL
 
 from lakecache.core.adapters.objects.s3_errors import TRANSPORT_ERRORS, translate
 from lakecache.core.ports.objectstore import ByteRange, InvalidArgument, ObjectReader, Unavailable
+
+_URL_LIFETIME = 3600  # seconds: longer than any wait for a connection slot
+_ERROR_BODY_LIMIT = 64 * 1024
 
 
 async def regroup(
@@ -26,6 +49,39 @@ async def regroup(
         yield bytes(buffer)
 
 
+def _response_fields(headers: Any) -> dict[str, Any]:
+    """The header values ``S3ObjectStore._info`` reads, under botocore's names."""
+    fields: dict[str, Any] = {"ETag": headers.get("ETag", "")}
+    if modified := headers.get("Last-Modified"):
+        try:
+            fields["LastModified"] = parsedate_to_datetime(modified)
+        except (TypeError, ValueError):
+            pass  # an unparsable date is not worth failing a read over
+    if version := headers.get("x-amz-version-id"):
+        fields["VersionId"] = version
+    return fields
+
+
+def _client_error(status: int, body: bytes, headers: Any) -> ClientError:
+    """An S3 error response as botocore would raise it, so one translation table serves both paths."""
+    code, message = str(status), ""
+    if body.lstrip().startswith(b"<"):
+        text = body.decode("utf-8", "replace")
+        code = _xml_field(text, "Code") or code
+        message = _xml_field(text, "Message") or ""
+    elif status == 404:
+        code = "NoSuchKey"
+    error = {"Error": {"Code": code, "Message": message},
+             "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": dict(headers)}}
+    return ClientError(error, "GetObject")
+
+
+def _xml_field(text: str, name: str) -> str | None:
+    start = text.find(f"<{name}>")
+    end = text.find(f"</{name}>", start)
+    return text[start + len(name) + 2:end] if start >= 0 and end > start else None
+
+
 class S3Reader(ObjectReader):
     """Streams one GET (whole object or a range), in chunks of exactly the store's chunk size."""
 
@@ -36,44 +92,68 @@ class S3Reader(ObjectReader):
         super().__init__()
         self._store, self._key, self._full_key = store, key, full_key
         self._requested, self._if_match = range, if_match
-        self._body: Any = None
+        self._response: aiohttp.ClientResponse | None = None
+        self._complete = False
 
     async def _start(self) -> None:
         store = self._store
-        args: dict[str, Any] = {"Bucket": store._bucket, "Key": self._full_key}
+        headers: dict[str, str] = {}
         if self._requested is not None:
-            args["Range"] = "bytes={}-{}".format(*self._requested)
-        else:
-            args["ChecksumMode"] = "ENABLED"  # botocore checks the full-object checksum at EOF
+            headers["Range"] = "bytes={}-{}".format(*self._requested)
         if self._if_match is not None:
-            args["IfMatch"] = self._if_match
-        try:
-            response = await store._require_client().get_object(**args)
-        except TRANSPORT_ERRORS as exc:
-            raise translate(exc, "get", store._where(self._key)) from exc
-        self._body = response["Body"]
-        length = response["ContentLength"]
-        content_range = response.get("ContentRange")  # "bytes 10-19/5000"
+            headers["If-Match"] = self._if_match
+        response = await self._send(headers)
+        self._response = response
+        length = int(response.headers.get("Content-Length", "0"))
+        content_range = response.headers.get("Content-Range")  # "bytes 10-19/5000"
         if content_range:
             span, _, total = content_range.removeprefix("bytes ").partition("/")
             start, _, end = span.partition("-")
             self.range, size = (int(start), int(end)), int(total)
         else:
             self.range, size = ((0, length - 1) if length else None), length
-        self.info = store._info(self._key, response, size)
+        self.info = store._info(self._key, _response_fields(response.headers), size)
         if self.range is None and self._requested is not None:
             await self._finish()
             raise InvalidArgument(f"range {self._requested} of empty object {self._key!r}")
 
+    async def _send(self, headers: dict[str, str]) -> aiohttp.ClientResponse:
+        """GET with retries of transient failures (as botocore's standard mode would)."""
+        store = self._store
+        where = store._where(self._key)
+        attempts = store._max_attempts
+        for attempt in range(1, attempts + 1):
+            try:
+                url = await store._signed_get_url(self._full_key, _URL_LIFETIME)
+                response = await store._require_http().get(URL(url, encoded=True), headers=headers)
+            except TRANSPORT_ERRORS as exc:
+                error = translate(exc, "get", where)
+            else:
+                if response.status < 300:
+                    return response
+                try:
+                    body = await response.content.read(_ERROR_BODY_LIMIT)
+                except TRANSPORT_ERRORS:
+                    body = b""
+                finally:
+                    response.close()
+                error = translate(_client_error(response.status, body, response.headers), "get", where)
+            if not isinstance(error, Unavailable) or attempt == attempts:
+                raise error
+            await asyncio.sleep(min(20.0, 0.1 * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0))
+        raise AssertionError("unreachable")
+
     async def _chunks(self) -> AsyncIterator[bytes]:
         where = self._store._where(self._key)
         received = 0
+        assert self._response is not None
+        content = self._response.content
 
         async def pieces() -> AsyncIterator[bytes]:
             nonlocal received
             try:
-                # aiohttp hands out whatever arrived (often 64 KiB), hence the regrouping.
-                async for piece in self._body.iter_chunks(self._store._chunk_size):
+                # aiohttp hands out whatever arrived, hence the regrouping.
+                async for piece in content.iter_any():
                     received += len(piece)
                     yield piece
             except TRANSPORT_ERRORS as exc:
@@ -82,11 +162,15 @@ class S3Reader(ObjectReader):
                 raise Unavailable(
                     f"read {where}: got {received} of {self.content_length} bytes; retry the read"
                 )
+            self._complete = True
 
         async for chunk in regroup(pieces(), self._store._chunk_size):
             yield chunk
 
     async def _finish(self) -> None:
-        body, self._body = self._body, None
-        if body is not None:
-            await body.aclose()  # returns or drops the connection, read to EOF or not
+        response, self._response = self._response, None
+        if response is not None:
+            if self._complete:
+                response.release()  # read to the end: the connection goes back to the pool
+            else:
+                response.close()  # unread bytes would have to be drained first: drop it instead

@@ -1,0 +1,165 @@
+"""Turning copies into decisions: idle TTL, watermark reclaiming, space requests, manual requests.
+
+Every path goes through ``hold`` (pinned, leased, already going) and ``decide``, so no path
+can evict a protected copy or word its decision differently.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from lakecache.core.contracts.cache import EvictionReason
+from lakecache.evictor.policy.explain import describe, watermark_text
+from lakecache.evictor.policy.facts import EvictRequested, SpaceNeeded
+from lakecache.evictor.policy.outcomes import Decision, EvictionDeclined, NothingEligible, Outcome
+from lakecache.evictor.policy.rules import basis, by_last_use, committed, effective_ttl, hold, idle_for, idle_text
+from lakecache.evictor.policy.settings import PolicySettings
+from lakecache.evictor.policy.state import CopyState, DecisionRecord, SiteState, VolumeState
+from lakecache.evictor.policy.wording import duration, size, when
+
+_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:lakecache:evictor:decision")
+_SOURCES = {"commit": "commit override", "dataset": "dataset override", "volume": "volume policy",
+            "default": "evictor default"}
+
+
+def decision_id(site: str, volume: str, copy: CopyState, attempt: int, reason: EvictionReason) -> str:
+    """Same site, volume, commit, incarnation (its ready time), attempt and reason: same id.
+
+    The ready time rather than a counter names the incarnation because it survives the copy's
+    record being forgotten; the attempt tells a decision made again after a lost command or a
+    refusal from the first, so a late answer to the first cannot settle the second.
+    """
+    parts = (site, volume, copy.commit_id, when(copy.ready_at), str(attempt), reason)
+    return str(uuid.uuid5(_NAMESPACE, "/".join(str(part) for part in parts)))
+
+
+def decide(state: SiteState, volume: VolumeState, copy: CopyState, reason: EvictionReason, now: datetime,
+           settings: PolicySettings, explanation: str) -> Decision:
+    if copy.ready_at is None or copy.dataset_id is None or copy.project is None:
+        raise ValueError(f"commit {copy.commit_id} on volume {volume.name} is not ready; only ready copies are decided")
+    facts = describe(state, volume, copy, now, settings)
+    copy.attempts += 1
+    decided = decision_id(state.site, volume.name, copy, copy.attempts, reason)
+    copy.decision = DecisionRecord(
+        decision_id=decided, reason=reason, ready_at=copy.ready_at, decided_at=now, generation=copy.generation,
+        estimate_bytes=copy.estimate_bytes(), dry_run=settings.dry_run, basis=basis(copy), explanation=explanation,
+        outcome="dry-run" if settings.dry_run else "pending")
+    return Decision(decision_id=decided, site=state.site, volume=volume.name, commit_id=copy.commit_id,
+                    dataset_id=copy.dataset_id, project=copy.project, reason=reason, generation=copy.generation,
+                    dry_run=settings.dry_run, explanation=explanation, facts=facts)
+
+
+def expire(state: SiteState, volume: VolumeState, now: datetime, settings: PolicySettings) -> list[Outcome]:
+    """Decide every unprotected ready copy idle for longer than its TTL."""
+    outcomes: list[Outcome] = []
+    for copy in by_last_use(volume):
+        if hold(copy, now, settings) is not None or committed(copy, now, settings):
+            continue
+        ttl, source = effective_ttl(state, volume, copy, settings)
+        if idle_for(copy, now) <= timedelta(seconds=ttl):
+            continue
+        explanation = (f"{idle_text(copy, now)}, longer than its idle TTL of {duration(ttl)} ({_SOURCES[source]}); "
+                       "no live lease, not pinned")
+        outcomes.append(decide(state, volume, copy, "ttl-expired", now, settings, explanation))
+    return outcomes
+
+
+def reclaim(state: SiteState, volume: VolumeState, now: datetime, settings: PolicySettings) -> list[Outcome]:
+    """Watermark hysteresis: above high, reclaim least-recently-used copies until the estimate is
+    below low, and keep reclaiming (on each tick and report) until usage really is below low."""
+    capacity = volume.capacity_bytes
+    if capacity is None:
+        return []
+    high, low = volume.watermarks(settings)
+    used = volume.used_bytes()
+    if used > high * capacity:
+        volume.reclaiming = True
+    elif used < low * capacity:
+        volume.reclaiming = False
+    if not volume.reclaiming:
+        return []
+    goal = low * capacity
+    why = (f"{watermark_text(volume, settings)}: it passed the high watermark, so least recently used copies go "
+           "until it is below the low one")
+    return _free(state, volume, now, settings, why,
+                 enough=lambda going: used - going < goal,
+                 shortfall=lambda going: math.floor(used - going - goal) + 1)
+
+
+def make_room(state: SiteState, volume: VolumeState, request: SpaceNeeded, now: datetime,
+              settings: PolicySettings) -> list[Outcome]:
+    """Evict least-recently-used copies until the estimated free space covers the request.
+
+    With no reported capacity the free space is taken as none: only evictions count.
+    """
+    capacity = volume.capacity_bytes
+    free = max(0, capacity - volume.used_bytes()) if capacity is not None else 0
+    why = (f"the cacher needs {size(request.bytes_needed)} free on volume {volume.name} for a fill (request "
+           f"{request.request_id}); {size(free)} free by the evictor's estimate")
+    return _free(state, volume, now, settings, why,
+                 enough=lambda going: free + going >= request.bytes_needed,
+                 shortfall=lambda going: request.bytes_needed - free - going)
+
+
+def evict_manually(state: SiteState, volume: VolumeState, copy: CopyState, request: EvictRequested, now: datetime,
+                   settings: PolicySettings) -> list[Outcome]:
+    """An operator's request: decided at once unless pinned, leased or already going."""
+    held = hold(copy, now, settings, after_refusal=False)
+    if held is not None:
+        explanation = (f"manual eviction of commit {copy.commit_id} on volume {volume.name} requested by "
+                       f"{request.requested_by} refused: {held.why}")
+        return [EvictionDeclined(site=state.site, volume=volume.name, commit_id=copy.commit_id,
+                                 requested_by=request.requested_by, explanation=explanation, at=now)]
+    explanation = f"requested by {request.requested_by}; {idle_text(copy, now)}; no live lease, not pinned"
+    return [decide(state, volume, copy, "manual", now, settings, explanation)]
+
+
+def unknown_copy(state: SiteState, request: EvictRequested, now: datetime) -> EvictionDeclined:
+    explanation = (f"manual eviction of commit {request.commit_id} on volume {request.volume} requested by "
+                   f"{request.requested_by} refused: no copy of it is known on that volume of site {state.site}")
+    return EvictionDeclined(site=state.site, volume=request.volume, commit_id=request.commit_id,
+                            requested_by=request.requested_by, explanation=explanation, at=now)
+
+
+def _free(state: SiteState, volume: VolumeState, now: datetime, settings: PolicySettings, why: str,
+          enough: Callable[[int], bool], shortfall: Callable[[int], int]) -> list[Outcome]:
+    # Decisions already on their way count as freed, so a pressure seen on every tick or a
+    # redelivered request does not pile up decisions while the cacher works.
+    going = sum(copy.estimate_bytes() for copy in volume.copies.values() if committed(copy, now, settings))
+    outcomes: list[Outcome] = []
+    if enough(going):
+        return outcomes
+    for copy in by_last_use(volume):
+        if committed(copy, now, settings) or hold(copy, now, settings) is not None:
+            continue
+        explanation = (f"{why}; the least recently used evictable copy, {idle_text(copy, now)}; "
+                       f"estimated to free {size(copy.estimate_bytes())}")
+        outcomes.append(decide(state, volume, copy, "capacity", now, settings, explanation))
+        going += copy.estimate_bytes()
+        if enough(going):
+            return outcomes
+    wanted = max(1, shortfall(going))
+    explanation = f"{why}; {size(wanted)} more must go but {_held(volume, now, settings)}"
+    outcomes.append(NothingEligible(site=state.site, volume=volume.name, bytes_wanted=wanted, explanation=explanation,
+                                    at=now))
+    return outcomes
+
+
+_HELD = {"pinned": "pinned", "leased": "leased", "refused": "recently refused by the cacher",
+         "pending": "already being evicted"}
+
+
+def _held(volume: VolumeState, now: datetime, settings: PolicySettings) -> str:
+    kinds: Counter[str] = Counter()
+    for copy in by_last_use(volume):
+        if committed(copy, now, settings):
+            kinds["already decided (dry run)" if settings.dry_run else "already being evicted"] += 1
+        elif (held := hold(copy, now, settings)) is not None:
+            kinds[_HELD.get(held.kind, held.kind)] += 1
+    if not kinds:
+        return "no ready copy is left on it"
+    return "no remaining copy may be evicted (" + ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items())) + ")"
