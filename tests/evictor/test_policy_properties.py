@@ -89,6 +89,7 @@ class World:
         self.lost: dict[tuple[str, str], datetime] = {}  # commands dropped, by copy: when decided
         self.drop_next = False
         self.requests = 0
+        self.space_wanted: dict[str, int] = {}
         self.dry_seen: dict[tuple[str, str], int] = {}  # touched count at the last dry-run decision
         for volume in VOLUMES:
             self.report(volume)
@@ -120,6 +121,7 @@ class World:
         if self.used[volume] + size > CAPACITY:
             self.requests += 1
             need = self.used[volume] + size - CAPACITY
+            self.space_wanted[f"r{self.requests}"] = need
             self.check_space(volume, need, self.emit(SpaceNeeded(SITE, volume, need, f"r{self.requests}",
                                                                  self.stamp())))
             if self.used[volume] + size > CAPACITY:
@@ -171,10 +173,33 @@ class World:
         assert not copy.pinned, f"decided pinned copy {key}"
         assert not self.live_leases(key, self.now), f"decided leased copy {key}"
         assert decision.dry_run == self.policy.dry_run
+        if decision.reason == "capacity" and not decision.dry_run:
+            self.check_needed(decision)
         if decision.dry_run:
             if decision.reason != "manual":  # an operator's request is answered each time it is made
                 assert self.dry_seen.get(key) != copy.touched, f"dry-run decision on {key} repeated, nothing changed"
             self.dry_seen[key] = copy.touched
+
+    def watermarks(self, volume: str) -> tuple[float, float]:
+        high, low = self.marks[volume]
+        return (LIVE.high_watermark, LIVE.low_watermark) if high is None or low is None else (high, low)
+
+    def in_flight(self, volume: str) -> int:
+        """Bytes of decisions whose command was lost but which the policy still waits for."""
+        now = self.state.clock or self.now
+        wait = timedelta(seconds=self.policy.redecide_after_seconds)
+        return sum(FETCHED[c] for (v, c), when in self.lost.items() if v == volume and now - when < wait)
+
+    def check_needed(self, decision: Decision) -> None:
+        """A capacity decision is only made while the target is not yet met (earlier decisions of
+        the same evaluation are executed by now, lost ones still count as on their way)."""
+        volume, trigger = decision.volume, decision.facts["trigger"]
+        if trigger == "watermark":
+            _, low = self.watermarks(volume)
+            assert self.used[volume] - self.in_flight(volume) >= low * CAPACITY, f"{decision} was not needed"
+        else:
+            need = self.space_wanted[trigger.removeprefix("space-request ")]
+            assert CAPACITY - self.used[volume] + self.in_flight(volume) < need, f"{decision} was not needed"
 
     def check_space(self, volume: str, need: int, outcomes: list) -> None:
         if self.policy.dry_run:
@@ -285,6 +310,7 @@ class World:
         elif kind == "need":
             volume, need = args
             self.requests += 1
+            self.space_wanted[f"r{self.requests}"] = need
             self.check_space(volume, need, self.emit(SpaceNeeded(SITE, volume, need, f"r{self.requests}",
                                                                  self.stamp())))
         elif kind == "report":
@@ -363,8 +389,7 @@ def test_capacity_settles_below_the_low_watermark_or_with_nothing_eligible(actio
     world.settle()
     clock = world.state.clock or world.now
     for volume in VOLUMES:
-        high, low = (LIVE.high_watermark, LIVE.low_watermark) if world.marks[volume][0] is None \
-            else world.marks[volume]
+        high, low = world.watermarks(volume)
         used = world.used[volume]
         eligible = [key for key in world.copies if key[0] == volume and world.evictable(key, clock)]
         reclaiming = world.state.volumes[volume].reclaiming

@@ -5,7 +5,14 @@ from __future__ import annotations
 import os
 import uuid
 
-from lakecache.core.contracts.cache import CacheEvicted, CacheEvictionRequested, CacheReady
+from lakecache.core.contracts.cache import (
+    CacheEvicted,
+    CacheEvictionRefused,
+    CacheEvictionRequested,
+    CachePinChanged,
+    CacheReady,
+    VolumeReported,
+)
 from lakecache.core.contracts.usage import LeaseAcquired, LeaseReleased
 from tests.support.waiting import eventually
 
@@ -42,6 +49,10 @@ async def test_eviction_removes_the_view_and_announces_the_bytes_freed(api, volu
     assert not (volume / "team" / "ds" / commit).exists()
     assert not (volume / "team" / "ds" / f"{commit}.ready").exists()
     assert (await api.copy(commit))["state"] == "evicted"
+    # The evictor learns the usage drop: a report of the volume follows the eviction.
+    await eventually(lambda: len(api.of(VolumeReported)) >= 2, message="volume reports after ready and evicted")
+    after = api.of(VolumeReported)[-1].data
+    assert (after.site, after.volume) == ("dgx", "nfs1") and after.capacity_bytes >= after.used_bytes > 0
 
 
 async def test_a_lease_taken_after_the_decision_keeps_the_copy(api, volume):
@@ -55,7 +66,10 @@ async def test_a_lease_taken_after_the_decision_keeps_the_copy(api, volume):
     assert (volume / "team" / "ds" / commit / "a.bin").read_bytes() == FILES["a.bin"]
     assert (await api.copy(commit))["state"] == "ready"
     await eventually(lambda: api.of(LeaseAcquired), message="lease.acquired")
-    assert api.of(LeaseAcquired)[0].data.holder == "job-7"
+    acquired = api.of(LeaseAcquired)[0].data
+    assert acquired.holder == "job-7" and acquired.generation == decided_at + 1
+    await eventually(lambda: api.of(CacheEvictionRefused), message="cache.eviction.refused")
+    assert api.of(CacheEvictionRefused)[0].data.reason.startswith("leased:")
 
     # Released, the lease no longer protects, but the decision's generation is stale: still refused.
     base = f"/api/v1/sites/dgx/copies/{commit}/leases/{lease.body['id']}"
@@ -64,6 +78,7 @@ async def test_a_lease_taken_after_the_decision_keeps_the_copy(api, volume):
     await eventually(lambda: refused(api, "generation") == 1, message="stale generation refused")
     assert (await api.copy(commit))["state"] == "ready"
     await eventually(lambda: api.of(LeaseReleased), message="lease.released")
+    assert api.of(LeaseReleased)[0].data.generation == decided_at + 2
 
     current = (await api.copy(commit))["generation"]
     await evict(api, commit, generation=current)
@@ -74,6 +89,9 @@ async def test_a_pinned_copy_is_not_evicted_until_unpinned(api, volume):
     commit, _ = await ready_copy(api)
     pinned = await api.call("PUT", f"/api/v1/sites/dgx/copies/{commit}/pin")
     assert pinned.status == 200 and pinned.body["pinned"] is True
+    await eventually(lambda: api.of(CachePinChanged), message="cache.pin.changed")
+    change = api.of(CachePinChanged)[0].data
+    assert change.pinned is True and change.generation == pinned.body["generation"]
     await evict(api, commit)
     await eventually(lambda: refused(api, "pinned") == 1, message="pinned refusal")
     assert (volume / "team" / "ds" / commit).exists()

@@ -26,6 +26,9 @@ async def bootstrap(resources: Resources) -> ServiceParts:
     await eviction.resume(cacher, refill_waiting(cacher, runner))
     await runner.resume()
 
+    async def report_volumes() -> None:
+        await volumes.report_periodically(cacher)
+
     def setup(app: web.Application) -> None:
         app[CACHER_KEY] = cacher
         app[RUNNER_KEY] = runner
@@ -36,7 +39,7 @@ async def bootstrap(resources: Resources) -> ServiceParts:
         routes=ROUTES,
         subscriptions=[SubscriptionSpec([CACHE_COMMANDS.for_site(cacher.site).name], f"cacher-{cacher.site}", handler)],
         app_setup=setup,
-        background=[cacher.outbox.run],
+        background=[cacher.outbox.run, report_volumes],
         on_shutdown=[runner.close],
     )
 

@@ -19,7 +19,7 @@ from lakecache.cacher import volumes
 from lakecache.cacher.copies import transition
 from lakecache.cacher.storage import Cacher, copy_key, now
 from lakecache.cacher.volume import evict_commit
-from lakecache.core.contracts.cache import CacheEvicted, CacheEvictionRequested
+from lakecache.core.contracts.cache import CacheEvicted, CacheEvictionRefused, CacheEvictionRequested
 from lakecache.core.errors import NotFound
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,10 @@ async def execute(cacher: Cacher, command: CacheEvictionRequested, on_waiting=No
         reason = _refusal(doc, command)
         cacher.metrics.evictions_refused.labels(reason.split(":")[0]).inc()
         log.info("eviction %s of %s refused: %s", command.decision_id, key, reason)
+        # Best effort: if this is lost, the evictor decides again after its redecision delay.
+        await cacher.publisher.emit(CacheEvictionRefused(
+            decision_id=command.decision_id, site=command.site, volume=command.volume, commit_id=command.commit_id,
+            reason=reason))
         return False
     return await finish(cacher, swapped, on_waiting)
 
@@ -84,6 +88,7 @@ async def finish(cacher: Cacher, doc: dict[str, Any], on_waiting=None) -> bool:
             return False
         cacher.metrics.evictions.inc()
         log.info("evicted %s: %d bytes freed", key, freed)
+        await volumes.report_by_name(cacher, doc["volume"])
         doc = done
     if doc["state"] == "evicted" and doc.get("requests") and on_waiting is not None:
         await on_waiting(doc)  # requests that arrived during the eviction: fill again

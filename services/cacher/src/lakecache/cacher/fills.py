@@ -34,7 +34,7 @@ def ready_event(doc: dict[str, Any]) -> CacheReady:
         fill_id=doc["fill_id"], project=doc["project"], dataset_id=doc["dataset_id"], commit_id=doc["commit_id"],
         site=doc["site"], volume=doc["volume"], path=doc["path"], files=doc["files"], size_bytes=doc["size_bytes"],
         bytes_fetched=doc["bytes_fetched"], bytes_deduplicated=doc["bytes_deduplicated"],
-        duration_seconds=doc["duration_seconds"])
+        duration_seconds=doc["duration_seconds"], generation=doc.get("generation", 0))
 
 
 def failed_event(doc: dict[str, Any], reason: str, retryable: bool, paths: list[str],
@@ -193,6 +193,7 @@ class FillRunner:
             lambda d: {"$set": fields}, lambda d: _per_request(d, ready_event({**d, **fields})))
         if done is not None:
             self._cacher.metrics.fills.labels("ready").inc()
+            await volumes.report_by_name(self._cacher, done["volume"])
             log.info("%s ready: %d files, %d bytes fetched, %d deduplicated, %.1fs", key, result.files,
                      result.bytes_fetched, result.bytes_deduplicated, result.duration_seconds)
 

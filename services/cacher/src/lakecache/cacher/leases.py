@@ -18,6 +18,7 @@ from typing import Any
 from lakecache.cacher.copies import find_copy, transition
 from lakecache.cacher.problems import NotReady
 from lakecache.cacher.storage import EPOCH, Cacher, iso, now
+from lakecache.core.contracts.cache import CachePinChanged
 from lakecache.core.contracts.usage import LeaseAcquired, LeaseReleased, LeaseRenewed
 from lakecache.core.errors import InvalidArgument, NotFound
 
@@ -39,6 +40,11 @@ async def copy_or_404(cacher: Cacher, commit_id: str, volume: str | None) -> dic
     return doc
 
 
+def _next_generation(doc: dict[str, Any]) -> int:
+    # The update increments the generation: announce the value it will have.
+    return doc.get("generation", 0) + 1
+
+
 def lease_json(lease: dict[str, Any], generation: int) -> dict[str, Any]:
     return {"id": lease["_id"], "holder": lease["holder"], "site": lease["site"], "volume": lease["volume"],
             "commit_id": lease["commit_id"], "ttl_seconds": lease["ttl_seconds"],
@@ -48,9 +54,12 @@ def lease_json(lease: dict[str, Any], generation: int) -> dict[str, Any]:
 async def acquire(cacher: Cacher, commit_id: str, volume: str | None, holder: str, ttl: int) -> dict[str, Any]:
     copy = await copy_or_404(cacher, commit_id, volume)
     lease_id, expires = uuid.uuid4().hex, now() + timedelta(seconds=ttl)
-    event = LeaseAcquired(lease_id=lease_id, project=copy["project"], site=copy["site"], volume=copy["volume"],
-                          dataset_id=copy["dataset_id"], commit_id=commit_id, holder=holder, ttl_seconds=ttl,
-                          expires_at=expires)
+
+    def event(d: dict[str, Any]) -> LeaseAcquired:
+        return LeaseAcquired(lease_id=lease_id, project=copy["project"], site=copy["site"], volume=copy["volume"],
+                             dataset_id=copy["dataset_id"], commit_id=commit_id, holder=holder, ttl_seconds=ttl,
+                             expires_at=expires, generation=_next_generation(d))
+
     lease = {"_id": lease_id, "copy_id": copy["_id"], "site": copy["site"], "volume": copy["volume"],
              "commit_id": commit_id, "holder": holder, "ttl_seconds": ttl, "expires_at": expires,
              "acquired_at": now()}
@@ -59,7 +68,7 @@ async def acquire(cacher: Cacher, commit_id: str, volume: str | None, holder: st
     await cacher.leases.insert_one(lease)
     new = await transition(cacher, copy["_id"], lambda d: d["state"] == "ready",
                            lambda d: {"$inc": {"generation": 1}, "$max": {"lease_until": expires}},
-                           lambda d: [(event, lease_id)])
+                           lambda d: [(event(d), lease_id)])
     if new is None:
         await cacher.leases.delete_one({"_id": lease_id})
         raise NotReady(f"the copy of commit {commit_id} on volume {copy['volume']} is {copy['state']}, not ready; "
@@ -82,12 +91,15 @@ async def renew(cacher: Cacher, commit_id: str, lease_id: str, ttl: int | None) 
                        "acquire a new lease (the copy may have been evicted)")
     ttl = ttl or lease["ttl_seconds"]
     expires = now() + timedelta(seconds=ttl)
-    event = LeaseRenewed(lease_id=lease_id, site=lease["site"], volume=lease["volume"], commit_id=commit_id,
-                         expires_at=expires)
+
+    def event(d: dict[str, Any]) -> LeaseRenewed:
+        return LeaseRenewed(lease_id=lease_id, site=lease["site"], volume=lease["volume"], commit_id=commit_id,
+                            expires_at=expires, generation=_next_generation(d))
+
     await cacher.leases.update_one({"_id": lease_id}, {"$set": {"expires_at": expires, "ttl_seconds": ttl}})
     new = await transition(cacher, lease["copy_id"], lambda d: d["state"] == "ready",
                            lambda d: {"$inc": {"generation": 1}, "$max": {"lease_until": expires}},
-                           lambda d: [(event, lease_id)])
+                           lambda d: [(event(d), lease_id)])
     if new is None:
         raise NotReady(f"the copy of commit {commit_id} is no longer ready; lease {lease_id} cannot be renewed")
     return lease_json({**lease, "expires_at": expires, "ttl_seconds": ttl}, new["generation"])
@@ -96,7 +108,10 @@ async def renew(cacher: Cacher, commit_id: str, lease_id: str, ttl: int | None) 
 async def release(cacher: Cacher, commit_id: str, lease_id: str) -> None:
     lease = await _lease(cacher, commit_id, lease_id)
     await cacher.leases.delete_one({"_id": lease_id})
-    event = LeaseReleased(lease_id=lease_id, site=lease["site"], volume=lease["volume"], commit_id=commit_id)
+
+    def event(d: dict[str, Any]) -> LeaseReleased:
+        return LeaseReleased(lease_id=lease_id, site=lease["site"], volume=lease["volume"], commit_id=commit_id,
+                             generation=_next_generation(d))
 
     async def recompute(doc: dict[str, Any]) -> dict[str, Any]:
         # Read after ``doc``: a lease taken meanwhile moved ``rev`` and this runs again.
@@ -104,13 +119,19 @@ async def release(cacher: Cacher, commit_id: str, lease_id: str) -> None:
                                              sort=[("expires_at", -1), ("_id", 1)], limit=1)
         return {"$inc": {"generation": 1}, "$set": {"lease_until": live[0]["expires_at"] if live else EPOCH}}
 
-    await transition(cacher, lease["copy_id"], lambda d: True, recompute, lambda d: [(event, lease_id)])
+    await transition(cacher, lease["copy_id"], lambda d: True, recompute, lambda d: [(event(d), lease_id)])
 
 
 async def set_pin(cacher: Cacher, commit_id: str, volume: str | None, pinned: bool, by: str) -> dict[str, Any]:
     copy = await copy_or_404(cacher, commit_id, volume)
+
+    def event(d: dict[str, Any]) -> CachePinChanged:
+        return CachePinChanged(site=d["site"], volume=d["volume"], commit_id=commit_id, dataset_id=d["dataset_id"],
+                               project=d["project"], pinned=pinned, by=by, generation=_next_generation(d))
+
     new = await transition(cacher, copy["_id"], lambda d: True, lambda d: {
-        "$set": {"pinned": pinned, "pinned_by": by if pinned else None}, "$inc": {"generation": 1}})
+        "$set": {"pinned": pinned, "pinned_by": by if pinned else None}, "$inc": {"generation": 1}},
+        lambda d: [(event(d), None)])
     if new is None:
         raise NotFound(f"the copy of commit {commit_id} vanished; retry")
     return new

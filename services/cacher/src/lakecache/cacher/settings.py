@@ -32,6 +32,10 @@ class CacherSection(ServiceSection):
         60.0, ge=0, description="How long a fill that lacks space waits for the evictor to free it before failing."
     )
     space_poll_seconds: float = Field(2.0, gt=0, description="How often a fill waiting for space re-checks free space.")
+    volume_report_seconds: float = Field(
+        60.0, gt=0, description="How often every volume's capacity and usage is reported to the evictor "
+        "(also after each fill and eviction)."
+    )
     progress_interval_seconds: float = Field(
         0.5, ge=0.5, description="Minimum seconds between two progress events of one fill (at most 2/s)."
     )

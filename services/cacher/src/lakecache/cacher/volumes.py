@@ -8,6 +8,7 @@ registered: an absolute path of an existing directory this process can write.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,11 @@ from pydantic import ValidationError
 from lakecache.cacher.settings import VolumeSetting
 from lakecache.cacher.storage import Cacher, now
 from lakecache.cacher.volume import VolumeLayout
-from lakecache.core.errors import Conflict, InvalidArgument, NotFound
+from lakecache.core.contracts.cache import VolumeReported
+from lakecache.core.errors import Conflict, InvalidArgument, LakeCacheError, NotFound
 
 _FIELDS = set(VolumeSetting.model_fields)
+log = logging.getLogger(__name__)
 
 
 def parse_volume(body: dict[str, Any]) -> VolumeSetting:
@@ -63,6 +66,7 @@ async def register(cacher: Cacher, spec: VolumeSetting) -> dict[str, Any]:
         await cacher.volumes.insert_one(doc)
     except Conflict:
         raise Conflict(f"site {cacher.site!r} already has a volume {spec.name!r}; pick another name") from None
+    await report(cacher, doc)
     return doc
 
 
@@ -122,3 +126,37 @@ async def volume_json(cacher: Cacher, doc: dict[str, Any]) -> dict[str, Any]:
         "ttl_seconds": doc["ttl_seconds"], "high_watermark": doc["high_watermark"],
         "low_watermark": doc["low_watermark"],
     }
+
+
+async def report(cacher: Cacher, doc: dict[str, Any]) -> None:
+    """Tell the evictor this volume's capacity, usage and policy (best effort: reports repeat)."""
+    space = await asyncio.to_thread(VolumeLayout.at(doc["path"]).space)
+    try:
+        await cacher.publisher.emit(VolumeReported(
+            site=cacher.site, volume=doc["name"], capacity_bytes=doc.get("capacity_bytes") or space.total_bytes,
+            used_bytes=space.used_bytes, ttl_seconds=doc.get("ttl_seconds"),
+            high_watermark=doc.get("high_watermark"), low_watermark=doc.get("low_watermark")))
+    except LakeCacheError as exc:
+        log.warning("volume %s not reported: %s", doc["name"], exc)
+
+
+async def report_by_name(cacher: Cacher, name: str) -> None:
+    try:
+        await report(cacher, await get_volume(cacher, name))
+    except (NotFound, OSError) as exc:
+        log.warning("volume %s not reported: %s", name, exc)
+
+
+async def report_all(cacher: Cacher) -> None:
+    for doc in await list_volumes(cacher):
+        try:
+            await report(cacher, doc)
+        except OSError as exc:  # an unmounted volume must not stop the others' reports
+            log.warning("volume %s not reported: %s", doc["name"], exc)
+
+
+async def report_periodically(cacher: Cacher) -> None:
+    """Usage drifts with files outside LakeCache's control: re-report every volume regularly."""
+    while True:
+        await report_all(cacher)
+        await asyncio.sleep(cacher.section.volume_report_seconds)

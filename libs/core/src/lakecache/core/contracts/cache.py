@@ -64,6 +64,7 @@ class CacheReady(EventData):
     bytes_fetched: NonNegative
     bytes_deduplicated: NonNegative
     duration_seconds: float = Field(ge=0)
+    generation: int | None = None  # the copy's lease/pin generation when it became ready
 
 
 @EVENTS.register
@@ -123,3 +124,49 @@ class CacheEvicted(EventData):
     dataset_id: Id
     reason: EvictionReason
     bytes_freed: NonNegative
+
+
+@EVENTS.register
+class CacheEvictionRefused(EventData):
+    """The cacher did not execute an eviction decision: the copy was pinned, leased, changed
+    generation, or is no longer ready. The copy stays; the evictor forgets its pending decision."""
+
+    event_type = "lakecache.cache.eviction.refused"
+
+    decision_id: Id
+    site: Slug
+    volume: Slug
+    commit_id: CommitId
+    reason: str
+
+
+@EVENTS.register
+class CachePinChanged(EventData):
+    """An operator pinned (never evict) or unpinned a cached copy."""
+
+    event_type = "lakecache.cache.pin.changed"
+
+    site: Slug
+    volume: Slug
+    commit_id: CommitId
+    dataset_id: Id
+    project: Slug
+    pinned: bool
+    by: str
+    generation: int | None = None
+
+
+@EVENTS.register
+class VolumeReported(EventData):
+    """A volume's capacity, usage and eviction policy, as its cacher sees them now: sent when a
+    volume is registered and after every fill and eviction on it, and periodically."""
+
+    event_type = "lakecache.cache.volume.reported"
+
+    site: Slug
+    volume: Slug
+    capacity_bytes: NonNegative
+    used_bytes: NonNegative
+    ttl_seconds: int | None = Field(default=None, gt=0)
+    high_watermark: float | None = Field(default=None, gt=0, le=1)
+    low_watermark: float | None = Field(default=None, ge=0, lt=1)

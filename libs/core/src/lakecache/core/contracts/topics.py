@@ -72,8 +72,15 @@ CACHE_PROGRESS = Topic(
 )
 USAGE = Topic("lakecache.usage", 6, "site", timedelta(days=7), description="leases and reads by jobs")
 RUNS = Topic("lakecache.runs", 6, "run_id", timedelta(days=30), description="run lifecycle, params, metrics, lineage")
+EVICTION = Topic(
+    "lakecache.eviction", 6, "site", timedelta(days=7), description="TTL overrides and the evictor's reports"
+)
+# The evictor's clock: sent to an explicit partition (one tick per partition), so the key is unused.
+EVICTION_TICKS = Topic("lakecache.eviction.ticks", 6, "partition", timedelta(hours=1), description="evictor ticks")
 
-TOPICS: tuple[Topic, ...] = (CATALOG, CACHE_COMMANDS, CACHE_EVENTS, CACHE_PROGRESS, USAGE, RUNS)
+TOPICS: tuple[Topic, ...] = (
+    CATALOG, CACHE_COMMANDS, CACHE_EVENTS, CACHE_PROGRESS, USAGE, RUNS, EVICTION, EVICTION_TICKS,
+)
 
 #: event type -> topic. Every registered event type must appear here (a test checks it).
 ROUTES: dict[str, Topic] = {
@@ -88,6 +95,12 @@ ROUTES: dict[str, Topic] = {
     "lakecache.cache.failed": CACHE_EVENTS,
     "lakecache.cache.evicted": CACHE_EVENTS,
     "lakecache.cache.space.requested": CACHE_EVENTS,
+    "lakecache.cache.eviction.refused": CACHE_EVENTS,
+    "lakecache.cache.pin.changed": CACHE_EVENTS,
+    "lakecache.cache.volume.reported": CACHE_EVENTS,
+    "lakecache.eviction.ttl.changed": EVICTION,
+    "lakecache.eviction.blocked": EVICTION,
+    "lakecache.eviction.tick": EVICTION_TICKS,
     "lakecache.dataset.lease.acquired": USAGE,
     "lakecache.dataset.lease.renewed": USAGE,
     "lakecache.dataset.lease.released": USAGE,

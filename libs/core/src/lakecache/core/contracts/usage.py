@@ -21,6 +21,7 @@ class LeaseAcquired(EventData):
     holder: str
     ttl_seconds: int = Field(gt=0)
     expires_at: datetime
+    generation: int | None = None  # the copy's lease/pin generation after this change
 
 
 @EVENTS.register
@@ -32,6 +33,7 @@ class LeaseRenewed(EventData):
     volume: Slug
     commit_id: CommitId
     expires_at: datetime
+    generation: int | None = None
 
 
 @EVENTS.register
@@ -42,6 +44,7 @@ class LeaseReleased(EventData):
     site: Slug
     volume: Slug
     commit_id: CommitId
+    generation: int | None = None
 
 
 @EVENTS.register

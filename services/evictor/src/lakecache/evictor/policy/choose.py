@@ -38,10 +38,11 @@ def decision_id(site: str, volume: str, copy: CopyState, attempt: int, reason: E
 
 
 def decide(state: SiteState, volume: VolumeState, copy: CopyState, reason: EvictionReason, now: datetime,
-           settings: PolicySettings, explanation: str) -> Decision:
+           settings: PolicySettings, explanation: str, trigger: str) -> Decision:
+    """Record and return a decision; ``trigger`` (what asked for it) goes into its facts."""
     if copy.ready_at is None or copy.dataset_id is None or copy.project is None:
         raise ValueError(f"commit {copy.commit_id} on volume {volume.name} is not ready; only ready copies are decided")
-    facts = describe(state, volume, copy, now, settings)
+    facts = {"trigger": trigger, **describe(state, volume, copy, now, settings)}
     copy.attempts += 1
     decided = decision_id(state.site, volume.name, copy, copy.attempts, reason)
     copy.decision = DecisionRecord(
@@ -64,7 +65,7 @@ def expire(state: SiteState, volume: VolumeState, now: datetime, settings: Polic
             continue
         explanation = (f"{idle_text(copy, now)}, longer than its idle TTL of {duration(ttl)} ({_SOURCES[source]}); "
                        "no live lease, not pinned")
-        outcomes.append(decide(state, volume, copy, "ttl-expired", now, settings, explanation))
+        outcomes.append(decide(state, volume, copy, "ttl-expired", now, settings, explanation, "idle-ttl"))
     return outcomes
 
 
@@ -85,7 +86,7 @@ def reclaim(state: SiteState, volume: VolumeState, now: datetime, settings: Poli
     goal = low * capacity
     why = (f"{watermark_text(volume, settings)}: it passed the high watermark, so least recently used copies go "
            "until it is below the low one")
-    return _free(state, volume, now, settings, why,
+    return _free(state, volume, now, settings, why, "watermark",
                  enough=lambda going: used - going < goal,
                  shortfall=lambda going: math.floor(used - going - goal) + 1)
 
@@ -100,7 +101,7 @@ def make_room(state: SiteState, volume: VolumeState, request: SpaceNeeded, now: 
     free = max(0, capacity - volume.used_bytes()) if capacity is not None else 0
     why = (f"the cacher needs {size(request.bytes_needed)} free on volume {volume.name} for a fill (request "
            f"{request.request_id}); {size(free)} free by the evictor's estimate")
-    return _free(state, volume, now, settings, why,
+    return _free(state, volume, now, settings, why, f"space-request {request.request_id}",
                  enough=lambda going: free + going >= request.bytes_needed,
                  shortfall=lambda going: request.bytes_needed - free - going)
 
@@ -115,7 +116,8 @@ def evict_manually(state: SiteState, volume: VolumeState, copy: CopyState, reque
         return [EvictionDeclined(site=state.site, volume=volume.name, commit_id=copy.commit_id,
                                  requested_by=request.requested_by, explanation=explanation, at=now)]
     explanation = f"requested by {request.requested_by}; {idle_text(copy, now)}; no live lease, not pinned"
-    return [decide(state, volume, copy, "manual", now, settings, explanation)]
+    trigger = f"manual request by {request.requested_by}"
+    return [decide(state, volume, copy, "manual", now, settings, explanation, trigger)]
 
 
 def unknown_copy(state: SiteState, request: EvictRequested, now: datetime) -> EvictionDeclined:
@@ -125,7 +127,7 @@ def unknown_copy(state: SiteState, request: EvictRequested, now: datetime) -> Ev
                             requested_by=request.requested_by, explanation=explanation, at=now)
 
 
-def _free(state: SiteState, volume: VolumeState, now: datetime, settings: PolicySettings, why: str,
+def _free(state: SiteState, volume: VolumeState, now: datetime, settings: PolicySettings, why: str, trigger: str,
           enough: Callable[[int], bool], shortfall: Callable[[int], int]) -> list[Outcome]:
     # Decisions already on their way count as freed, so a pressure seen on every tick or a
     # redelivered request does not pile up decisions while the cacher works.
@@ -138,7 +140,7 @@ def _free(state: SiteState, volume: VolumeState, now: datetime, settings: Policy
             continue
         explanation = (f"{why}; the least recently used evictable copy, {idle_text(copy, now)}; "
                        f"estimated to free {size(copy.estimate_bytes())}")
-        outcomes.append(decide(state, volume, copy, "capacity", now, settings, explanation))
+        outcomes.append(decide(state, volume, copy, "capacity", now, settings, explanation, trigger))
         going += copy.estimate_bytes()
         if enough(going):
             return outcomes
