@@ -18,7 +18,7 @@ from lakecache.evictor.policy.wording import duration, when
 def effective_ttl(state: SiteState, volume: VolumeState, copy: CopyState,
                   settings: PolicySettings) -> tuple[int, str]:
     """The idle TTL and where it comes from: commit override, dataset override, volume, default."""
-    override = state.dataset_ttls.get(copy.dataset_id) if copy.dataset_id else None
+    override = state.commit_ttls.get(copy.commit_id)
     if override is not None and override.ttl_seconds is not None:
         return override.ttl_seconds, "commit"
     override = state.dataset_ttls.get(copy.dataset_id) if copy.dataset_id else None
