@@ -16,9 +16,10 @@ from lakecache.cacher.bootstrap import SERVICE as CACHER
 from lakecache.cli.main import app
 from lakecache.cli.site import parse_duration, parse_size
 from lakecache.core.adapters.registry import object_store_from_url
-from lakecache.core.contracts.cache import CacheRequested
+from lakecache.core.contracts.cache import CacheReady, CacheRequested
 from lakecache.core.layout import join_url, manifest_key
 from lakecache.core.runtime import start_service
+from lakecache.evictor.bootstrap import SERVICE as EVICTOR
 from tests.cacher.helpers import make_commit
 from tests.clients.conftest import CatalogThread
 
@@ -199,3 +200,67 @@ def test_copies_lists_a_filled_copy(cacher, tmp_path):
     assert table.exit_code == 0
     assert all(part in flat(table.stdout) for part in (commit_id[:12], "team/ds", "nfs1", "ready"))
     assert site_json("volumes", SITE, "nfs1")["copies"] == {"ready": 1, "bytes": 9}
+
+
+class EvictorThread(CacherThread):
+    """The evictor service (embedded runtime) on its own loop in a thread."""
+
+    async def _serve(self) -> None:
+        self._stopped = asyncio.Event()
+        try:
+            async with start_service(EVICTOR, self.settings) as running:
+                self.running = running
+                self.base_url = running.base_url
+                self._ready.set()
+                await self._stopped.wait()
+        except BaseException as exc:  # reported to the test thread
+            self._error = exc
+            self._ready.set()
+
+
+@pytest.fixture
+def evictor(tmp_path, monkeypatch) -> Iterator[EvictorThread]:
+    home = tmp_path / "evictor-home"
+    home.mkdir()
+    settings = EVICTOR.settings_type(home=home, bus_url=f"memory://site-why-{uuid.uuid4().hex[:8]}",
+                                     evictor={"port": 0, "tick_seconds": 3600})
+    thread = EvictorThread(settings).start()
+    monkeypatch.setenv("LAKECACHE_EVICTOR_URL", thread.base_url)
+    try:
+        yield thread
+    finally:
+        thread.stop()
+
+
+def test_why_and_ttl_explain_and_override_through_the_evictor(evictor):
+    commit = "ab" * 32
+    evictor.run(evictor.running.resources.publisher.emit(CacheReady(
+        fill_id="f-1", project="team", dataset_id="id-ds", commit_id=commit, site=SITE, volume="nfs1",
+        path=f"/v/team/ds/{commit}", files=2, size_bytes=1000, bytes_fetched=1000, bytes_deduplicated=0,
+        duration_seconds=1.0, generation=0)))
+
+    def explained() -> dict:
+        result = site("why", SITE, commit, "--json")
+        return json.loads(result.stdout) if result.exit_code == 0 else {}
+
+    deadline = time.monotonic() + 10
+    while explained().get("state") != "ready" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    found = explained()
+    assert found["state"] == "ready" and found["volume"] == "nfs1"
+    assert (found["ttl_seconds"], found["ttl_source"]) == (86400, "default")
+    shown = site("why", SITE, commit)
+    assert shown.exit_code == 0 and "from default" in flat(shown.output) and "leases none" in flat(shown.output)
+
+    assert site_json("ttl", SITE, "2d", "--commit", commit)["ttl_seconds"] == 2 * 86400
+    deadline = time.monotonic() + 10
+    while explained().get("ttl_source") != "commit" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (explained()["ttl_seconds"], explained()["ttl_source"]) == (2 * 86400, "commit")
+
+    both = site("ttl", SITE, "2d", "--commit", commit, "--dataset-id", "id-ds")
+    assert both.exit_code == 2 and "exactly one" in flat(both.output)
+    neither = site("ttl", SITE, "--commit", commit)
+    assert neither.exit_code == 2 and "--clear" in flat(neither.output)
+    unknown = site("why", SITE, "cd" * 32)
+    assert unknown.exit_code == 1 and "knows no copy" in flat(unknown.output)

@@ -1,7 +1,9 @@
-"""``lakecache site add|volumes|copies``: a site's cache volumes and copies, through its cacher.
+"""``lakecache site add|volumes|copies|why|ttl``: a site's cache volumes and copies, and why
+copies are kept or evicted.
 
-The cacher's API is at ``LAKECACHE_CACHER_URL`` (default ``http://127.0.0.1:8082``). Exit
-codes as for ``lakecache data``: 0 done, 1 refused or failed, 2 usage or configuration.
+The cacher's API is at ``LAKECACHE_CACHER_URL`` (default ``http://127.0.0.1:8082``), the
+evictor's at ``LAKECACHE_EVICTOR_URL`` (default ``http://127.0.0.1:8083``). Exit codes as for
+``lakecache data``: 0 done, 1 refused or failed, 2 usage or configuration.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from lakecache.sdk.settings import ClientSettings
 
 site_app = typer.Typer(
     help="A site's cache volumes and copies, through the site's cacher at LAKECACHE_CACHER_URL "
-    "(default http://127.0.0.1:8082). Exit codes: 0 done, 1 refused or failed, 2 usage or configuration error.",
+    "(default http://127.0.0.1:8082); why copies are kept or evicted, through the evictor at LAKECACHE_EVICTOR_URL "
+    "(default http://127.0.0.1:8083). Exit codes: 0 done, 1 refused or failed, 2 usage or configuration error.",
     no_args_is_help=True,
 )
 
@@ -87,22 +90,24 @@ def human_duration(seconds: int) -> str:
     return f"{seconds}s"
 
 
-class CacherUnavailable(CatalogError):
-    """The cacher could not be reached."""
+class ServiceUnavailable(CatalogError):
+    """The cacher or the evictor could not be reached."""
 
 
-async def _request(settings: ClientSettings, method: str, path: str, *, what: str,
+async def _request(settings: ClientSettings, service: str, method: str, path: str, *, what: str,
                    params: dict[str, Any] | None = None, json_body: Any = None) -> Any:
     timeout = aiohttp.ClientTimeout(total=settings.request_timeout)
+    base = settings.evictor_url if service == "evictor" else settings.cacher_url
     async with aiohttp.ClientSession(timeout=timeout, headers={"Accept": "application/json"}) as http:
-        return await request_json(http, settings.cacher_url.rstrip("/"), method, path, what=what, service="cacher",
-                                  setting="LAKECACHE_CACHER_URL", unavailable=CacherUnavailable, params=params,
-                                  json_body=json_body)
+        return await request_json(http, base.rstrip("/"), method, path, what=what, service=service,
+                                  setting=f"LAKECACHE_{service.upper()}_URL", unavailable=ServiceUnavailable,
+                                  params=params, json_body=json_body)
 
 
-def _call(settings: ClientSettings, as_json: bool, method: str, path: str, *, what: str, **options: Any) -> Any:
+def _call(settings: ClientSettings, as_json: bool, method: str, path: str, *, what: str, service: str = "cacher",
+          **options: Any) -> Any:
     try:
-        return asyncio.run(_request(settings, method, path, what=what, **options))
+        return asyncio.run(_request(settings, service, method, path, what=what, **options))
     except CatalogError as exc:
         code = 2 if exc.status in (401, 403) else 1
         fail(str(exc), code, as_json=as_json, extra={"status": exc.status, "errors": exc.errors})
@@ -223,3 +228,75 @@ def copies(
                       str(c.get("files") if c.get("files") is not None else "-"), human_size(c.get("size_bytes")),
                       "yes" if c.get("pinned") else "", str(where))
     console.print(table if items else f"no copies at site {site}" + (f" in state {state}" if state else ""))
+
+
+@site_app.command("why")
+def why(
+    site: Annotated[str, typer.Argument(help="Site of the copy.")],
+    commit_id: Annotated[str, typer.Argument(help="Commit id of the copy.")],
+    volume: Annotated[str | None, typer.Option("--volume", help="Volume of the copy (default: the one holding it).",
+                                               show_default=False)] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Why the copy of COMMIT_ID at SITE is kept, due for eviction, or was evicted.
+
+    Shows the evictor's view: last use, live leases, pin, the TTL and where it comes from
+    (commit, dataset, volume or default), the volume's watermarks and the last decision.
+    """
+    settings = load_settings(None)
+    found = _call(settings, as_json, "GET", _site_path(site, "copies", commit_id, "eviction"),
+                  params={"volume": volume}, service="evictor", what=f"explain the copy of {commit_id} at {site!r}")
+    if as_json:
+        return print_json(found)
+    console.print(f"[bold]{short(commit_id)}[/] on {found['site']}/{found['volume']}: {found['state']}",
+                  highlight=False)
+    console.print(found["verdict"], highlight=False)
+    rows = [("last use", found.get("last_use") or "-"),
+            ("ttl", f"{human_duration(found['ttl_seconds'])} (from {found['ttl_source']})"
+             if found.get("ttl_seconds") else "-"),
+            ("ttl expires", found.get("ttl_expires_at") or "-"),
+            ("pinned", "yes" if found.get("pinned") else "no"),
+            ("leases", ", ".join(f"{lease['holder'] or lease['lease_id']} until {lease['expires_at']}"
+                                 for lease in found.get("live_leases") or []) or "none")]
+    decision = found.get("last_decision")
+    if decision:
+        rows.append(("last decision", f"{decision.get('reason')}: {decision.get('explanation')}"))
+    table = Table(box=None, show_header=False)
+    for name, value in rows:
+        table.add_row(name, str(value))
+    console.print(table)
+
+
+@site_app.command("ttl")
+def ttl(
+    site: Annotated[str, typer.Argument(help="Site where the TTL applies.")],
+    duration: Annotated[str | None, typer.Argument(
+        help="Idle time before eviction: 90m, 12h, 1d, 2w. Omit with --clear.", show_default=False)] = None,
+    dataset_id: Annotated[str | None, typer.Option("--dataset-id", help="Set it for this dataset (its id).",
+                                                   show_default=False)] = None,
+    commit_id: Annotated[str | None, typer.Option("--commit", help="Set it for this commit.",
+                                                  show_default=False)] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove the override (back to the volume's TTL).")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Override the idle TTL of one dataset or one commit at SITE (commit wins over dataset,
+    dataset over the volume's TTL, the volume's over the evictor's default of one day)."""
+    settings = load_settings(None)
+    if (dataset_id is None) == (commit_id is None):
+        fail("pass exactly one of --dataset-id ID or --commit ID", 2, as_json=as_json)
+    if clear == (duration is not None):
+        fail("pass a DURATION (e.g. 2d) or --clear, not both or neither", 2, as_json=as_json)
+    seconds = None
+    if duration is not None:
+        try:
+            seconds = parse_duration(duration)
+        except ValueError as exc:
+            fail(str(exc), 2, as_json=as_json)
+    scope, target = ("commit", commit_id) if commit_id is not None else ("dataset", dataset_id)
+    body = {"scope": scope, "target": target, "ttl_seconds": seconds}
+    accepted = _call(settings, as_json, "PUT", _site_path(site, "ttl"), json_body=body, service="evictor",
+                     what=f"set the TTL of {scope} {target} at {site!r}")
+    if as_json:
+        return print_json({**body, **accepted})
+    what = "cleared" if seconds is None else f"set to {human_duration(seconds)}"
+    console.print(f"TTL of {scope} {target} at site {site} {what}", highlight=False)

@@ -28,6 +28,9 @@ class ClientSettings(LakeAccessSettings):
 
     api_url: str = Field("http://127.0.0.1:8081", description="Base URL of the catalog API (or the gateway).")
     cacher_url: str = Field("http://127.0.0.1:8082", description="Base URL of a site's cacher API (`lakecache site`).")
+    evictor_url: str = Field(
+        "http://127.0.0.1:8083", description="Base URL of the evictor API (`lakecache site why`, `lakecache site ttl`)."
+    )
     project: str = Field("default", description="Project of dataset names given without `project/`.")
     cache_dir: Path = Field(
         default_factory=default_cache_dir, description="Client cache (file hashes), `~/.cache/lakecache` by default."
