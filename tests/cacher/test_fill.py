@@ -106,6 +106,38 @@ async def test_ready_commit_returns_at_once_without_reading_the_manifest(volume,
     assert result.already_ready and result.files == 1 and result.bytes_fetched == 0
 
 
+async def test_a_view_renamed_in_place_but_not_marked_is_marked_without_a_rebuild(volume, lake_url, monkeypatch):
+    # A crash between the view's rename and its ready marker: the view is whole (views only
+    # appear by rename), so the next fill marks it instead of building it again.
+    commit, manifest = await make_commit(lake_url, FILES)
+    first = await fill(volume, lake_url, commit, manifest)
+    marker = volume / "team" / "ds" / f"{commit}.ready"
+    marker.unlink()
+
+    def no_rebuild(*args, **kwargs):
+        raise AssertionError("the view in place must not be built again")
+
+    monkeypatch.setattr("lakecache.cacher.fill.engine.build_view", no_rebuild)
+    wrappers: list[WrappedStore] = []
+    again = await fill(volume, lake_url, commit, manifest, wrappers)
+
+    assert marker.exists() and not again.already_ready and again.objects_fetched == 0
+    assert again.view_path == first.view_path and tree_of(again.view_path) == FILES
+    assert sum(sum(w.gets.values()) for w in wrappers) == 0 and leftovers(volume) == []
+
+
+async def test_a_configured_capacity_bounds_the_space_a_fill_may_use(volume, lake_url):
+    commit, manifest = await make_commit(lake_url, FILES)
+    stats = os.statvfs(volume)
+    used = (stats.f_blocks - stats.f_bavail) * stats.f_frsize  # as the cacher counts it
+    with pytest.raises(FillError) as caught:
+        await fill(volume, lake_url, commit, manifest, capacity_bytes=used + 10)
+    assert caught.value.retryable and caught.value.bytes_needed == sum(len(d) for d in set(FILES.values()))
+    assert "configured capacity" in caught.value.reason and pool_files(volume) == []
+    result = await fill(volume, lake_url, commit, manifest, capacity_bytes=used + (1 << 30))
+    assert tree_of(result.view_path) == FILES
+
+
 async def test_checksum_mismatch_fails_naming_the_object_and_leaves_no_temp(volume, lake_url):
     claimed = hashlib.sha256(b"the real bytes").hexdigest()
     async with object_store_from_url(lake_url) as store:

@@ -138,7 +138,7 @@ class FillRunner:
         return await fill_commit(
             volume["path"], doc["project"], doc["dataset"], doc["commit_id"],
             manifest_chunks(cacher.open_store, source, doc["commit_id"]), cacher.open_store,
-            lake_url=source.lake_url, on_progress=on_progress,
+            lake_url=source.lake_url, on_progress=on_progress, capacity_bytes=volume.get("capacity_bytes"),
             progress_interval=cacher.section.progress_interval_seconds)
 
     async def _fill_with_space(self, doc: dict[str, Any], volume: dict[str, Any]) -> FillResult:

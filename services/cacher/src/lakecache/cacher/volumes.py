@@ -91,8 +91,10 @@ async def list_volumes(cacher: Cacher) -> list[dict[str, Any]]:
 
 
 async def free_bytes(volume: dict[str, Any]) -> int:
+    """What a fill may still write: the filesystem's free space, bounded by the configured capacity."""
     space = await asyncio.to_thread(VolumeLayout.at(volume["path"]).space)
-    return space.free_bytes
+    capacity = volume.get("capacity_bytes")
+    return space.free_bytes if capacity is None else max(0, min(space.free_bytes, capacity - space.used_bytes))
 
 
 async def pick_volume(cacher: Cacher, name: str | None) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from lakecache.cacher.fill.fetcher import NO_SPACE, Fetcher, FetchOptions
 from lakecache.cacher.fill.planner import FillPlan, plan_fill
 from lakecache.cacher.fill.progress import ProgressCallback, ProgressTracker
 from lakecache.cacher.fill.sources import Sources, StoreOpener
-from lakecache.cacher.fill.views import build_view, publish_view, read_marker
+from lakecache.cacher.fill.views import build_view, publish_view, read_marker, view_in_place
 from lakecache.cacher.volume.evict import discard_leftovers
 from lakecache.cacher.volume.layout import VolumeLayout, check_name, check_sha256
 from lakecache.cacher.volume.lock import try_lock, volume_lock
@@ -57,6 +57,7 @@ async def fill_commit(
     on_progress: ProgressCallback | None = None,
     options: FetchOptions = FetchOptions(),
     check_space: bool = True,
+    capacity_bytes: int | None = None,
     progress_interval: float = 0.5,
 ) -> FillResult:
     """Materialize ``commit_id`` of ``project/dataset`` at ``<volume_root>/<project>/<dataset>/<commit_id>``.
@@ -66,7 +67,8 @@ async def fill_commit(
     imported entries, from their own URL, through stores made by ``open_store(url)``.
     ``on_progress`` (sync or async) gets a ``FillProgress`` at most every
     ``progress_interval`` seconds and once at the end. With ``check_space``, a fill whose
-    missing bytes exceed the volume's free space fails before fetching.
+    missing bytes exceed the volume's free space fails before fetching; ``capacity_bytes``
+    (the volume's configured capacity) bounds that free space below what the filesystem has.
 
     Raises ``FillError`` (nothing published; ``retryable`` tells whether to try again).
     """
@@ -90,7 +92,7 @@ async def fill_commit(
         async with volume_lock(layout, exclusive=False) as lock_fd:
             return await _fill_locked(
                 layout, lock_fd, project, dataset, commit_id, manifest_chunks, open_store, lake_url, progress,
-                options, check_space, started,
+                options, check_space, capacity_bytes, started,
             )
     except UnsafeVolumePath as exc:
         raise _unsafe(exc) from exc
@@ -113,7 +115,7 @@ def _unsafe(exc: UnsafeVolumePath) -> FillError:
 async def _fill_locked(
     layout: VolumeLayout, lock_fd: int, project: str, dataset: str, commit_id: str,
     manifest_chunks: AsyncIterable[bytes], open_store: StoreOpener, lake_url: str, progress: ProgressTracker,
-    options: FetchOptions, check_space: bool, started: float,
+    options: FetchOptions, check_space: bool, capacity_bytes: int | None, started: float,
 ) -> FillResult:
     root_fd = await asyncio.to_thread(open_root, layout.root)
     tmp_fd = -1
@@ -132,7 +134,7 @@ async def _fill_locked(
         finally:
             os.close(spool_fd)
         if check_space:
-            await _check_space(layout, plan)
+            await _check_space(layout, plan, capacity_bytes)
         progress.phase, progress.files_total = "fetching", plan.files
         progress.objects_total, progress.bytes_total = len(plan.missing), plan.bytes_needed
         await progress.report(force=True)
@@ -159,12 +161,15 @@ async def _fill_locked(
         os.close(root_fd)
 
 
-async def _check_space(layout: VolumeLayout, plan: FillPlan) -> None:
+async def _check_space(layout: VolumeLayout, plan: FillPlan, capacity_bytes: int | None) -> None:
     space = await asyncio.to_thread(layout.space)
-    if plan.bytes_needed > space.free_bytes:
+    free = space.free_bytes if capacity_bytes is None else max(0, min(space.free_bytes,
+                                                                       capacity_bytes - space.used_bytes))
+    if plan.bytes_needed > free:
+        bound = "" if capacity_bytes is None else f" within its configured capacity of {capacity_bytes} bytes"
         raise FillError(
             f"commit {plan.commit_id} needs {plan.bytes_needed} more bytes on volume {layout.root} "
-            f"but only {space.free_bytes} are free; evict copies or enlarge the volume, then retry",
+            f"but only {free} are free{bound}; evict copies or enlarge the volume, then retry",
             retryable=True, bytes_needed=plan.bytes_needed,
         )
 
@@ -198,6 +203,8 @@ def _build_and_publish(
     layout: VolumeLayout, root_fd: int, project: str, dataset: str, plan: FillPlan, fsync: bool
 ) -> Path:
     assert plan.spool is not None
+    if view_in_place(layout, root_fd, project, dataset, plan.commit_id):  # a crash came before its marker
+        return publish_view(layout, root_fd, project, dataset, plan.commit_id, None, plan.files, plan.size_bytes)
     staging = build_view(layout, root_fd, plan.commit_id, read_manifest_file(plan.spool))
     try:
         if fsync:  # the pool links and the whole staged view, durable before the rename publishes it

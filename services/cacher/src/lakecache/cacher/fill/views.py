@@ -17,12 +17,13 @@ import errno
 import json
 import os
 import secrets
+import stat
 import time
 from collections.abc import Iterable
 from pathlib import Path
 
 from lakecache.cacher.volume.layout import VolumeLayout, marker_document, marker_name
-from lakecache.cacher.volume.safety import fsync_dir, open_dir, open_root, remove_tree
+from lakecache.cacher.volume.safety import fsync_dir, lexists, open_dir, open_root, remove_tree
 from lakecache.core.manifest import ManifestEntry
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -125,23 +126,44 @@ def _copy(pool_fd: int, sha256: str, parent_fd: int, leaf: str) -> None:
         os.close(source)
 
 
+def view_in_place(layout: VolumeLayout, root_fd: int, project: str, dataset: str, commit_id: str) -> bool:
+    """Whether the commit's view directory exists (with or without its marker).
+
+    Views only ever appear whole (renamed from staging) and leave whole (renamed to the trash
+    before they are deleted), so one in place is complete even when a crash came between the
+    rename and the marker."""
+    try:
+        dataset_fd = open_dir(root_fd, layout.root, layout.dataset_parts(project, dataset), create=False)
+    except FileNotFoundError:
+        return False
+    try:
+        found = lexists(dataset_fd, commit_id)
+    finally:
+        os.close(dataset_fd)
+    return found is not None and stat.S_ISDIR(found.st_mode)
+
+
 def publish_view(
-    layout: VolumeLayout, root_fd: int, project: str, dataset: str, commit_id: str, staging_name: str,
+    layout: VolumeLayout, root_fd: int, project: str, dataset: str, commit_id: str, staging_name: str | None,
     files: int, size_bytes: int,
 ) -> Path:
     """Rename the staged view into place and write its ready marker; returns the view path.
 
-    A view already in place (a concurrent fill of the same commit won) is kept and ours
-    discarded: views are only ever renamed in complete, so the one there is whole."""
-    staging_fd = open_dir(root_fd, layout.root, layout.staging_parts, create=False)
+    A view already in place (a concurrent fill of the same commit won, or a crash came before
+    the marker) is kept and ours discarded: views are only ever renamed in complete, so the
+    one there is whole. ``staging_name`` None: only mark the view in place."""
     dataset_fd = open_dir(root_fd, layout.root, layout.dataset_parts(project, dataset), create=True)
     try:
-        try:
-            os.rename(staging_name, commit_id, src_dir_fd=staging_fd, dst_dir_fd=dataset_fd)
-        except OSError as exc:
-            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
-                raise
-            remove_tree(staging_fd, staging_name)
+        if staging_name is not None:
+            staging_fd = open_dir(root_fd, layout.root, layout.staging_parts, create=False)
+            try:
+                os.rename(staging_name, commit_id, src_dir_fd=staging_fd, dst_dir_fd=dataset_fd)
+            except OSError as exc:
+                if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                    raise
+                remove_tree(staging_fd, staging_name)
+            finally:
+                os.close(staging_fd)
         # After the rename: moving a directory needs write permission on it (its '..' entry).
         os.chmod(commit_id, READ_ONLY_DIR, dir_fd=dataset_fd, follow_symlinks=False)
         fsync_dir(dataset_fd)
@@ -150,7 +172,6 @@ def publish_view(
         fsync_dir(dataset_fd)
     finally:
         os.close(dataset_fd)
-        os.close(staging_fd)
     return layout.view_path(project, dataset, commit_id)
 
 
