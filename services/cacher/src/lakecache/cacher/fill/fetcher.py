@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import errno
 import hashlib
+import itertools
 import os
 import random
 import secrets
@@ -77,6 +78,9 @@ class Fetcher:
         self._staged: list[tuple[str, str]] = []  # (temp name, sha256): verified, not yet durable
         self._staged_bytes = 0
         self._commit_lock = asyncio.Lock()
+        # Unique temp names without a random draw per object (os.urandom is a syscall each).
+        self._temp_prefix = f"{os.getpid()}-{secrets.token_hex(4)}"
+        self._temp_numbers = itertools.count()
         self.bytes_fetched = 0
         self.objects_fetched = 0
 
@@ -103,7 +107,7 @@ class Fetcher:
         """Put ``content`` into the pool (or the batch bound for it), verified, or raise ``FillError``."""
         store, key = await self._resolve(content)
         where = f"{key!r} in {store.url}"
-        name = f"{content.sha256}.{os.getpid()}-{secrets.token_hex(4)}.part"
+        name = f"{content.sha256}.{self._temp_prefix}-{next(self._temp_numbers)}.part"
         fd = await self._in_thread(_create_temp, name, self._tmp_fd)
         verified = False
         try:

@@ -164,7 +164,13 @@ class S3Reader(ObjectReader):
                 )
             self._complete = True
 
-        async for chunk in regroup(pieces(), self._store._chunk_size):
+        size = self._store._chunk_size
+        if self.content_length <= size:  # one chunk: join the pieces once instead of regrouping
+            whole = [piece async for piece in pieces()]
+            if whole:
+                yield whole[0] if len(whole) == 1 else b"".join(whole)
+            return
+        async for chunk in regroup(pieces(), size):
             yield chunk
 
     async def _finish(self) -> None:

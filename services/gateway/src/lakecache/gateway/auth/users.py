@@ -1,0 +1,96 @@
+"""Users: people and service accounts that sign in with their own tokens.
+
+A user has a unique ``name``, may be an installation administrator (``global_admin``, the
+operator's flag) and may be ``disabled`` (every token of a disabled user fails at once, and so
+do the job tokens it issued). Users are never deleted: audit records and tokens keep pointing
+at them. Every change writes one audit record.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from lakecache.core.errors import Conflict, InvalidArgument, NotFound
+from lakecache.gateway.auth.audit import Actor
+from lakecache.gateway.auth.store import AuthStore, iso
+
+_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9._@-]{0,98}[a-z0-9])?$")
+
+
+def check_name(name: object) -> str:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise InvalidArgument(f"a user name is 1-100 lower-case letters, digits and . _ @ - (starting and ending "
+                              f"with a letter or digit), got {name!r}")
+    return name
+
+
+def user_json(doc: dict[str, Any]) -> dict[str, Any]:
+    """A user as the API shows it."""
+    return {"id": doc["_id"], "name": doc["name"], "global_admin": doc["global_admin"],
+            "disabled": doc["disabled"], "created_at": iso(doc["created_at"]), "created_by": doc["created_by"]}
+
+
+async def create_user(auth: AuthStore, name: str, actor: Actor, *, global_admin: bool = False) -> dict[str, Any]:
+    """Create the user ``name`` and return its document; :class:`Conflict` if the name is taken."""
+    doc = {"_id": uuid.uuid4().hex, "name": check_name(name), "global_admin": global_admin, "disabled": False,
+           "created_at": auth.clock(), "created_by": actor.subject}
+    try:
+        await auth.users.insert_one(doc)
+    except Conflict:
+        raise Conflict(f"a user named {name!r} already exists; pick another name") from None
+    await auth.audit.record(actor, "user.created", "succeeded", target=f"user:{name}",
+                            reason="installation administrator" if global_admin else None)
+    return doc
+
+
+async def get_user(auth: AuthStore, user_id: str) -> dict[str, Any]:
+    doc = await auth.users.find_one({"_id": user_id})
+    if doc is None:
+        raise NotFound(f"no user with id {user_id!r}")
+    return doc
+
+
+async def find_user(auth: AuthStore, name: str) -> dict[str, Any] | None:
+    return await auth.users.find_one({"name": name})
+
+
+async def list_users(auth: AuthStore) -> list[dict[str, Any]]:
+    return await auth.users.find_list({}, sort=[("name", 1), ("_id", 1)])
+
+
+async def _keep_an_administrator(auth: AuthStore, doc: dict[str, Any]) -> None:
+    # Without an active administrator nobody could create users or fix roles any more. Two
+    # concurrent demotions may both pass this check; the admin-token bootstrap (a missing
+    # ``<home>/admin-token`` when no administrator is left) is the way back.
+    if doc["global_admin"] and not doc["disabled"]:
+        others = await auth.users.count_documents({"global_admin": True, "disabled": False, "_id": {"$ne": doc["_id"]}})
+        if others == 0:
+            raise Conflict(f"{doc['name']!r} is the last active installation administrator; "
+                           "make another user administrator first")
+
+
+async def _set_flag(auth: AuthStore, user_id: str, flag: str, value: bool, actor: Actor, event: str) -> bool:
+    doc = await get_user(auth, user_id)
+    if doc[flag] == value:
+        return False
+    if (flag, value) in (("global_admin", False), ("disabled", True)):
+        await _keep_an_administrator(auth, doc)
+    result = await auth.users.update_one({"_id": user_id, flag: not value}, {"$set": {flag: value}})
+    if result.modified == 0:
+        return False  # a concurrent call made the same change (and recorded it)
+    await auth.audit.record(actor, event, "succeeded", target=f"user:{doc['name']}")
+    return True
+
+
+async def set_global_admin(auth: AuthStore, user_id: str, value: bool, actor: Actor) -> bool:
+    """Make the user an installation administrator or not; ``False`` when it already was so."""
+    return await _set_flag(auth, user_id, "global_admin", value, actor,
+                           "user.promoted" if value else "user.demoted")
+
+
+async def set_disabled(auth: AuthStore, user_id: str, disabled: bool, actor: Actor) -> bool:
+    """Disable (every token of the user fails from now on) or re-enable a user."""
+    return await _set_flag(auth, user_id, "disabled", disabled, actor,
+                           "user.disabled" if disabled else "user.enabled")

@@ -1,0 +1,90 @@
+"""Authentication on the embedded SQLite document store, with a clock the tests move."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from lakecache.core.adapters.registry import document_store_from_url
+from lakecache.gateway.auth import Actor, AuthSettings, AuthStore, Role
+from lakecache.gateway.auth.memberships import grant_role
+from lakecache.gateway.auth.tokens import issue_user_token
+from lakecache.gateway.auth.users import create_user
+
+COLLECTIONS = ("users", "memberships", "tokens", "audit")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2030, 1, 1, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def store_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path}/gateway.db"
+
+
+@pytest.fixture
+def settings() -> AuthSettings:
+    return AuthSettings()
+
+
+@pytest.fixture
+async def store(store_url):
+    async with document_store_from_url(store_url) as store:
+        yield store
+
+
+@pytest.fixture
+async def auth(store, clock, settings) -> AuthStore:
+    auth = AuthStore.open(store, settings, clock=clock)
+    await auth.create_indexes()
+    return auth
+
+
+@dataclass
+class Someone:
+    """A user of the tests with one live token."""
+
+    id: str
+    name: str
+    token: str
+
+    @property
+    def header(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+async def make_user(auth: AuthStore, name: str, roles: dict[str, Role] | None = None, *,
+                    admin: bool = False) -> Someone:
+    system = Actor.system()
+    doc = await create_user(auth, name, system, global_admin=admin)
+    for project, role in (roles or {}).items():
+        await grant_role(auth, project, doc["_id"], role, system)
+    issued = await issue_user_token(auth, doc["_id"], system, name="tests")
+    return Someone(doc["_id"], name, issued.token)
+
+
+async def everything_stored(store) -> str:
+    """Every document of the gateway's collections, as one JSON text."""
+    docs: dict[str, Any] = {name: await store.collection(name).find_list({}) for name in COLLECTIONS}
+    return json.dumps(docs, default=str)
+
+
+async def audit_records(auth: AuthStore, **filters: Any) -> list[dict[str, Any]]:
+    return await auth.audit.find(limit=1000, **filters)
