@@ -124,16 +124,16 @@ def test_add_and_list_volumes(cacher, tmp_path):
 
     text = site("add", SITE, "--volume", "nfs2", "--path", str(nfs2))
     assert text.exit_code == 0, text.output
-    assert "added volume nfs2" in flat(text.stdout) and "ttl 1d" in flat(text.stdout)
+    assert "added volume nfs2" in flat(text.stdout) and "ttl default" in flat(text.stdout)
 
     listed = site_json("volumes", SITE)
     assert [(v["name"], v["ttl_seconds"], v["capacity_configured"]) for v in listed] == [
-        ("nfs1", 43200, True), ("nfs2", 86400, False)]
+        ("nfs1", 43200, True), ("nfs2", None, False)]
     assert site_json("volumes", SITE, "nfs2")["path"] == str(nfs2)
 
     table = site("volumes", SITE)
     assert table.exit_code == 0
-    assert all(part in flat(table.stdout) for part in ("nfs1", "nfs2", "1.5 GiB", "12h", "1d"))
+    assert all(part in flat(table.stdout) for part in ("nfs1", "nfs2", "1.5 GiB", "12h", "default"))
 
     assert site_json("copies", SITE) == []
     assert site_json("copies", SITE, "--state", "ready") == []

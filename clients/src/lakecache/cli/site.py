@@ -121,8 +121,16 @@ def _volume_row(table: Table, v: dict[str, Any]) -> None:
     capacity = human_size(v.get("capacity_bytes")) + ("" if v.get("capacity_configured") else " (fs)")
     copies = v.get("copies") or {}
     table.add_row(v["name"], v["path"], capacity, human_size(v.get("used_bytes")), human_size(v.get("free_bytes")),
-                  f"{copies.get('ready', 0)} ({human_size(copies.get('bytes', 0))})", human_duration(v["ttl_seconds"]),
-                  f"{v['high_watermark']:g}/{v['low_watermark']:g}")
+                  f"{copies.get('ready', 0)} ({human_size(copies.get('bytes', 0))})", _ttl_text(v.get("ttl_seconds")),
+                  f"{_mark(v.get('high_watermark'))}/{_mark(v.get('low_watermark'))}")
+
+
+def _ttl_text(seconds: int | None) -> str:
+    return "default" if seconds is None else human_duration(seconds)
+
+
+def _mark(value: float | None) -> str:
+    return "default" if value is None else f"{value:g}"
 
 
 def _volume_table() -> Table:
@@ -138,12 +146,13 @@ def add(
         "--capacity", help=f"Capacity to manage, e.g. 500G, 1.5T, 100MiB ({SIZE_HELP}). "
         "Default: what the filesystem reports.", show_default=False)] = None,
     ttl: Annotated[str | None, typer.Option(
-        "--ttl", help="Unused copies older than this may be evicted: 90m, 12h, 1d, 2w. Default 1d.",
+        "--ttl", help="Unused copies older than this may be evicted: 90m, 12h, 1d, 2w. Default: the evictor's "
+        "(1d unless configured).",
         show_default=False)] = None,
     high_watermark: Annotated[float | None, typer.Option(
-        help="Fraction of capacity that starts eviction (default 0.9).", show_default=False)] = None,
+        help="Fraction of capacity that starts eviction (default: the evictor's, 0.9).", show_default=False)] = None,
     low_watermark: Annotated[float | None, typer.Option(
-        help="Fraction of capacity eviction stops at (default 0.75).", show_default=False)] = None,
+        help="Fraction of capacity eviction stops at (default: the evictor's, 0.75).", show_default=False)] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Register a cache volume at SITE.
@@ -169,7 +178,7 @@ def add(
         return print_json(created)
     console.print(f"added volume [bold]{created['name']}[/] at site {created['site']}: {created['path']}, "
                   f"capacity {human_size(created.get('capacity_bytes'))}, "
-                  f"ttl {human_duration(created['ttl_seconds'])}", highlight=False)
+                  f"ttl {_ttl_text(created.get('ttl_seconds'))}", highlight=False)
 
 
 @site_app.command("volumes")

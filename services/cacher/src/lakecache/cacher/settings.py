@@ -12,9 +12,17 @@ class VolumeSetting(BaseModel):
     name: Slug = Field(description="Volume name, unique within the site.")
     path: str = Field(description="Absolute path of an existing, writable directory (the NFS mount).")
     capacity_bytes: int | None = Field(None, gt=0, description="Capacity to manage; null: what the filesystem reports.")
-    ttl_seconds: int = Field(86400, gt=0, description="Unused copies older than this may be evicted.")
-    high_watermark: float = Field(0.9, gt=0, le=1, description="Fraction of capacity that starts capacity eviction.")
-    low_watermark: float = Field(0.75, gt=0, le=1, description="Fraction of capacity capacity eviction stops at.")
+    ttl_seconds: int | None = Field(
+        None, gt=0, description="Unused copies older than this may be evicted; null: the evictor's default (1 day)."
+    )
+    high_watermark: float | None = Field(
+        None, gt=0, le=1, description="Fraction of capacity that starts capacity eviction; null: the evictor's "
+        "default (0.9)."
+    )
+    low_watermark: float | None = Field(
+        None, gt=0, le=1, description="Fraction of capacity capacity eviction stops at; null: the evictor's "
+        "default (0.75)."
+    )
 
 
 class CacherSection(ServiceSection):

@@ -22,6 +22,7 @@ from lakecache.core.contracts.cache import VolumeReported
 from lakecache.core.errors import Conflict, InvalidArgument, LakeCacheError, NotFound
 
 _FIELDS = set(VolumeSetting.model_fields)
+DEFAULT_HIGH_WATERMARK, DEFAULT_LOW_WATERMARK = 0.9, 0.75  # the evictor's defaults, for validation only
 log = logging.getLogger(__name__)
 
 
@@ -36,9 +37,12 @@ def parse_volume(body: dict[str, Any]) -> VolumeSetting:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())
         raise InvalidArgument(f"invalid volume: {problems}. Names are lower-case letters, digits and inner "
                               "dashes (e.g. nfs1)") from None
-    if spec.low_watermark >= spec.high_watermark:
-        raise InvalidArgument(f"low_watermark ({spec.low_watermark}) must be below high_watermark "
-                              f"({spec.high_watermark})")
+    # One mark given: checked against the evictor's usual default for the other.
+    high = spec.high_watermark if spec.high_watermark is not None else DEFAULT_HIGH_WATERMARK
+    low = spec.low_watermark if spec.low_watermark is not None else DEFAULT_LOW_WATERMARK
+    if low >= high:
+        raise InvalidArgument(f"low_watermark ({low}) must be below high_watermark ({high}); unset marks "
+                              f"default to {DEFAULT_HIGH_WATERMARK} and {DEFAULT_LOW_WATERMARK}")
     check_path(spec.path)
     return spec
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
+from pydantic import ValidationError
 
 from lakecache.core.contracts.eviction import EvictionTtlChanged
 from lakecache.core.errors import InvalidArgument, NotFound
@@ -16,6 +18,7 @@ from lakecache.evictor.sites import SitePolicies
 POLICIES_KEY = web.AppKey("evictor_policies", SitePolicies)
 PUBLISHER_KEY = web.AppKey("evictor_publisher", EventPublisher)
 SITE = "/api/v1/sites/{site}"
+_MAX_TARGET = 128  # the contract's limit on ids
 
 
 async def explain_copy(request: web.Request) -> web.Response:
@@ -24,13 +27,16 @@ async def explain_copy(request: web.Request) -> web.Response:
     policies = request.app[POLICIES_KEY]
     state = await policies.state(site)
     volume = request.query.get("volume")
+    holding = sorted(name for name, v in state.volumes.items() if commit_id in v.copies)
+    if not holding:
+        raise NotFound(f"the evictor knows no copy of commit {commit_id} at site {site!r}; it learns of copies "
+                       "from cache.ready events (is the site's cacher running, and this evictor the one "
+                       "that owns the site?)")
     if volume is None:
-        holding = sorted(name for name, v in state.volumes.items() if commit_id in v.copies)
-        if not holding:
-            raise NotFound(f"the evictor knows no copy of commit {commit_id} at site {site!r}; it learns of copies "
-                           "from cache.ready events (is the site's cacher running, and this evictor the one "
-                           "that owns the site?)")
         volume = holding[0]
+    elif volume not in holding:
+        raise NotFound(f"the evictor knows no copy of commit {commit_id} on volume {volume!r} of site {site!r}; "
+                       f"it knows one on {', '.join(holding)}")
     return web.json_response(await policies.explain(site, volume, commit_id, datetime.now(UTC)))
 
 
@@ -56,18 +62,36 @@ async def site_summary(request: web.Request) -> web.Response:
 async def set_ttl(request: web.Request) -> web.Response:
     """``PUT …/ttl``: ``{"scope": "dataset"|"commit", "target": id, "ttl_seconds": n|null}``."""
     body = await json_object(request)
+    problems = _ttl_problems(body)
+    if problems:
+        raise InvalidArgument("; ".join(problems) + '. Send {"scope": "dataset" or "commit", "target": "<dataset id '
+                              'or commit id>", "ttl_seconds": <whole seconds > 0, or null to clear>}')
+    try:
+        changed = EvictionTtlChanged(site=request.match_info["site"], scope=body["scope"], target=body["target"],
+                                     ttl_seconds=body.get("ttl_seconds"), changed_by=caller(request))
+    except ValidationError as exc:  # what the body checks above cannot see: the site in the path
+        wrong = "; ".join(f"{'.'.join(map(str, e['loc']))} {e['input']!r}: {e['msg']}" for e in exc.errors())
+        raise InvalidArgument(f"invalid TTL change: {wrong}") from None
+    event = await request.app[PUBLISHER_KEY].emit(changed)
+    return web.json_response({"accepted": True, "event_id": event.id}, status=202)
+
+
+def _ttl_problems(body: dict[str, Any]) -> list[str]:
+    """What is wrong with a TTL body, one sentence per field (empty when nothing is)."""
+    problems = []
     unknown = sorted(set(body) - {"scope", "target", "ttl_seconds"})
     if unknown:
-        raise InvalidArgument(f"unknown field(s) {', '.join(unknown)}; send scope, target and ttl_seconds")
-    ttl = body.get("ttl_seconds")
-    if body.get("scope") not in ("dataset", "commit") or not isinstance(body.get("target"), str) or not (
-            ttl is None or (isinstance(ttl, int) and not isinstance(ttl, bool) and ttl > 0)):
-        raise InvalidArgument('send {"scope": "dataset" or "commit", "target": "<dataset id or commit id>", '
-                              '"ttl_seconds": <whole seconds > 0, or null to clear>}')
-    event = await request.app[PUBLISHER_KEY].emit(EvictionTtlChanged(
-        site=request.match_info["site"], scope=body["scope"], target=body["target"], ttl_seconds=ttl,
-        changed_by=caller(request)))
-    return web.json_response({"accepted": True, "event_id": event.id}, status=202)
+        problems.append(f"unknown field(s) {', '.join(unknown)}")
+    scope, target, ttl = body.get("scope"), body.get("target"), body.get("ttl_seconds")
+    if scope not in ("dataset", "commit"):
+        problems.append(f'scope must be "dataset" or "commit", got {json.dumps(scope)}')
+    if not isinstance(target, str) or not 1 <= len(target) <= _MAX_TARGET:
+        shown = json.dumps(target) if not isinstance(target, str) else f"{len(target)} characters"
+        problems.append(f"target must be the dataset's or commit's id (1 to {_MAX_TARGET} characters), got {shown}")
+    if not (ttl is None or (isinstance(ttl, int) and not isinstance(ttl, bool) and ttl > 0)):
+        problems.append(f"ttl_seconds must be a whole number of seconds above 0, or null to clear the override, "
+                        f"got {json.dumps(ttl)}")
+    return problems
 
 
 ROUTES = [
