@@ -6,7 +6,6 @@ import uuid
 
 import aiohttp
 import pytest
-from aiobotocore.session import get_session
 
 from lakecache.catalog.bootstrap import SERVICE
 from lakecache.core.contracts.cache import CacheEvicted, CacheReady
@@ -18,16 +17,6 @@ from tests.support.waiting import eventually
 pytestmark = [pytest.mark.kafka, pytest.mark.s3, pytest.mark.mongo]
 
 
-async def _bucket(s3_server) -> str:
-    name = f"catalog-{uuid.uuid4().hex[:10]}"
-    async with get_session().create_client(
-        "s3", endpoint_url=s3_server.endpoint_url, region_name=s3_server.region,
-        aws_access_key_id=s3_server.access_key, aws_secret_access_key=s3_server.secret_key,
-    ) as client:
-        await client.create_bucket(Bucket=name)
-    return name
-
-
 def _manifest_puts(s3_server, bucket: str) -> int:
     lines = s3_server.access_log.read_text(errors="replace").splitlines()
     target = f"/{bucket}/vision/cats/_lakecache/manifests/"
@@ -36,16 +25,14 @@ def _manifest_puts(s3_server, bucket: str) -> int:
 
 async def test_create_commit_list_and_delete_on_kafka_s3_and_mongo(tmp_path, kafka_server, s3_server, mongo_server,
                                                                    monkeypatch):
-    bucket = await _bucket(s3_server)
+    bucket = await s3_server.new_bucket("catalog")
     database = f"catalog_{uuid.uuid4().hex[:8]}"
     monkeypatch.setenv("LAKECACHE_CATALOG__PORT", "0")
     # PyMongo's command listener is process-global and binds the first tracer provider for
     # good; leave it to the tracing test in tests/ports instead of claiming it here.
     monkeypatch.setattr(runner, "instrument_pymongo", lambda telemetry: None)
     settings = SERVICE.settings_type(
-        home=tmp_path, bus_url=kafka_server.url, lake_url=f"s3://{bucket}",
-        s3_endpoint_url=s3_server.endpoint_url, s3_region=s3_server.region,
-        s3_access_key_id=s3_server.access_key, s3_secret_access_key=s3_server.secret_key,
+        home=tmp_path, bus_url=kafka_server.url, lake_url=f"s3://{bucket}", **s3_server.lake_settings(),
         catalog={"port": 0, "store_url": mongo_server.url.replace("/?", f"/{database}?", 1)},
     )
     async with start_service(SERVICE, settings) as running, aiohttp.ClientSession() as session:

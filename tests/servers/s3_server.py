@@ -86,6 +86,20 @@ class S3Server(ManagedServer):
             "s3", endpoint_url=self.endpoint_url, aws_access_key_id=self.access_key,
             aws_secret_access_key=self.secret_key, region_name=self.region)
 
+    async def new_bucket(self, prefix: str) -> str:
+        """Create a bucket with a unique name starting with ``prefix``; return its name."""
+        import uuid
+
+        name = f"{prefix}-{uuid.uuid4().hex[:10]}"
+        async with self.client() as s3:
+            await s3.create_bucket(Bucket=name)
+        return name
+
+    def lake_settings(self) -> dict[str, str]:
+        """The ``s3_*`` settings of a LakeCache service using this server as its lake."""
+        return {"s3_endpoint_url": self.endpoint_url, "s3_region": self.region,
+                "s3_access_key_id": self.access_key, "s3_secret_access_key": self.secret_key}
+
     async def _list_buckets(self) -> bool:
         async with self.client() as s3:
             response = await s3.list_buckets()

@@ -6,7 +6,6 @@ import os
 import uuid
 
 import pytest
-from aiobotocore.session import get_session
 
 from lakecache.cacher.bootstrap import SERVICE
 from lakecache.core.contracts.cache import CacheReady
@@ -22,19 +21,12 @@ FILES = {"train/a.bin": os.urandom(70_000), "train/b.txt": b"b" * 500}
 
 async def test_request_to_ready_on_kafka_s3_and_mongo(tmp_path, volume, kafka_server, s3_server, mongo_server,
                                                       monkeypatch):
-    bucket = f"cacher-{uuid.uuid4().hex[:10]}"
-    async with get_session().create_client(
-        "s3", endpoint_url=s3_server.endpoint_url, region_name=s3_server.region,
-        aws_access_key_id=s3_server.access_key, aws_secret_access_key=s3_server.secret_key,
-    ) as client:
-        await client.create_bucket(Bucket=bucket)
+    bucket = await s3_server.new_bucket("cacher")
     monkeypatch.setattr(runner, "instrument_pymongo", lambda telemetry: None)  # see tests/catalog/test_real_servers
     database = f"cacher_{uuid.uuid4().hex[:8]}"
-    s3 = {"s3_endpoint_url": s3_server.endpoint_url, "s3_region": s3_server.region,
-          "s3_access_key_id": s3_server.access_key, "s3_secret_access_key": s3_server.secret_key}
     site = f"s{uuid.uuid4().hex[:8]}"
     settings = SERVICE.settings_type(
-        home=tmp_path, bus_url=kafka_server.url, lake_url=f"s3://{bucket}", **s3,
+        home=tmp_path, bus_url=kafka_server.url, lake_url=f"s3://{bucket}", **s3_server.lake_settings(),
         cacher={"port": 0, "site": site, "volumes": [{"name": "nfs1", "path": str(volume)}],
                 "store_url": mongo_server.url.replace("/?", f"/{database}?", 1)},
     )
