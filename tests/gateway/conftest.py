@@ -8,8 +8,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 
 from lakecache.core.adapters.registry import document_store_from_url
+from lakecache.core.runtime.http import create_app
+from lakecache.core.telemetry import configure_telemetry
+from lakecache.gateway.app import gateway_parts
 from lakecache.gateway.auth import Actor, AuthSettings, AuthStore, Role
 from lakecache.gateway.auth.memberships import grant_role
 from lakecache.gateway.auth.tokens import issue_user_token
@@ -88,3 +93,19 @@ async def everything_stored(store) -> str:
 
 async def audit_records(auth: AuthStore, **filters: Any) -> list[dict[str, Any]]:
     return await auth.audit.find(limit=1000, **filters)
+
+
+def gateway_app(auth: AuthStore) -> web.Application:
+    """The gateway's app on ``auth``, as its bootstrap builds it, without the service runtime."""
+    parts = gateway_parts(auth)
+    app = create_app("gateway", configure_telemetry("gateway"), {}, parts.routes)
+    assert parts.app_setup is not None
+    parts.app_setup(app)
+    return app
+
+
+@pytest.fixture
+async def api(auth):
+    """A client of the gateway's API on the test store."""
+    async with TestClient(TestServer(gateway_app(auth))) as client:
+        yield client

@@ -20,6 +20,8 @@ from lakecache.gateway.auth import (
 
 PROJECT_ACTIONS = sorted(a for a, s in ACTIONS.items() if s.scope is Scope.PROJECT)
 JOB_ALLOWED = {"datasets:read", "caches:read", "leases:write", "runs:log"}
+#: About the job token itself (who am I), so not confined to a project.
+JOB_ANYWHERE = {"self:read"}
 
 
 def user(roles: dict[str, Role] | None = None, *, admin: bool = False) -> UserPrincipal:
@@ -83,7 +85,7 @@ def test_unknown_actions_and_missing_principals_are_denied():
 @pytest.mark.parametrize("action", sorted(ACTIONS))
 def test_a_job_token_may_only_read_inputs_lease_and_log_to_its_run(action):
     decision = authorize(job(), action, Resource("vision", "run-1"))
-    assert decision.allowed is (action in JOB_ALLOWED), decision.reason
+    assert decision.allowed is (action in JOB_ALLOWED | JOB_ANYWHERE), decision.reason
 
 
 def test_a_job_token_logs_to_its_own_run_only():
@@ -109,10 +111,16 @@ def test_no_role_in_a_project_means_no_access_to_it(roles, project, action, run)
     assert not authorize(user(roles), action, Resource(project, run)).allowed
 
 
-@given(own=_names, other=_names, action=st.sampled_from(sorted(ACTIONS)), run=st.none() | _names)
+@given(own=_names, other=_names, action=st.sampled_from(sorted(set(ACTIONS) - JOB_ANYWHERE)),
+       run=st.none() | _names)
 def test_job_tokens_are_confined_to_their_project(own, other, action, run):
     if own != other:
         assert not authorize(job(project=own, run="r"), action, Resource(other, run)).allowed
+
+
+def test_a_job_token_may_see_who_it_is_whatever_the_request_names():
+    for resource in (Resource(), Resource("speech", "run-9")):
+        assert authorize(job(project="vision"), "self:read", resource).allowed
 
 
 def test_permissions_refuse_unknown_actions_and_missing_sources_when_declared():

@@ -18,10 +18,11 @@ The pieces, one per module:
 * ``store`` / ``settings`` — the collections and the knobs.
 
 Job tokens (what a training job gets) act for one run: they may read their project's datasets
-and cached copies, acquire/renew/release leases on its cached copies and log to their own run —
-nothing else. Their scope is the project's datasets rather than a list of commits fixed at
-issue time because a job resolves ``name@latest`` and picks its inputs as it runs; the run
-records the exact commits it read (lineage), and the project is the isolation boundary.
+and cached copies, acquire/renew/release leases on its cached copies, log to their own run and
+see who they are (``self:read``) — nothing else. Their scope is the project's datasets rather
+than a list of commits fixed at issue time because a job resolves ``name@latest`` and picks its
+inputs as it runs; the run records the exact commits it read (lineage), and the project is the
+isolation boundary.
 """
 
 from lakecache.gateway.auth.actions import ACTIONS, ActionSpec, Scope

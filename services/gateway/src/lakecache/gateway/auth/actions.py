@@ -20,7 +20,8 @@ class Scope(Enum):
     PROJECT = "project"
     #: Installation administrators only (users, sites, the audit log).
     INSTALLATION = "installation"
-    #: Any signed-in user (not a job token): things about oneself, shared read-only facts.
+    #: Any signed-in user: things about oneself, shared read-only facts. Job tokens only where
+    #: the action says ``job`` (their own identity), and then whatever their project.
     AUTHENTICATED = "authenticated"
 
 
@@ -54,6 +55,7 @@ ACTIONS: dict[str, ActionSpec] = {spec.name: spec for spec in (
     ActionSpec("jobs:issue", _P, "issue a job token for a run", _E),
     ActionSpec("members:read", _P, "list the project's members and roles", _V),
     ActionSpec("members:write", _P, "grant and revoke roles in the project", _ADM),
+    ActionSpec("self:read", _A, "see who one is: one's identity and roles", job=True),
     ActionSpec("tokens:own", _A, "create, list and revoke one's own tokens"),
     ActionSpec("sites:read", _A, "list sites, volumes and their policies"),
     ActionSpec("sites:write", _I, "register volumes, change TTL and capacity policies"),
@@ -65,4 +67,4 @@ ACTIONS: dict[str, ActionSpec] = {spec.name: spec for spec in (
 
 #: What a job token may do, for people (error messages, docs).
 JOB_SCOPE = ("read its project's datasets and cached copies, lease cached copies of its project, "
-             "and log to its own run")
+             "log to its own run and see who it is")

@@ -25,12 +25,14 @@ from datetime import datetime
 from typing import Any, Literal
 
 from lakecache.core.errors import InvalidArgument
-from lakecache.core.ports.docstore import Collection
+from lakecache.core.ports.docstore import Collection, Filter
 from lakecache.gateway.auth.principals import Principal
 
 Outcome = Literal["succeeded", "failed", "denied"]
 
 MAX_PAGE = 1000
+#: The order of :meth:`AuditLog.find`: newest first, ties by id (stable pages).
+SORT = (("at", -1), ("_id", 1))
 
 
 @dataclass
@@ -89,14 +91,19 @@ class AuditLog:
         return record_id
 
     async def find(self, *, project: str | None = None, actor: str | None = None, outcome: str | None = None,
-                   before: datetime | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        """The newest records first, optionally of one project, actor or outcome, older than ``before``."""
+                   action: str | None = None, before: datetime | None = None, after: Filter | None = None,
+                   limit: int = 100) -> list[dict[str, Any]]:
+        """The newest records first (``SORT``), optionally of one project, actor, outcome or action,
+        older than ``before``; ``after`` is a filter selecting the records past a page boundary
+        (a keyset cursor over ``SORT``)."""
         if not 1 <= limit <= MAX_PAGE:
             raise InvalidArgument(f"limit must be from 1 to {MAX_PAGE}, got {limit}")
         query: dict[str, Any] = {}
-        for key, value in (("project", project), ("actor", actor), ("outcome", outcome)):
+        for key, value in (("project", project), ("actor", actor), ("outcome", outcome), ("action", action)):
             if value is not None:
                 query[key] = value
         if before is not None:
             query["at"] = {"$lt": before}
-        return await self._records.find_list(query, sort=[("at", -1), ("_id", 1)], limit=limit)
+        if after:
+            query = {"$and": [query, dict(after)]} if query else dict(after)
+        return await self._records.find_list(query, sort=list(SORT), limit=limit)

@@ -80,6 +80,8 @@ def _authorize_user(user: UserPrincipal, spec: ActionSpec, resource: Resource) -
 def _authorize_job(job: JobPrincipal, spec: ActionSpec, resource: Resource) -> Decision:
     if not spec.job:
         return Decision.deny(f"a job token may only {JOB_SCOPE}; {spec.name} ({spec.description}) is not among them")
+    if spec.scope is Scope.AUTHENTICATED:  # about the token itself (who am I), not about a project
+        return Decision.allow(f"{job.subject} may {spec.description}")
     if resource.project != job.project:
         return Decision.deny(f"the job token of run {job.run_id} belongs to project {job.project!r}, "
                              f"not {resource.project!r}")

@@ -16,7 +16,9 @@ from lakecache.core.errors import Conflict, InvalidArgument, NotFound
 from lakecache.gateway.auth.audit import Actor
 from lakecache.gateway.auth.store import AuthStore, iso
 
-_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9._@-]{0,98}[a-z0-9])?$")
+#: A user name (the API's request models declare the same pattern).
+NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9._@-]{0,98}[a-z0-9])?$"
+_NAME = re.compile(NAME_PATTERN)
 
 
 def check_name(name: object) -> str:

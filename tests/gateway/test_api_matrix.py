@@ -1,0 +1,167 @@
+"""The authorization matrix: every route the gateway's router has × every kind of caller.
+
+Routes come from the aiohttp router itself (a new route cannot be left out), expectations from
+each route's declared requirement and the ACTIONS table — restated here, not computed by
+``authorize`` — and every request is checked for its audit records too: exactly one for each
+denial and each mutation, none for an allowed read.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from lakecache.core.runtime.http import PUBLIC_PATHS
+from lakecache.gateway.api import api_registry
+from lakecache.gateway.app import route_policy
+from lakecache.gateway.auth import ACTIONS, PUBLIC, Actor, Permission, Role, Scope
+from lakecache.gateway.auth.tokens import issue_job_token, issue_user_token
+from tests.gateway.conftest import gateway_app, make_user
+
+PROJECT, OTHER, RUN = "vision", "speech", "run-1"
+_VARIABLE = re.compile(r"\{([^}:]+)\}")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """One column of the matrix: how the test authenticates and what the ACTIONS table grants it."""
+
+    name: str
+    header: dict[str, str]
+    kind: str  # anonymous, user, job
+    roles: dict[str, Role]
+    global_admin: bool = False
+
+
+def expected_allowed(caller: Caller, action: str, project: str | None) -> bool:
+    """What ACTIONS says about ``caller`` doing ``action`` in ``project`` (the run is the job's own)."""
+    spec = ACTIONS[action]
+    if caller.kind == "anonymous":
+        return False
+    if caller.kind == "job":
+        return spec.job and (spec.scope is Scope.AUTHENTICATED or project == PROJECT)
+    if caller.global_admin:
+        return True
+    if spec.scope is Scope.INSTALLATION:
+        return False
+    if spec.scope is Scope.AUTHENTICATED:
+        return True
+    role = caller.roles.get(project or "")
+    return role is not None and role >= spec.role
+
+
+# Checks a handler makes once it knows the object: revoking a token that is not the caller's
+# needs users:write (the matrix revokes a token of another user).
+OBJECT_ACTIONS = {("DELETE", "/api/v1/tokens/{token_id}"): "users:write"}
+
+
+def sample_body(method: str, path: str, caller: Caller) -> dict | None:
+    """A valid body for the routes that take one, so allowed calls really run their handler."""
+    bodies = {
+        ("POST", "/api/v1/users"): {"name": f"new-{caller.name}"},
+        ("PUT", "/api/v1/projects/{project}/members/{name}"): {"role": "viewer"},
+        ("POST", "/api/v1/tokens"): {"name": "matrix"},
+        ("POST", "/api/v1/users/{name}/tokens"): {"name": "matrix"},
+        ("POST", "/api/v1/projects/{project}/runs/{run_id}/job-tokens"): {"expires_at": "2030-01-01T06:00:00Z"},
+    }
+    return bodies.get((method, path), {} if method in ("POST", "PUT", "PATCH") else None)
+
+
+@pytest.fixture
+async def callers(auth, clock) -> list[Caller]:
+    system = Actor.system()
+    editor = await make_user(auth, "ed", {PROJECT: Role.EDITOR})
+    job = await issue_job_token(auth, project=PROJECT, run_id=RUN, issuer_id=editor.id,
+                                expires_at=clock() + timedelta(hours=6), actor=system)
+    people = {
+        "outsider": ({OTHER: Role.ADMIN}, False),
+        "viewer": ({PROJECT: Role.VIEWER}, False),
+        "admin": ({}, True),
+    }
+    made = {name: await make_user(auth, name, roles, admin=admin) for name, (roles, admin) in people.items()}
+    return [
+        Caller("anonymous", {}, "anonymous", {}),
+        Caller("outsider", made["outsider"].header, "user", {OTHER: Role.ADMIN}),
+        Caller("viewer", made["viewer"].header, "user", {PROJECT: Role.VIEWER}),
+        Caller("editor", editor.header, "user", {PROJECT: Role.EDITOR}),
+        Caller("admin", made["admin"].header, "user", {}, global_admin=True),
+        Caller("job", {"Authorization": f"Bearer {job.token}"}, "job", {}),
+    ]
+
+
+@pytest.fixture
+async def target(auth):
+    """The user the matrix's user routes act on, and a token of theirs (not any caller's)."""
+    someone = await make_user(auth, "tgt")
+    issued = await issue_user_token(auth, someone.id, Actor.system(), name="victim")
+    return {"project": PROJECT, "name": "tgt", "token_id": issued.id, "run_id": RUN}
+
+
+def concrete(path: str, values: dict[str, str]) -> str:
+    return _VARIABLE.sub(lambda m: values[m.group(1)], path)
+
+
+def test_the_route_table_covers_every_route_and_matches_the_registry(auth):
+    app = gateway_app(auth)
+    registry = api_registry()
+    policy = route_policy(auth, registry)
+    table = policy.table(app)
+    assert policy.problems(app) == []
+    shared = set(PUBLIC_PATHS)
+    for rule in table:
+        assert rule.requirement is not None, f"{rule.method} {rule.path} declares nothing"
+        if isinstance(rule.requirement, Permission):
+            assert rule.requirement.action in ACTIONS
+        operation = registry.find(rule.method, rule.path)
+        if operation is None:
+            assert rule.path in shared, f"{rule.method} {rule.path} is neither an operation nor a shared probe"
+        else:
+            assert rule.requirement == (PUBLIC if operation.public else operation.permission)
+    routed = {(rule.method, rule.path) for rule in table}
+    assert {(o.method, o.path) for o in registry} <= routed
+
+
+async def test_every_route_answers_every_caller_as_the_actions_table_says(auth, store, callers, target):
+    app = gateway_app(auth)
+    policy = route_policy(auth, api_registry())
+    audit = store.collection("audit")
+    surprises: list[str] = []
+    async with TestClient(TestServer(app)) as client:
+        for rule in policy.table(app):
+            for caller in callers:
+                path = concrete(rule.path, target)
+                request_id = uuid.uuid4().hex
+                headers = {**caller.header, "X-Request-Id": request_id}
+                body = sample_body(rule.method, rule.path, caller)
+                async with client.request(rule.method, path, headers=headers, json=body) as response:
+                    status = response.status
+                records = await audit.count_documents({"request_id": request_id})
+                where = f"{rule.method} {rule.path} as {caller.name}: {status}"
+
+                if rule.requirement is PUBLIC:
+                    allowed, denial = True, None
+                else:
+                    assert isinstance(rule.requirement, Permission)
+                    project = target["project"] if "{project}" in rule.path else None
+                    allowed = expected_allowed(caller, rule.requirement.action, project)
+                    extra = OBJECT_ACTIONS.get((rule.method, rule.path))
+                    if extra is not None:
+                        allowed = allowed and expected_allowed(caller, extra, project)
+                    denial = 401 if caller.kind == "anonymous" else 403
+                if allowed:
+                    if status in (401, 403) or status >= 500:
+                        surprises.append(f"{where}, expected to be allowed")
+                    mutating = rule.method not in ("GET", "HEAD") and rule.requirement is not PUBLIC
+                    if records != int(mutating):
+                        surprises.append(f"{where}: {records} audit records, expected {int(mutating)}")
+                else:
+                    if status != denial:
+                        surprises.append(f"{where}, expected {denial} (an unexpected allow if 2xx)")
+                    if records != 1:
+                        surprises.append(f"{where}: {records} audit records for a denial, expected 1")
+    assert surprises == []
