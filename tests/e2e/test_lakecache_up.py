@@ -62,7 +62,14 @@ def test_up_serves_health_and_readiness_and_stops_cleanly_on_ctrl_c(up):
         status, body = fetch(url + "/readyz")
         assert status == 200, body
     assert (home / "lake").is_dir()
-    assert {p.name for p in home.glob("*.db")} >= {"catalog.db", "cacher.db", "tracker.db", "gateway.db"}
+    assert {p.name for p in home.glob("*.db")} >= {"catalog.db", "cacher.db", "evictor.db", "tracker.db",
+                                                  "gateway.db"}
+    token_file = Path(announced["admin_token_file"])
+    assert token_file == home.resolve() / "admin-token" and token_file.stat().st_mode & 0o777 == 0o600
+    request = urllib.request.Request(services["gateway"] + "/api/v1/me",
+                                     headers={"Authorization": "Bearer " + token_file.read_text().strip()})
+    with urllib.request.urlopen(request, timeout=10) as reply:
+        assert json.loads(reply.read())["kind"] == "user"
 
     started = time.monotonic()
     process.send_signal(signal.SIGINT)

@@ -75,12 +75,17 @@ def up(
     def announce(running: list[RunningService]) -> None:
         urls = {r.definition.name: r.base_url for r in running}
         if as_json:
-            print(json.dumps({"status": "up", "home": str(settings[0].home.resolve()), "services": urls}), flush=True)
+            home_dir = settings[0].home.resolve()
+            print(json.dumps({"status": "up", "home": str(home_dir), "services": urls,
+                              "admin_token_file": str(home_dir / "admin-token")}), flush=True)
             return
         home_dir = settings[0].home.resolve()
         console.print(f"[bold green]LakeCache is up[/] — gateway {urls['gateway']}  (data in {home_dir})")
         for name, url in urls.items():
             console.print(f"  {name:<8} {url}")
+        token = home_dir / "admin-token"
+        if token.exists():  # the gateway writes it on its first start (0600); never printed
+            console.print(f"Administrator token: {token} (use it as `Authorization: Bearer …` at the gateway)")
         console.print("Press Ctrl-C to stop.")
 
     try:
