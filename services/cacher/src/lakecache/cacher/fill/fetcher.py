@@ -154,7 +154,7 @@ class Fetcher:
                 )
             return
         etag = content.etag
-        done: set[int] = set()  # ranges already written, kept across attempts of one version
+        done = _Ranges()  # ranges already written (and hashed), kept across attempts of one version
         failure = ""
         for attempt in range(1, options.attempts + 1):
             try:
@@ -165,12 +165,12 @@ class Fetcher:
                     digest = await self._whole(store, key, content, fd, etag)
                 if digest == content.sha256:
                     return
-                done.clear()
+                done = _Ranges()
                 failure = f"content sha256 {digest} does not match the manifest's {content.sha256}"
             except PreconditionFailed:
                 # The object was rewritten since the commit (a re-upload of the same content
                 # gets a new etag): follow the current version; the sha256 check decides.
-                done.clear()
+                done = _Ranges()
                 etag = (await store.head(key)).etag
                 failure = "the object changed while it was read"
                 continue
@@ -217,10 +217,10 @@ class Fetcher:
         return digest.hexdigest()
 
     async def _ranged(
-        self, store: ObjectStore, key: str, content: Content, fd: int, etag: str, done: set[int]
+        self, store: ObjectStore, key: str, content: Content, fd: int, etag: str, done: _Ranges
     ) -> str:
         part = self._options.part_size
-        spans = [(s, min(s + part, content.size) - 1) for s in range(0, content.size, part) if s not in done]
+        spans = [(s, min(s + part, content.size) - 1) for s in range(0, content.size, part) if s not in done.written]
         # A failed range does not cancel its siblings: they finish, land in ``done``, and the
         # retry asks only for what failed. The first failure decides how to retry.
         results = await asyncio.gather(
@@ -229,10 +229,12 @@ class Fetcher:
         for result in results:
             if isinstance(result, BaseException):
                 raise result
-        return await self._in_thread(_hash_file, fd, content.size)
+        if done.hashed_to != content.size:  # every range is written, so the hash has caught up
+            raise AssertionError(f"hashed {done.hashed_to} of {content.size} bytes of {content.path!r}")
+        return done.digest.hexdigest()
 
     async def _range(
-        self, store: ObjectStore, key: str, span: tuple[int, int], fd: int, etag: str, done: set[int]
+        self, store: ObjectStore, key: str, span: tuple[int, int], fd: int, etag: str, done: _Ranges
     ) -> None:
         start, end = span
         offset = start
@@ -248,7 +250,7 @@ class Fetcher:
         if offset != end + 1:
             self._on_bytes(start - offset)
             raise _Retry(f"range {start}-{end}: got {offset - start} of {end + 1 - start} bytes")
-        done.add(start)
+        await done.written_range(start, end, fd, self._in_thread)
 
     def _into_pool(self, batch: list[tuple[str, str]]) -> None:
         if self._options.fsync:
@@ -270,6 +272,38 @@ class Fetcher:
                 os.close(fd)
 
 
+class _Ranges:
+    """The ranges of one object written so far, hashed in offset order as they complete, so
+    hashing a large object overlaps its download instead of re-reading it all at the end."""
+
+    def __init__(self) -> None:
+        self.written: set[int] = set()
+        self.digest = hashlib.sha256()
+        self.hashed_to = 0
+        self._pending: dict[int, int] = {}  # start -> end of written ranges not yet hashed
+        self._lock = asyncio.Lock()  # one hashing thread at a time: the digest is not shared safely
+
+    async def written_range(self, start: int, end: int, fd: int,
+                            in_thread: Callable[..., Awaitable[Any]]) -> None:
+        self.written.add(start)
+        self._pending[start] = end
+        async with self._lock:
+            while self.hashed_to in self._pending:
+                end = self._pending.pop(self.hashed_to)
+                await in_thread(_hash_range, fd, self.hashed_to, end + 1, self.digest)
+                self.hashed_to = end + 1
+
+
+def _hash_range(fd: int, start: int, stop: int, digest: hashlib._Hash) -> None:
+    offset = start
+    while offset < stop:
+        block = os.pread(fd, min(_HASH_BLOCK, stop - offset), offset)
+        if not block:
+            raise OSError(errno.EIO, f"short read at {offset} while hashing")
+        digest.update(block)
+        offset += len(block)
+
+
 def _create_temp(name: str, tmp_fd: int) -> int:
     return os.open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=tmp_fd)
 
@@ -288,18 +322,6 @@ def _write_at(fd: int, offset: int, chunk: bytes, digest: hashlib._Hash | None) 
         view, offset = view[count:], offset + count
     if digest is not None:
         digest.update(chunk)
-
-
-def _hash_file(fd: int, size: int) -> str:
-    digest = hashlib.sha256()
-    offset = 0
-    while offset < size:
-        block = os.pread(fd, min(_HASH_BLOCK, size - offset), offset)
-        if not block:
-            break
-        digest.update(block)
-        offset += len(block)
-    return digest.hexdigest()
 
 
 def _disk_error(exc: OSError, content: Content) -> FillError:
