@@ -27,7 +27,14 @@ from aiokafka.partitioner import DefaultPartitioner
 from lakecache.core.contracts import Event, EventData, encode, new_event
 from lakecache.core.contracts.eviction import EvictionTick
 from lakecache.core.contracts.topics import CACHE_EVENTS, EVICTION, EVICTION_TICKS, USAGE
-from lakecache.evictor.faust_bridge import CatalogTopic, CloudEventSchema, catalog_topic, create_app, send_event
+from lakecache.evictor.faust_bridge import (
+    CatalogTopic,
+    CloudEventSchema,
+    catalog_topic,
+    create_app,
+    declared_topic,
+    send_event,
+)
 from lakecache.evictor.settings import EvictorSettings
 from lakecache.evictor.sites import EvictorMetrics, SitePolicies
 
@@ -74,8 +81,9 @@ class EvictorApp:
                                  f"is set to {self.partitions}; they must match (the table is co-partitioned)")
         self.app = create_app(app_id, settings.bus_url, datadir=settings.home.resolve() / "evictor-faust",
                               topic_partitions=self.partitions, table_standby_replicas=0, **faust_conf)
-        self.table = self.app.Table(TABLE, default=None, partitions=self.partitions, key_serializer="raw",
-                                    value_serializer="json")
+        # Keys and values are JSON in the changelog (Faust's default), so a recovered table has the
+        # same str keys as a live one (Tables take no serializer arguments; raw keys recover as bytes).
+        self.table = self.app.Table(TABLE, default=None, partitions=self.partitions)
         self.policies = SitePolicies(TableSiteStore(self.table), section.policy(), metrics)
         self._tick_seconds = section.tick_seconds
         sources = CatalogTopic(
@@ -115,8 +123,19 @@ class EvictorApp:
             event: Event[EventData] = new_event(data, service="evictor")
             await send_event(self.app, event, wait=False)
 
+    async def declare_topics(self) -> None:
+        """Create the topics the app reads, from the catalog, before it subscribes to them.
+
+        Faust creates only its internal topics (changelog, leader), and brokers run without
+        topic auto-creation: nobody else produces the ticks, and a source topic created after
+        the consumer subscribed is seen only at its next metadata refresh (minutes).
+        """
+        for spec in (*SOURCES, EVICTION_TICKS):
+            await declared_topic(self.app, spec)
+
     async def run(self) -> None:
         """Run the Faust app until cancelled (the service runner's background task)."""
+        await self.declare_topics()
         await self.app.start()
         try:
             while not self.app.should_stop:

@@ -1,0 +1,74 @@
+"""The eviction story on production adapters: the cacher on Kafka, S3 (versitygw) and MongoDB
+(FerretDB), the evictor as its Faust app on the same Kafka, both on real clocks."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+
+import aiohttp
+import pytest
+
+from lakecache.cacher.bootstrap import SERVICE as CACHER
+from lakecache.core.contracts.cache import CacheEvicted, CacheReady
+from lakecache.core.runtime import runner, start_service
+from lakecache.evictor.bootstrap import SERVICE as EVICTOR
+from tests.cacher.helpers import tree_of
+from tests.cacher.service.conftest import running_cacher
+from tests.support.http import call
+from tests.support.waiting import eventually
+
+pytestmark = [pytest.mark.kafka, pytest.mark.s3, pytest.mark.mongo]
+
+FILES = {"train/a.bin": os.urandom(60_000), "train/b.bin": os.urandom(25_000)}
+TTL = 4  # seconds of idleness before eviction (the volume's TTL)
+
+
+async def test_a_leased_copy_outlives_its_ttl_and_goes_once_released(tmp_path, kafka_server, s3_server, mongo_server,
+                                                                     monkeypatch):
+    volume = tmp_path / "nfs1"
+    volume.mkdir()
+    bucket = await s3_server.new_bucket("evict")
+    monkeypatch.setattr(runner, "instrument_pymongo", lambda telemetry: None)  # see tests/catalog/test_real_servers
+    site = f"s{uuid.uuid4().hex[:8]}"
+    cacher_settings = CACHER.settings_type(
+        home=tmp_path / "cacher", bus_url=kafka_server.url, lake_url=f"s3://{bucket}", **s3_server.lake_settings(),
+        cacher={"port": 0, "site": site, "volumes": [{"name": "nfs1", "path": str(volume), "ttl_seconds": TTL}],
+                "store_url": mongo_server.url.replace("/?", f"/cacher_{uuid.uuid4().hex[:8]}?", 1)},
+    )
+    (tmp_path / "evictor").mkdir()
+    evictor_settings = EVICTOR.settings_type(home=tmp_path / "evictor", bus_url=kafka_server.url,
+                                             evictor={"port": 0, "tick_seconds": 1})
+    async with running_cacher(cacher_settings) as api, start_service(EVICTOR, evictor_settings) as evictor, \
+            aiohttp.ClientSession() as session:
+        commit = await api.commit(FILES, options=cacher_settings.lake_options_for(f"s3://{bucket}"))
+        rid = await api.request(commit, site=site)
+        await eventually(lambda: api.of(CacheReady, rid), timeout=60, message="cache.ready over Kafka")
+        copies = f"/api/v1/sites/{site}/copies/{commit}"
+        lease = await api.call("POST", f"{copies}/leases", json_body={"holder": "job-1", "ttl_seconds": 600})
+        assert lease.status == 201, lease.body
+
+        async def explained() -> dict:
+            reply = await call(session, evictor.base_url, "GET", f"{copies}/eviction")
+            return reply.body if reply.status == 200 else {}
+
+        async def leased_in_evictor() -> bool:
+            found = await explained()
+            return found.get("state") == "ready" and bool(found.get("live_leases"))
+
+        # The Faust app joins its group and consumes the copy's history, lease included.
+        await eventually(leased_in_evictor, timeout=120, message="the evictor to see the ready, leased copy")
+        await asyncio.sleep(TTL + 3)  # past the TTL, several ticks
+        assert (await api.call("GET", copies)).body["state"] == "ready" and api.of(CacheEvicted) == []
+        assert tree_of(volume / "team" / "ds" / commit) == FILES
+        assert "lease" in (await explained())["verdict"]
+
+        released = await api.call("DELETE", f"{copies}/leases/{lease.body['id']}")
+        assert released.status == 204
+        await eventually(lambda: api.of(CacheEvicted), timeout=60, message="cache.evicted after the release")
+        evicted = api.of(CacheEvicted)[0].data
+        assert evicted.reason == "ttl-expired" and evicted.bytes_freed == sum(len(d) for d in FILES.values())
+        assert not (volume / "team" / "ds" / commit).exists()
+        assert (await api.call("GET", copies)).body["state"] == "evicted"
+        assert len(api.of(CacheEvicted)) == 1
