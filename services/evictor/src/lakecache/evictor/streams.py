@@ -79,7 +79,8 @@ class EvictorApp:
             if spec.partitions != self.partitions:
                 raise ValueError(f"topic {spec.name} has {spec.partitions} partitions but the evictor's Faust app "
                                  f"is set to {self.partitions}; they must match (the table is co-partitioned)")
-        self.app = create_app(app_id, settings.bus_url, datadir=settings.home.resolve() / "evictor-faust",
+        self._datadir = settings.home.resolve() / "evictor-faust"
+        self.app = create_app(app_id, settings.bus_url, datadir=self._datadir,
                               topic_partitions=self.partitions, table_standby_replicas=0, **faust_conf)
         # Keys and values are JSON in the changelog (Faust's default), so a recovered table has the
         # same str keys as a live one (Tables take no serializer arguments; raw keys recover as bytes).
@@ -135,6 +136,8 @@ class EvictorApp:
 
     async def run(self) -> None:
         """Run the Faust app until cancelled (the service runner's background task)."""
+        # Faust creates its data directory but not the parents (a fresh LAKECACHE_HOME).
+        await asyncio.to_thread(self._datadir.mkdir, parents=True, exist_ok=True)
         await self.declare_topics()
         await self.app.start()
         try:
