@@ -17,8 +17,9 @@ TELEMETRY_KEY = web.AppKey("telemetry", Telemetry)
 READY_CHECKS_KEY = web.AppKey("ready_checks", dict)
 SERVICE_KEY = web.AppKey("service", str)
 
-#: Routes that answer without authentication in every service (the gateway's auth
-#: middleware reads this list; everything else is denied by default).
+#: The shared probes, which answer without authentication in the internal services. The
+#: gateway (the public entry point) starts from this list but keeps ``/metrics`` behind the
+#: ``metrics:read`` permission unless its ``public_metrics`` setting says otherwise.
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 _CHECK_TIMEOUT = 5.0
