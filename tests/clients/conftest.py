@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,12 +17,13 @@ from lakecache.core.runtime import start_service
 from lakecache.sdk.settings import ClientSettings
 
 
-class CatalogThread:
-    """Runs the catalog until ``stop``; ``base_url`` is set once it serves."""
+class ServiceThread:
+    """Runs one service until ``stop``; ``base_url`` and ``running`` are set once it serves."""
 
-    def __init__(self, settings) -> None:
-        self.settings = settings
+    def __init__(self, definition, settings) -> None:
+        self.definition, self.settings = definition, settings
         self.base_url = ""
+        self.running = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._loop = asyncio.new_event_loop()
@@ -34,7 +36,8 @@ class CatalogThread:
     async def _serve(self) -> None:
         self._stopped = asyncio.Event()
         try:
-            async with start_service(CATALOG, self.settings) as running:
+            async with start_service(self.definition, self.settings) as running:
+                self.running = running
                 self.base_url = running.base_url
                 self._ready.set()
                 await self._stopped.wait()
@@ -42,7 +45,11 @@ class CatalogThread:
             self._error = exc
             self._ready.set()
 
-    def start(self) -> CatalogThread:
+    def run(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        """Run ``coro`` on the service's loop and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(60)
+
+    def start(self) -> ServiceThread:
         self._thread.start()
         self._ready.wait(60)
         if self._error is not None:
@@ -55,11 +62,11 @@ class CatalogThread:
         self._thread.join(30)
 
 
-def run_catalog(home: Path, monkeypatch, **lake) -> Iterator[CatalogThread]:
+def run_catalog(home: Path, monkeypatch, **lake) -> Iterator[ServiceThread]:
     monkeypatch.setenv("LAKECACHE_CATALOG__PORT", "0")
     home.mkdir(parents=True, exist_ok=True)
     settings = CATALOG.settings_type(home=home, bus_url=f"memory://clients-{uuid.uuid4().hex[:8]}", **lake)
-    catalog = CatalogThread(settings).start()
+    catalog = ServiceThread(CATALOG, settings).start()
     try:
         yield catalog
     finally:
@@ -67,7 +74,7 @@ def run_catalog(home: Path, monkeypatch, **lake) -> Iterator[CatalogThread]:
 
 
 @pytest.fixture
-def catalog(tmp_path, monkeypatch) -> Iterator[CatalogThread]:
+def catalog(tmp_path, monkeypatch) -> Iterator[ServiceThread]:
     """The catalog on an embedded (``file://``) lake under ``tmp_path/home``."""
     yield from run_catalog(tmp_path / "home", monkeypatch)
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid
-from collections.abc import Coroutine, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 from typer.testing import CliRunner
@@ -18,33 +16,19 @@ from lakecache.cli.site import parse_duration, parse_size
 from lakecache.core.adapters.registry import object_store_from_url
 from lakecache.core.contracts.cache import CacheReady, CacheRequested
 from lakecache.core.layout import join_url, manifest_key
-from lakecache.core.runtime import start_service
 from lakecache.evictor.bootstrap import SERVICE as EVICTOR
 from tests.cacher.helpers import make_commit
-from tests.clients.conftest import CatalogThread
+from tests.clients.conftest import ServiceThread
 
 SITE = "dgx"
 runner = CliRunner()
 
 
-class CacherThread(CatalogThread):
+class CacherThread(ServiceThread):
     """The cacher service on its own loop in a thread (the CLI calls ``asyncio.run``)."""
 
-    async def _serve(self) -> None:
-        self._stopped = asyncio.Event()
-        try:
-            async with start_service(CACHER, self.settings) as running:
-                self.running = running
-                self.base_url = running.base_url
-                self._ready.set()
-                await self._stopped.wait()
-        except BaseException as exc:  # reported to the test thread
-            self._error = exc
-            self._ready.set()
-
-    def run(self, coro: Coroutine[Any, Any, Any]) -> Any:
-        """Run ``coro`` on the cacher's loop and wait for its result."""
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(60)
+    def __init__(self, settings) -> None:
+        super().__init__(CACHER, settings)
 
     async def cache(self, files: dict[str, bytes]) -> str:
         """Write a commit of ``files`` into the cacher's lake and ask the cacher to cache it."""
@@ -202,29 +186,13 @@ def test_copies_lists_a_filled_copy(cacher, tmp_path):
     assert site_json("volumes", SITE, "nfs1")["copies"] == {"ready": 1, "bytes": 9}
 
 
-class EvictorThread(CacherThread):
-    """The evictor service (embedded runtime) on its own loop in a thread."""
-
-    async def _serve(self) -> None:
-        self._stopped = asyncio.Event()
-        try:
-            async with start_service(EVICTOR, self.settings) as running:
-                self.running = running
-                self.base_url = running.base_url
-                self._ready.set()
-                await self._stopped.wait()
-        except BaseException as exc:  # reported to the test thread
-            self._error = exc
-            self._ready.set()
-
-
 @pytest.fixture
-def evictor(tmp_path, monkeypatch) -> Iterator[EvictorThread]:
+def evictor(tmp_path, monkeypatch) -> Iterator[ServiceThread]:
     home = tmp_path / "evictor-home"
     home.mkdir()
     settings = EVICTOR.settings_type(home=home, bus_url=f"memory://site-why-{uuid.uuid4().hex[:8]}",
                                      evictor={"port": 0, "tick_seconds": 3600})
-    thread = EvictorThread(settings).start()
+    thread = ServiceThread(EVICTOR, settings).start()
     monkeypatch.setenv("LAKECACHE_EVICTOR_URL", thread.base_url)
     try:
         yield thread
