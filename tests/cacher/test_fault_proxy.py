@@ -8,7 +8,6 @@ the fill, naming the object, with nothing published.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import os
@@ -16,13 +15,11 @@ import uuid
 from pathlib import Path
 
 import pytest
-from botocore.exceptions import ClientError
 
 from lakecache.cacher.fill import FetchOptions, FillError, fill_commit
 from lakecache.core.adapters.registry import object_store_from_url
 from tests.cacher.helpers import all_files, chunks, make_commit, tree_of
 from tests.support.fault_proxy import FaultProxy
-from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.s3
 
@@ -34,13 +31,7 @@ RANGED = FetchOptions(max_concurrency=4, ranged_threshold=64 << 10, part_size=32
 
 async def gets_of(s3_server, bucket: str, sha256: str) -> int:
     """GETs of the content ``sha256`` in the server's access log so far (flushed first)."""
-    marker = f"marker-{uuid.uuid4().hex}"
-    async with s3_server.client() as s3:
-        with contextlib.suppress(ClientError):
-            await s3.head_object(Bucket=bucket, Key=marker)
-    log = Path(s3_server.access_log)
-    await eventually(lambda: marker in log.read_text(errors="replace"), message=f"{marker} in the access log")
-    lines = log.read_text(errors="replace").split(marker, 1)[0].splitlines()
+    lines = await s3_server.logged_requests(bucket)
     return sum(1 for line in lines if GET_OPERATION in line and bucket in line and sha256 in line)
 
 

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import os
 import subprocess
 import uuid
-from pathlib import Path
 
 import pytest
-from botocore.exceptions import ClientError
 
 from lakecache.cacher.fill import FillError, fill_commit
 from lakecache.core.adapters.registry import object_store_from_url
 from tests.cacher.helpers import all_files, chunks, make_commit, mount_tmpfs, tree_of
-from tests.support.waiting import eventually
 
 
 async def test_full_volume_fails_cleanly_and_the_fill_succeeds_after_enlarging(tmp_path, lake_url):
@@ -53,15 +49,8 @@ GET_OPERATION = " s3_GetObject "
 
 
 async def get_count(s3_server, bucket: str) -> int:
-    """GETs in the server's access log so far (flushed: a unique marker request is awaited)."""
-    marker = f"marker-{uuid.uuid4().hex}"
-    async with s3_server.client() as s3:
-        with contextlib.suppress(ClientError):
-            await s3.head_object(Bucket=bucket, Key=marker)
-    log = Path(s3_server.access_log)
-    await eventually(lambda: marker in log.read_text(errors="replace"), message=f"{marker} in the access log")
-    lines = log.read_text(errors="replace").split(marker, 1)[0].splitlines()
-    return sum(1 for line in lines if GET_OPERATION in line and bucket in line)
+    """GETs in the server's access log so far (flushed first)."""
+    return sum(1 for line in await s3_server.logged_requests(bucket) if GET_OPERATION in line and bucket in line)
 
 
 @pytest.mark.s3

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import os
 import uuid
-from pathlib import Path
 
 import pytest
-from botocore.exceptions import ClientError
 
 from lakecache.core.adapters.registry import object_store_from_url
 from lakecache.sdk.catalog import CatalogClient
@@ -21,7 +18,6 @@ from lakecache.sdk.staging import plan_tree, stage_tree
 from lakecache.sdk.sync import sync_directory
 from tests.clients.conftest import run_catalog
 from tests.clients.helpers import CountingStore, write_tree
-from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.s3
 DS = DatasetRef("team", "s3data")
@@ -31,17 +27,8 @@ PUT_OPERATIONS = (" s3_PutObject ", " s3_UploadPart ")
 
 
 async def put_count(s3_server, bucket: str) -> int:
-    """Object and part uploads in the server's access log so far.
-
-    The log is written asynchronously, so a HEAD of a unique marker key is sent first and the
-    count is taken once the marker shows up: every earlier request is in the log by then."""
-    marker = f"marker-{uuid.uuid4().hex}"
-    async with s3_server.client() as s3:
-        with contextlib.suppress(ClientError):
-            await s3.head_object(Bucket=bucket, Key=marker)
-    log = Path(s3_server.access_log)
-    await eventually(lambda: marker in log.read_text(errors="replace"), message=f"{marker} in the access log")
-    lines = log.read_text(errors="replace").split(marker, 1)[0].splitlines()
+    """Object and part uploads in the server's access log so far (flushed first)."""
+    lines = await s3_server.logged_requests(bucket)
     return sum(1 for line in lines if any(op in line for op in PUT_OPERATIONS))
 
 

@@ -95,6 +95,24 @@ class S3Server(ManagedServer):
             await s3.create_bucket(Bucket=name)
         return name
 
+    async def logged_requests(self, bucket: str) -> list[str]:
+        """The access log's lines so far, complete: the log is written asynchronously, so a HEAD
+        of a unique marker key is sent first and the lines are taken once the marker shows up."""
+        import contextlib
+        import uuid
+
+        from botocore.exceptions import ClientError
+
+        from tests.support.waiting import eventually
+
+        marker = f"marker-{uuid.uuid4().hex}"
+        async with self.client() as s3:
+            with contextlib.suppress(ClientError):
+                await s3.head_object(Bucket=bucket, Key=marker)
+        await eventually(lambda: marker in self.access_log.read_text(errors="replace"),
+                         message=f"{marker} in the access log")
+        return self.access_log.read_text(errors="replace").split(marker, 1)[0].splitlines()
+
     def lake_settings(self) -> dict[str, str]:
         """The ``s3_*`` settings of a LakeCache service using this server as its lake."""
         return {"s3_endpoint_url": self.endpoint_url, "s3_region": self.region,
