@@ -33,7 +33,8 @@ class DocumentSiteStore:
         await self._sites.update_one({"_id": site}, {"$set": {"state": state}}, upsert=True)
 
     async def sites(self) -> list[str]:
-        return [doc["_id"] for doc in await self._sites.find_list({}, sort=[("_id", 1)])]
+        # Ids only: a site's state can be large, and the clock asks for the list on every tick.
+        return [doc["_id"] for doc in await self._sites.find_list({}, sort=[("_id", 1)], projection={"_id": 1})]
 
 
 async def handle(event: Event[EventData], *, policies: SitePolicies, publisher: EventPublisher) -> None:
