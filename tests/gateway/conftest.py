@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 
+from lakecache.core.adapters.bus.memory import InMemoryEventBus
 from lakecache.core.adapters.registry import document_store_from_url
+from lakecache.core.publishing import EventPublisher
 from lakecache.core.runtime.http import create_app
 from lakecache.core.telemetry import configure_telemetry
-from lakecache.gateway.app import gateway_parts
+from lakecache.gateway.app import GatewayDependencies, gateway_parts
 from lakecache.gateway.auth import Actor, AuthSettings, AuthStore, Role
 from lakecache.gateway.auth.memberships import grant_role
 from lakecache.gateway.auth.tokens import issue_user_token
 from lakecache.gateway.auth.users import create_user
+from lakecache.gateway.copies import CopyStatusView
+from tests.gateway.stack import gateway_client, unreachable_upstreams
 
-COLLECTIONS = ("users", "memberships", "tokens", "audit")
+COLLECTIONS = ("users", "memberships", "tokens", "audit", "copy_status")
 
 
 class Clock:
@@ -95,17 +99,22 @@ async def audit_records(auth: AuthStore, **filters: Any) -> list[dict[str, Any]]
     return await auth.audit.find(limit=1000, **filters)
 
 
-def gateway_app(auth: AuthStore) -> web.Application:
-    """The gateway's app on ``auth``, as its bootstrap builds it, without the service runtime."""
-    parts = gateway_parts(auth)
-    app = create_app("gateway", configure_telemetry("gateway"), {}, parts.routes)
+def gateway_app(auth: AuthStore, store) -> web.Application:
+    """The gateway's app on ``auth``, as its bootstrap builds it, without the service runtime
+    (for its route table: its backends and bus are unreachable)."""
+    deps = GatewayDependencies(auth, CopyStatusView.open(store), unreachable_upstreams(),
+                               EventPublisher(InMemoryEventBus.from_url("memory://unopened"), "gateway"),
+                               configure_telemetry("gateway"))
+    parts = gateway_parts(deps)
+    app = create_app("gateway", deps.telemetry, {}, parts.routes)
     assert parts.app_setup is not None
     parts.app_setup(app)
     return app
 
 
 @pytest.fixture
-async def api(auth):
-    """A client of the gateway's API on the test store."""
-    async with TestClient(TestServer(gateway_app(auth))) as client:
+async def api(auth, store):
+    """A client of the gateway's API on the test store (backends unreachable)."""
+    bus_url = f"memory://gateway-{uuid.uuid4().hex[:8]}"
+    async with gateway_client(auth, store, unreachable_upstreams(), bus_url) as client:
         yield client

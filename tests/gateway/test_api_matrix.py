@@ -1,5 +1,9 @@
 """The authorization matrix: every route the gateway's router has × every kind of caller.
 
+The gateway runs in front of the real catalog, cacher and evictor (embedded adapters), with a
+dataset, a ready cached copy and a lease of project ``vision`` in place, so allowed calls reach
+the backends and must not fail there (no 5xx) either.
+
 Routes come from the aiohttp router itself (a new route cannot be left out), expectations from
 each route's declared requirement and the ACTIONS table — restated here, not computed by
 ``authorize`` — and every request is checked for its audit records too: exactly one for each
@@ -14,14 +18,19 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
 from lakecache.core.runtime.http import PUBLIC_PATHS
 from lakecache.gateway.api import api_registry
 from lakecache.gateway.app import route_policy
 from lakecache.gateway.auth import ACTIONS, PUBLIC, Actor, Permission, Role, Scope
 from lakecache.gateway.auth.tokens import issue_job_token, issue_user_token
+from lakecache.sdk.catalog import CatalogClient
+from lakecache.sdk.refs import DatasetRef
+from lakecache.sdk.settings import ClientSettings
+from lakecache.sdk.sync import sync_directory
 from tests.gateway.conftest import gateway_app, make_user
+from tests.gateway.stack import SITE, VOLUME, gateway_client, running_backends
+from tests.support.waiting import eventually
 
 PROJECT, OTHER, RUN = "vision", "speech", "run-1"
 _VARIABLE = re.compile(r"\{([^}:]+)\}")
@@ -60,7 +69,7 @@ def expected_allowed(caller: Caller, action: str, project: str | None) -> bool:
 OBJECT_ACTIONS = {("DELETE", "/api/v1/tokens/{token_id}"): "users:write"}
 
 
-def sample_body(method: str, path: str, caller: Caller) -> dict | None:
+def sample_body(method: str, path: str, caller: Caller, world: dict[str, str]) -> dict | None:
     """A valid body for the routes that take one, so allowed calls really run their handler."""
     bodies = {
         ("POST", "/api/v1/users"): {"name": f"new-{caller.name}"},
@@ -68,8 +77,31 @@ def sample_body(method: str, path: str, caller: Caller) -> dict | None:
         ("POST", "/api/v1/tokens"): {"name": "matrix"},
         ("POST", "/api/v1/users/{name}/tokens"): {"name": "matrix"},
         ("POST", "/api/v1/projects/{project}/runs/{run_id}/job-tokens"): {"expires_at": "2030-01-01T06:00:00Z"},
+        ("POST", "/api/v1/datasets"): {"project": PROJECT, "name": f"made-by-{caller.name}"},
+        ("PATCH", "/api/v1/datasets/{project}/{name}"): {"description": f"changed by {caller.name}"},
+        ("PUT", "/api/v1/datasets/{project}/{name}/tags/{tag}"): {"ref": "latest"},
+        ("POST", "/api/v1/caches"): {"project": PROJECT, "dataset": "cats", "site": SITE},
+        ("POST", "/api/v1/sites/{site}/volumes"): {"name": f"v-{caller.name}", "path": world["spare_volume"]},
+        ("PUT", "/api/v1/sites/{site}/ttl"): {"scope": "dataset", "target": world["dataset_id"],
+                                              "ttl_seconds": 3600},
+        ("POST", "/api/v1/sites/{site}/copies/{commit_id}/leases"): {"holder": f"matrix-{caller.name}"},
     }
     return bodies.get((method, path), {} if method in ("POST", "PUT", "PATCH") else None)
+
+
+def values_for(path: str, world: dict[str, str]) -> dict[str, str]:
+    """Path variables: ``{name}`` is a dataset, a volume or a user depending on the route."""
+    name = "cats" if path.startswith("/api/v1/datasets/") else VOLUME if "/volumes/" in path else "tgt"
+    return {**world, "name": name}
+
+
+def project_touched(requirement: Permission, path: str) -> str | None:
+    """The project a request of the matrix touches, as the route's permission finds it."""
+    source = requirement.project_from
+    if source is None:
+        return None
+    # Path, query and body name the world's project; lookups find the world's copy's project.
+    return PROJECT if callable(source) or source in ("query:project", "body:project") or "{project}" in path else None
 
 
 @pytest.fixture
@@ -95,19 +127,52 @@ async def callers(auth, clock) -> list[Caller]:
 
 
 @pytest.fixture
-async def target(auth):
-    """The user the matrix's user routes act on, and a token of theirs (not any caller's)."""
+async def backends(tmp_path):
+    async with running_backends(tmp_path) as running:
+        yield running
+
+
+@pytest.fixture
+async def world(auth, store, backends, tmp_path) -> dict[str, str]:
+    """Project vision's dataset ``cats`` with a commit, its copy ready at site dgx and a lease on it;
+    the user the user routes act on and a token of theirs (not any caller's)."""
     someone = await make_user(auth, "tgt")
     issued = await issue_user_token(auth, someone.id, Actor.system(), name="victim")
-    return {"project": PROJECT, "name": "tgt", "token_id": issued.id, "run_id": RUN}
+    owner = await make_user(auth, "owner", {PROJECT: Role.ADMIN})
+    spare = tmp_path / "spare-volume"
+    spare.mkdir()
+    async with gateway_client(auth, store, backends.upstreams(), backends.bus_url) as client:
+        data = tmp_path / "data"
+        data.mkdir()
+        (data / "a.bin").write_bytes(b"matrix")
+        settings = ClientSettings(api_url=str(client.make_url("")).rstrip("/"), token=owner.token,
+                                  cache_dir=tmp_path / "client", home=tmp_path / "no-home")
+        async with CatalogClient(settings) as catalog:
+            await catalog.create_dataset(PROJECT, "cats")
+            commit = (await sync_directory(catalog, DatasetRef(PROJECT, "cats"), data, message="m")).commit
+        async with client.post("/api/v1/caches", headers=owner.header,
+                               json={"project": PROJECT, "dataset": "cats", "site": SITE}) as response:
+            assert response.status == 202, await response.text()
+        copy = f"/api/v1/sites/{SITE}/copies/{commit['id']}"
+
+        async def ready() -> bool:
+            async with client.get(copy, headers=owner.header) as response:
+                return (await response.json())["state"] == "ready"
+
+        await eventually(ready, message="the matrix's copy to be ready")
+        async with client.post(copy + "/leases", headers=owner.header, json={"holder": "matrix"}) as response:
+            lease = await response.json()
+    return {"project": PROJECT, "token_id": issued.id, "run_id": RUN, "ref": "latest", "tag": "v1", "site": SITE,
+            "commit_id": commit["id"], "lease_id": lease["id"], "dataset_id": commit["dataset_id"],
+            "spare_volume": str(spare)}
 
 
 def concrete(path: str, values: dict[str, str]) -> str:
     return _VARIABLE.sub(lambda m: values[m.group(1)], path)
 
 
-def test_the_route_table_covers_every_route_and_matches_the_registry(auth):
-    app = gateway_app(auth)
+def test_the_route_table_covers_every_route_and_matches_the_registry(auth, store):
+    app = gateway_app(auth, store)
     registry = api_registry()
     policy = route_policy(auth, registry)
     table = policy.table(app)
@@ -126,29 +191,38 @@ def test_the_route_table_covers_every_route_and_matches_the_registry(auth):
     assert {(o.method, o.path) for o in registry} <= routed
 
 
-async def test_every_route_answers_every_caller_as_the_actions_table_says(auth, store, callers, target):
-    app = gateway_app(auth)
+async def test_every_route_answers_every_caller_as_the_actions_table_says(auth, store, callers, world, backends):
     policy = route_policy(auth, api_registry())
     audit = store.collection("audit")
     surprises: list[str] = []
-    async with TestClient(TestServer(app)) as client:
-        for rule in policy.table(app):
+    async with gateway_client(auth, store, backends.upstreams(), backends.bus_url) as client:
+        for rule in policy.table(client.app):
             for caller in callers:
-                path = concrete(rule.path, target)
+                path = concrete(rule.path, values_for(rule.path, world))
                 request_id = uuid.uuid4().hex
                 headers = {**caller.header, "X-Request-Id": request_id}
-                body = sample_body(rule.method, rule.path, caller)
-                async with client.request(rule.method, path, headers=headers, json=body) as response:
-                    status = response.status
+                body = sample_body(rule.method, rule.path, caller, world)
+                requirement = rule.requirement
+                query = ({"project": PROJECT} if isinstance(requirement, Permission)
+                         and requirement.project_from == "query:project" else
+                         {"from": "latest", "to": "latest"} if rule.path.endswith("/diff") else None)
+                if rule.path.endswith("/events"):  # a live stream: its status line is what counts here
+                    async with client.request(rule.method, path, headers=headers) as response:
+                        status = response.status
+                        response.close()
+                else:
+                    async with client.request(rule.method, path, headers=headers, json=body,
+                                              params=query) as response:
+                        status = response.status
                 records = await audit.count_documents({"request_id": request_id})
                 where = f"{rule.method} {rule.path} as {caller.name}: {status}"
 
-                if rule.requirement is PUBLIC:
+                if requirement is PUBLIC:
                     allowed, denial = True, None
                 else:
-                    assert isinstance(rule.requirement, Permission)
-                    project = target["project"] if "{project}" in rule.path else None
-                    allowed = expected_allowed(caller, rule.requirement.action, project)
+                    assert isinstance(requirement, Permission)
+                    project = project_touched(requirement, rule.path)
+                    allowed = expected_allowed(caller, requirement.action, project)
                     extra = OBJECT_ACTIONS.get((rule.method, rule.path))
                     if extra is not None:
                         allowed = allowed and expected_allowed(caller, extra, project)
@@ -156,7 +230,7 @@ async def test_every_route_answers_every_caller_as_the_actions_table_says(auth, 
                 if allowed:
                     if status in (401, 403) or status >= 500:
                         surprises.append(f"{where}, expected to be allowed")
-                    mutating = rule.method not in ("GET", "HEAD") and rule.requirement is not PUBLIC
+                    mutating = rule.method not in ("GET", "HEAD") and requirement is not PUBLIC
                     if records != int(mutating):
                         surprises.append(f"{where}: {records} audit records, expected {int(mutating)}")
                 else:

@@ -44,16 +44,44 @@ EXPECTED_ACTIONS = {
     ("GET", "/api/v1/audit"): "audit:read",
     ("GET", "/api/v1/openapi.json"): "public",
     ("GET", "/api/v1/docs"): "public",
+    ("POST", "/api/v1/datasets"): "datasets:write",
+    ("GET", "/api/v1/datasets"): "datasets:read",
+    ("GET", "/api/v1/datasets/{project}/{name}"): "datasets:read",
+    ("PATCH", "/api/v1/datasets/{project}/{name}"): "datasets:write",
+    ("DELETE", "/api/v1/datasets/{project}/{name}"): "datasets:delete",
+    ("POST", "/api/v1/datasets/{project}/{name}/commits"): "datasets:write",
+    ("GET", "/api/v1/datasets/{project}/{name}/commits"): "datasets:read",
+    ("GET", "/api/v1/datasets/{project}/{name}/refs/{ref}"): "datasets:read",
+    ("GET", "/api/v1/datasets/{project}/{name}/refs/{ref}/entries"): "datasets:read",
+    ("GET", "/api/v1/datasets/{project}/{name}/diff"): "datasets:read",
+    ("GET", "/api/v1/datasets/{project}/{name}/tags"): "datasets:read",
+    ("PUT", "/api/v1/datasets/{project}/{name}/tags/{tag}"): "datasets:write",
+    ("POST", "/api/v1/caches"): "caches:request",
+    ("GET", "/api/v1/sites/{site}/copies/{commit_id}"): "caches:read",
+    ("GET", "/api/v1/sites/{site}/copies/{commit_id}/events"): "caches:read",
+    ("DELETE", "/api/v1/sites/{site}/copies/{commit_id}"): "caches:evict",
+    ("POST", "/api/v1/sites/{site}/volumes"): "sites:write",
+    ("GET", "/api/v1/sites/{site}/volumes"): "sites:read",
+    ("GET", "/api/v1/sites/{site}/volumes/{name}"): "sites:read",
+    ("GET", "/api/v1/sites/{site}/eviction"): "sites:read",
+    ("PUT", "/api/v1/sites/{site}/ttl"): "sites:write",
+    ("GET", "/api/v1/sites/{site}/copies"): "caches:read",
+    ("GET", "/api/v1/sites/{site}/copies/{commit_id}/eviction"): "caches:read",
+    ("POST", "/api/v1/sites/{site}/copies/{commit_id}/leases"): "leases:write",
+    ("PUT", "/api/v1/sites/{site}/copies/{commit_id}/leases/{lease_id}"): "leases:write",
+    ("DELETE", "/api/v1/sites/{site}/copies/{commit_id}/leases/{lease_id}"): "leases:write",
+    ("PUT", "/api/v1/sites/{site}/copies/{commit_id}/pin"): "caches:pin",
+    ("DELETE", "/api/v1/sites/{site}/copies/{commit_id}/pin"): "caches:pin",
 }
 
 
-async def test_the_served_document_describes_exactly_the_routed_api_with_permissions(api, auth):
+async def test_the_served_document_describes_exactly_the_routed_api_with_permissions(api, auth, store):
     async with api.get("/api/v1/openapi.json") as response:  # no token: the reference is public
         assert response.status == 200
         document = await response.json()
     assert document["openapi"] == "3.1.0"
     documented = {(method.upper(), path): op for path, item in document["paths"].items() for method, op in item.items()}
-    routed = {(r.method, r.path) for r in route_policy(auth, api_registry()).table(gateway_app(auth))
+    routed = {(r.method, r.path) for r in route_policy(auth, api_registry()).table(gateway_app(auth, store))
               if r.path.startswith("/api/")}
     assert set(documented) == routed == set(EXPECTED_ACTIONS)
     for key, op in documented.items():

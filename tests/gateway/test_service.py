@@ -13,9 +13,9 @@ from lakecache.gateway.bootstrap import SERVICE
 from lakecache.gateway.settings import GatewaySection, GatewaySettings
 
 
-def embedded(home: Path, **gateway) -> GatewaySettings:
+def embedded(home: Path, bus_url: str | None = None, **gateway) -> GatewaySettings:
     home.mkdir(exist_ok=True)  # as `lakecache up` does before starting the services
-    return GatewaySettings(home=home, bus_url=f"memory://gateway-{uuid.uuid4().hex[:8]}",
+    return GatewaySettings(home=home, bus_url=bus_url or f"memory://gateway-{uuid.uuid4().hex[:8]}",
                            gateway=GatewaySection(port=0, **gateway))
 
 

@@ -137,7 +137,8 @@ class CatalogClient:
 
     async def __aenter__(self) -> Self:
         timeout = aiohttp.ClientTimeout(total=self.settings.request_timeout)
-        self._session = aiohttp.ClientSession(timeout=timeout, headers={"Accept": "application/json"})
+        self._session = aiohttp.ClientSession(timeout=timeout, headers={"Accept": "application/json",
+                                                                        **self.settings.auth_headers()})
         return self
 
     async def __aexit__(self, *exc_info: Any) -> None:

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from lakecache.core.settings import LakeAccessSettings
 
@@ -32,10 +32,28 @@ class ClientSettings(LakeAccessSettings):
         "http://127.0.0.1:8083", description="Base URL of the evictor API (`lakecache site why`, `lakecache site ttl`)."
     )
     project: str = Field("default", description="Project of dataset names given without `project/`.")
+    token: SecretStr | None = Field(
+        None, description="API token sent to the gateway as `Authorization: Bearer …` (`LAKECACHE_TOKEN`). Default: "
+        "the administrator token `lakecache up` wrote to `<home>/admin-token`, when this user can read it.",
+    )
+    home: Path = Field(Path(".lakecache"), description="Where `lakecache up` keeps its data (and `admin-token`).")
     cache_dir: Path = Field(
         default_factory=default_cache_dir, description="Client cache (file hashes), `~/.cache/lakecache` by default."
     )
     request_timeout: float = Field(300.0, gt=0, description="Seconds before a catalog request is abandoned.")
+
+    def bearer_token(self) -> str | None:
+        """The token to send: ``token``, else the local administrator token file, else none."""
+        if self.token is not None:
+            return self.token.get_secret_value()
+        try:
+            return (self.home / "admin-token").read_text().strip() or None
+        except OSError:
+            return None
+
+    def auth_headers(self) -> dict[str, str]:
+        token = self.bearer_token()
+        return {"Authorization": f"Bearer {token}"} if token else {}
 
     def lake_options(self, url: str) -> dict[str, Any]:
         """Keyword options for ``object_store_from_url(url)``: S3 options for ``s3://``, none else."""

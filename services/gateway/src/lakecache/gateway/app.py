@@ -1,4 +1,5 @@
-"""The gateway's HTTP parts: its routes, the auth and problem middlewares, the API reference.
+"""The gateway's HTTP parts: its routes, the auth and problem middlewares, the API reference,
+the clients of the services behind it and the copy-status read model.
 
 Middleware order matters: authentication runs outside the problem middleware, so a handler's
 error is already a problem response when the auth middleware writes the request's audit
@@ -7,18 +8,27 @@ record with its final status, and 401/403 are answered before any handler or bod
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 
 from aiohttp import web
 
-from lakecache.core.runtime import ServiceParts
+from lakecache.core.contracts.topics import CACHE_EVENTS, CACHE_PROGRESS
+from lakecache.core.dispatch import dispatcher
+from lakecache.core.publishing import EventPublisher
+from lakecache.core.runtime import ServiceParts, SubscriptionSpec
+from lakecache.core.telemetry import Telemetry
 from lakecache.gateway.api import api_registry
-from lakecache.gateway.api.common import AUTH_KEY
+from lakecache.gateway.api.common import AUTH_KEY, PUBLISHER_KEY
 from lakecache.gateway.api.reference import REFERENCE_KEY, Reference
 from lakecache.gateway.auth import AuthStore, RoutePolicy, auth_middleware
+from lakecache.gateway.copies import COPY_STATUS_KEY, CopyStatusView
+from lakecache.gateway.copies.handlers import HANDLERS
+from lakecache.gateway.copies.stream import SSE_SETTINGS_KEY
 from lakecache.gateway.http.openapi import openapi_document
 from lakecache.gateway.http.problems import gateway_problem_middleware
 from lakecache.gateway.http.registry import Registry
+from lakecache.gateway.upstream import UPSTREAMS_KEY, Upstreams
 
 TITLE = "LakeCache gateway API"
 DESCRIPTION = (
@@ -26,6 +36,8 @@ DESCRIPTION = (
     "`Authorization: Bearer <token>`; errors are RFC 9457 problem documents (`application/problem+json`); "
     "listings are pages with a `next_cursor`. The probes `/healthz` and `/readyz` answer without a token."
 )
+#: The read model's consumer group: one per installation (instances share the store).
+READ_MODEL_GROUP = "gateway-copy-status"
 
 
 def _version() -> str:
@@ -35,23 +47,46 @@ def _version() -> str:
         return "0.0.0"
 
 
+@dataclass
+class GatewayDependencies:
+    """What the gateway's handlers use besides the request, opened once by the bootstrap."""
+
+    auth: AuthStore
+    copies: CopyStatusView
+    upstreams: Upstreams
+    publisher: EventPublisher
+    telemetry: Telemetry
+    #: Live-progress streams: (seconds between status re-reads, seconds between keep-alives).
+    sse: tuple[float, float] = (1.0, 15.0)
+
+
 def route_policy(auth: AuthStore, registry: Registry) -> RoutePolicy:
     return registry.policy(RoutePolicy.for_gateway(auth.settings))
 
 
-def gateway_parts(auth: AuthStore, registry: Registry | None = None) -> ServiceParts:
-    """The routes and app set-up of the gateway on ``auth`` (whose indexes exist)."""
+def gateway_parts(deps: GatewayDependencies, registry: Registry | None = None) -> ServiceParts:
+    """The routes, bus consumer and app set-up of the gateway on ``deps`` (whose indexes exist)."""
     registry = registry or api_registry()
-    policy = route_policy(auth, registry)
+    policy = route_policy(deps.auth, registry)
     reference = Reference.of(openapi_document(registry, title=TITLE, version=_version(), description=DESCRIPTION))
 
     def setup(app: web.Application) -> None:
         problems = policy.problems(app)
         if problems:  # deny by default would hide these; refuse to start instead
             raise RuntimeError("the gateway's routes are misdeclared: " + "; ".join(problems))
-        app[AUTH_KEY] = auth
+        app[AUTH_KEY] = deps.auth
         app[REFERENCE_KEY] = reference
-        app.middlewares.append(auth_middleware(auth, policy))
+        app[COPY_STATUS_KEY] = deps.copies
+        app[UPSTREAMS_KEY] = deps.upstreams
+        app[PUBLISHER_KEY] = deps.publisher
+        app[SSE_SETTINGS_KEY] = deps.sse
+        app.cleanup_ctx.append(deps.upstreams.client_context(deps.telemetry))
+        app.middlewares.append(auth_middleware(deps.auth, policy))
         app.middlewares.append(gateway_problem_middleware())
 
-    return ServiceParts(routes=registry.routes(), app_setup=setup)
+    read_model = dispatcher(HANDLERS, view=deps.copies)
+    return ServiceParts(
+        routes=registry.routes(),
+        subscriptions=[SubscriptionSpec([CACHE_EVENTS.name, CACHE_PROGRESS.name], READ_MODEL_GROUP, read_model)],
+        app_setup=setup,
+    )

@@ -1,20 +1,38 @@
 """Wires the gateway service's dependencies once, for `lakecache up` and standalone runs."""
 
+from collections.abc import Mapping
+
 from lakecache.core.runtime import Resources, ServiceDefinition, ServiceParts
-from lakecache.gateway.app import gateway_parts
+from lakecache.core.settings import LakeCacheSettings
+from lakecache.gateway.app import GatewayDependencies, gateway_parts
 from lakecache.gateway.auth import AuthStore, ensure_admin_token
+from lakecache.gateway.copies import CopyStatusView
 from lakecache.gateway.settings import GatewaySettings
+from lakecache.gateway.upstream import Upstreams
 
 
 async def bootstrap(resources: Resources) -> ServiceParts:
     settings = resources.settings
     assert isinstance(settings, GatewaySettings)
-    auth = AuthStore.open(resources.store, settings.gateway.auth_settings())
+    section = settings.gateway
+    auth = AuthStore.open(resources.store, section.auth_settings())
     await auth.create_indexes()
+    copies = CopyStatusView.open(resources.store)
+    await copies.create_indexes()
     if auth.settings.bootstrap_admin:
         # Before serving: the first request of a fresh installation can use the file's token.
         await ensure_admin_token(auth, settings.home.resolve())
-    return gateway_parts(auth)
+    upstreams = Upstreams(catalog=section.catalog_url, evictor=section.evictor_url, default_cacher=section.cacher_url,
+                          cachers=dict(section.cacher_urls), timeout_seconds=section.upstream_timeout_seconds)
+    return gateway_parts(GatewayDependencies(auth, copies, upstreams, resources.publisher, resources.telemetry,
+                                             sse=(section.status_poll_seconds, section.sse_heartbeat_seconds)))
+
+
+def with_peers(settings: LakeCacheSettings, peers: Mapping[str, str]) -> LakeCacheSettings:
+    """In one process (``lakecache up``), reach the services there, wherever they listen."""
+    assert isinstance(settings, GatewaySettings)
+    urls = {f"{name}_url": peers[name] for name in ("catalog", "cacher", "evictor") if name in peers}
+    return settings.model_copy(update={"gateway": settings.gateway.model_copy(update=urls)})
 
 
 SERVICE = ServiceDefinition(
@@ -24,4 +42,5 @@ SERVICE = ServiceDefinition(
     needs_store=True,
     needs_lake=False,
     description="The authenticated HTTP entry point for the CLI, the dashboard and the SDK.",
+    with_peers=with_peers,
 )

@@ -1,12 +1,14 @@
 """Settings of the gateway service (shared parts: `lakecache.core.settings`)."""
 
 from datetime import timedelta
-from typing import Self
+from typing import Annotated, Self
 
 from pydantic import Field, model_validator
 
 from lakecache.core.settings import LakeCacheSettings, ServiceSection
 from lakecache.gateway.auth import AuthSettings
+
+HttpUrlText = Annotated[str, Field(pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$")]
 
 
 class GatewaySection(ServiceSection):
@@ -35,12 +37,39 @@ class GatewaySection(ServiceSection):
         "installation administrator's token.",
     )
 
+    catalog_url: HttpUrlText = Field("http://127.0.0.1:8081", description="Base URL of the catalog API.")
+    cacher_url: HttpUrlText = Field(
+        "http://127.0.0.1:8082", description="Base URL of the cacher API of sites not listed in `cacher_urls`."
+    )
+    cacher_urls: dict[str, HttpUrlText] = Field(
+        default_factory=dict,
+        description="Base URL of each site's cacher, by site (a cacher runs at its site), e.g. "
+        '`{"dgx-a": "http://cacher.dgx-a:8082"}` (env: JSON).',
+    )
+    evictor_url: HttpUrlText = Field("http://127.0.0.1:8083", description="Base URL of the evictor API.")
+    upstream_timeout_seconds: float = Field(
+        60.0, gt=0, le=3600,
+        description="Seconds before a request to a backing service is abandoned (answered 503). Commit uploads "
+        "stream and may take longer as long as bytes keep moving.",
+    )
+    status_poll_seconds: float = Field(
+        1.0, gt=0, le=60,
+        description="How often a live-progress stream (SSE) re-reads a copy's status, besides the updates this "
+        "gateway's own bus consumer announces (another gateway instance may have applied them).",
+    )
+    sse_heartbeat_seconds: float = Field(
+        15.0, gt=0, le=300, description="Seconds between keep-alive comments on an idle live-progress stream."
+    )
+
     @model_validator(mode="after")
     def _default_within_limit(self) -> Self:
         if self.user_token_days > self.max_user_token_days:
             raise ValueError(f"user_token_days ({self.user_token_days}) must not exceed max_user_token_days "
                              f"({self.max_user_token_days}); raise the maximum or shorten the default")
         return self
+
+    def cacher_url_of(self, site: str) -> str:
+        return self.cacher_urls.get(site, self.cacher_url)
 
     def auth_settings(self) -> AuthSettings:
         return AuthSettings(

@@ -56,3 +56,6 @@ class ServiceDefinition:
     needs_store: bool = False
     needs_lake: bool = False
     description: str = ""
+    #: When services share one process (``lakecache up``): the settings given those started
+    #: before it, by name, with their base URLs — how the gateway finds ports chosen at start.
+    with_peers: Callable[[LakeCacheSettings, Mapping[str, str]], LakeCacheSettings] | None = None

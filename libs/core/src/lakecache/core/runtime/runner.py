@@ -134,7 +134,11 @@ async def run_until_stopped(
             loop.add_signal_handler(signum, stop.set)
     try:
         async with contextlib.AsyncExitStack() as stack:
-            running = [await stack.enter_async_context(start_service(d, s)) for d, s in services]
+            running: list[RunningService] = []
+            for definition, settings in services:
+                if definition.with_peers is not None:
+                    settings = definition.with_peers(settings, {r.definition.name: r.base_url for r in running})
+                running.append(await stack.enter_async_context(start_service(definition, settings)))
             if on_started is not None:
                 on_started(running)
             await stop.wait()

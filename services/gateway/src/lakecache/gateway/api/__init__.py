@@ -1,4 +1,5 @@
-"""The gateway's own API under ``/api/v1``: identity, users, members, tokens, audit, reference.
+"""The gateway's API under ``/api/v1``: identity, users, members, tokens, audit and reference of
+its own; datasets, sites and caches of the services behind it.
 
 Each module ends with its ``OPERATIONS`` (see ``lakecache.gateway.http.operation``);
 :func:`api_registry` joins them in the order of the API reference.
@@ -6,10 +7,11 @@ Each module ends with its ``OPERATIONS`` (see ``lakecache.gateway.http.operation
 
 from __future__ import annotations
 
-from lakecache.gateway.api import audit, me, members, reference, tokens, users
+from lakecache.gateway.api import audit, caches, datasets, me, members, reference, sites, tokens, users
 from lakecache.gateway.http.registry import Registry
 
 
 def api_registry() -> Registry:
-    return Registry([*me.OPERATIONS, *tokens.OPERATIONS, *users.OPERATIONS, *members.OPERATIONS, *audit.OPERATIONS,
+    return Registry([*datasets.OPERATIONS, *caches.OPERATIONS, *sites.OPERATIONS, *me.OPERATIONS,
+                     *tokens.OPERATIONS, *users.OPERATIONS, *members.OPERATIONS, *audit.OPERATIONS,
                      *reference.OPERATIONS])

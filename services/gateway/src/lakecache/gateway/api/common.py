@@ -8,6 +8,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from lakecache.core.contracts.fields import Slug
+from lakecache.core.publishing import EventPublisher
 from lakecache.gateway.auth import AuthStore, Role
 from lakecache.gateway.auth.users import NAME_PATTERN
 from lakecache.gateway.http.pagination import DEFAULT_LIMIT, MAX_CURSOR, MAX_LIMIT
@@ -15,10 +16,16 @@ from lakecache.gateway.http.pagination import DEFAULT_LIMIT, MAX_CURSOR, MAX_LIM
 API = "/api/v1"
 
 AUTH_KEY = web.AppKey("lakecache_auth", AuthStore)
+#: How the gateway sends commands (cache requests, manual evictions) on the bus.
+PUBLISHER_KEY = web.AppKey("lakecache_publisher", EventPublisher)
 
 
 def auth_of(request: web.Request) -> AuthStore:
     return request.app[AUTH_KEY]
+
+
+def publisher_of(request: web.Request) -> EventPublisher:
+    return request.app[PUBLISHER_KEY]
 
 
 # Built from Role, so a new role shows up in the API without another list to update.

@@ -48,6 +48,7 @@ ACTIONS: dict[str, ActionSpec] = {spec.name: spec for spec in (
     ActionSpec("caches:read", _P, "see cached copies and their paths", _V, job=True),
     ActionSpec("caches:request", _P, "ask for a commit to be cached at a site", _E),
     ActionSpec("caches:pin", _P, "pin or unpin a cached copy", _ADM),
+    ActionSpec("caches:evict", _P, "evict a cached copy now (never while it is leased or pinned)", _E),
     ActionSpec("leases:write", _P, "acquire, renew and release leases on cached copies", _E, job=True),
     ActionSpec("runs:read", _P, "read runs, params, metrics, lineage", _V),
     ActionSpec("runs:write", _P, "create runs and experiments, change their tags", _E),

@@ -40,11 +40,15 @@ def _query(request: web.Request) -> dict[str, str]:
     return dict(query)
 
 
-async def _body(request: web.Request, operation: Operation) -> bytes:
-    limit = operation.max_body
-    declared = request.content_length
+def _check_declared_length(request: web.Request, operation: Operation) -> None:
+    limit, declared = operation.max_body, request.content_length
     if declared is not None and declared > limit:
         raise PayloadTooLarge(f"the request body has {declared} bytes; {operation} accepts at most {limit}")
+
+
+async def _body(request: web.Request, operation: Operation) -> bytes:
+    limit = operation.max_body
+    _check_declared_length(request, operation)
     raw = await request.read()  # bounded by the app's client_max_size when no length was declared
     if len(raw) > limit:
         raise PayloadTooLarge(f"the request body has {len(raw)} bytes; {operation} accepts at most {limit}")
@@ -63,6 +67,8 @@ def endpoint(operation: Operation):
             inputs["query"] = _validate(operation.query, "query", _query(request))
         if operation.body is not None:
             inputs["body"] = _validate(operation.body, "body", await _body(request, operation))
+        elif operation.streamed_body is not None:
+            _check_declared_length(request, operation)  # the handler streams it: no read here
         return as_response(operation, await operation.handler(request, **inputs))
 
     handle.__name__ = handle.__qualname__ = operation.operation_id

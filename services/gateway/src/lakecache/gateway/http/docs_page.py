@@ -56,8 +56,8 @@ def _operation(method: str, path: str, op: dict[str, Any]) -> str:
                        f"</td><td>{escape(p.get('description', ''))}</td></tr>" for p in op["parameters"])
         parts.append(f"<table><tr><th>parameter</th><th>in</th><th>type</th><th></th></tr>{rows}</table>")
     if "requestBody" in op:
-        schema = op["requestBody"]["content"]["application/json"]["schema"]
-        parts.append(f"<div>Body: {_type(schema)}</div>")
+        [(media_type, content)] = op["requestBody"]["content"].items()
+        parts.append(f"<div>Body ({escape(media_type)}): {_type(content['schema'])}</div>")
     answers = []
     for status, response in op["responses"].items():
         schema = next(iter(response.get("content", {}).values()), {}).get("schema")

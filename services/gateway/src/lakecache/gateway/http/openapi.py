@@ -30,6 +30,7 @@ _PROBLEM_TITLES = {
     403: "The token's user or job may not do this (the detail says why).",
     404: "The named object does not exist.",
     409: "The request conflicts with the current state (the detail says which).",
+    412: "A precondition of the request does not hold (the detail says which).",
     413: "The request body is larger than this operation accepts.",
     503: "The gateway's store or a backing service is unavailable; retry later.",
 }
@@ -94,6 +95,8 @@ def _responses(operation: Operation, refs: dict[tuple[type[BaseModel], JsonSchem
     elif operation.response is not None:
         success["content"] = {"application/json": {"schema": refs[(operation.response, "serialization")]}}
     responses = {str(operation.status): success}
+    for status in operation.alternatives:
+        responses[str(status)] = {**success, "description": HTTPStatus(status).phrase}
     for status in implied_errors(operation):
         responses[str(status)] = {"$ref": f"#/components/responses/{status}"}
     responses["default"] = {"$ref": "#/components/responses/default"}
@@ -139,6 +142,9 @@ def openapi_document(registry: Registry, *, title: str, version: str, descriptio
             required = bool(op.body.model_json_schema().get("required"))
             entry["requestBody"] = {"required": required,
                                     "content": {"application/json": {"schema": refs[(op.body, "validation")]}}}
+        elif op.streamed_body is not None:
+            entry["requestBody"] = {"required": True, "description": op.streamed_body.description,
+                                    "content": {op.streamed_body.media_type: {"schema": dict(op.streamed_body.schema)}}}
         paths.setdefault(op.path, {})[op.method.lower()] = entry
         if op.tag not in tags:
             tags.append(op.tag)

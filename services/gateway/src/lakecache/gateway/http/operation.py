@@ -7,7 +7,10 @@ The handler is a plain async function of the request and the validated inputs it
 as keyword arguments: ``params`` (path variables), ``query`` and ``body``, each an instance of
 the operation's model. It returns an instance of ``response`` (sent with ``status``), a
 :class:`Reply` (another status, extra headers), ``None`` for a 204, or — for operations that
-declare ``raw_schema`` — an aiohttp response it built itself (the OpenAPI document, HTML).
+declare ``raw_schema`` — an aiohttp response it built itself (the OpenAPI document, HTML, an
+event stream). Operations that front a backing service declare ``forwarded``: their handler
+returns the backend's response as is, and ``response`` and ``errors`` document it (the tests
+validate real backend answers against the same models, so the two cannot drift).
 
 Construction checks what can be checked without a request, so a wrong declaration fails when
 the gateway starts instead of when someone calls the route.
@@ -35,6 +38,16 @@ _VARIABLE = re.compile(r"\{([^}:]+)")
 #: Default body limit: the gateway's own requests are a few fields; anything near this is a
 #: mistake or abuse, and refusing it early keeps a client from holding memory in the gateway.
 MAX_JSON_BODY = 64 * 1024
+
+
+@dataclass(frozen=True)
+class StreamedBody:
+    """A request body the handler streams instead of one the binding validates as JSON (commit
+    uploads: a header line, then one entry per line). ``schema`` documents it in the reference."""
+
+    media_type: str
+    schema: Mapping[str, Any]
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -71,6 +84,11 @@ class Operation:
     media_type: str = "application/json"
     raw_schema: Mapping[str, Any] | None = None
     max_body: int = MAX_JSON_BODY
+    #: The handler returns the backing service's response (see the module docstring).
+    forwarded: bool = False
+    streamed_body: StreamedBody | None = None
+    #: Other success statuses with the same response model (201 created vs 200 unchanged).
+    alternatives: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         where = f"{self.method} {self.path}"
@@ -90,8 +108,10 @@ class Operation:
             missing = self.permission.path_variables - self.variables
             if missing:
                 raise ValueError(f"{where}: its permission reads path variables it lacks: {sorted(missing)}")
-        if self.body is not None and self.method not in _WITH_BODY:
+        if (self.body is not None or self.streamed_body is not None) and self.method not in _WITH_BODY:
             raise ValueError(f"{where}: only {', '.join(sorted(_WITH_BODY))} take a body")
+        if self.body is not None and self.streamed_body is not None:
+            raise ValueError(f"{where}: declare either a JSON body model or a streamed body, not both")
         if self.raw_schema is not None:
             if self.response is not None:
                 raise ValueError(f"{where}: declare either a response model or a raw schema, not both")
@@ -120,7 +140,7 @@ def implied_errors(operation: Operation) -> list[int]:
     statuses = set(operation.errors)
     if operation.params or operation.query or operation.body:
         statuses.add(400)
-    if operation.body:
+    if operation.body or operation.streamed_body:
         statuses.add(413)
     if not operation.public:
         statuses |= {401, 403, 503}
@@ -130,7 +150,7 @@ def implied_errors(operation: Operation) -> list[int]:
 def as_response(operation: Operation, result: Any) -> web.StreamResponse:
     """The handler's ``result`` as the declared response; a mismatch is a bug (``TypeError``, 500)."""
     if isinstance(result, web.StreamResponse):
-        if operation.raw_schema is None:
+        if operation.raw_schema is None and not operation.forwarded:
             raise TypeError(f"{operation} returned an aiohttp response but declares a response model")
         return result
     reply = result if isinstance(result, Reply) else Reply(result)

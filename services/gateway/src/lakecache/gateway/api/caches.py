@@ -1,0 +1,230 @@
+"""Cached copies at the gateway: ask for one (``202`` + status URL), its status from the read
+model, its live progress as Server-Sent Events, and eviction on request.
+
+A copy's project comes from the read model (or, for a copy made before this gateway ran, from
+its cacher, and the read model adopts it), never from the caller: that is what a request for
+another team's copy is checked against.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+from urllib.parse import quote
+
+from aiohttp import web
+from pydantic import BaseModel, Field
+
+from lakecache.core.contracts.cache import CacheEvictionRequested, CacheRequested
+from lakecache.core.contracts.fields import Slug
+from lakecache.core.errors import Conflict, InvalidArgument, NotFound
+from lakecache.gateway.api.backends.cacher_models import CopyPath
+from lakecache.gateway.api.backends.catalog_models import Ref
+from lakecache.gateway.api.common import API, Input, ProjectName, publisher_of
+from lakecache.gateway.auth import Permission
+from lakecache.gateway.auth.context import principal_of
+from lakecache.gateway.copies import copy_status_of
+from lakecache.gateway.copies.status import overall_state
+from lakecache.gateway.copies.stream import stream_status
+from lakecache.gateway.http.operation import Operation, Reply
+from lakecache.gateway.upstream import upstream_json, upstreams_of
+
+CopyState = Literal["requested", "filling", "ready", "failed", "evicted"]
+_DOC_KEY = web.RequestKey("lakecache_copy_status_doc", object)  # the lookup's document, for the handler
+
+
+class EvictQuery(Input):
+    volume: Slug | None = Field(None, description="The volume whose copy to evict; needed when the commit is "
+                                                   "cached on more than one volume of the site.")
+
+
+class CacheRequest(Input):
+    project: ProjectName
+    dataset: Slug = Field(description="The dataset's name in the project.")
+    ref: Ref = "latest"
+    site: Slug = Field(description="The site whose volume should hold the copy.")
+    volume: Slug | None = Field(None, description="A volume of the site; the cacher picks one when omitted.")
+
+
+class VolumeCopy(BaseModel):
+    volume: str
+    state: CopyState
+    path: str | None = Field(None, description="Where jobs at the site read the commit (ready copies).")
+    files_done: int | None = None
+    files_total: int | None = None
+    bytes_done: int | None = None
+    bytes_total: int | None = None
+    rate_bytes_per_s: float | None = None
+    eta_seconds: float | None = None
+    error: str | None = Field(None, description="Why the fill failed (failed copies).")
+    pinned: bool = False
+    updated_at: datetime = Field(description="Time of the fact this entry reflects.")
+
+
+class CopyStatus(BaseModel):
+    site: str
+    commit_id: str
+    project: str | None
+    dataset_id: str | None
+    dataset: str | None
+    state: CopyState = Field(description="`ready` if any volume of the site holds it ready, else the newest fact.")
+    requested_at: datetime | None
+    requested_by: str | None
+    updated_at: datetime | None
+    error: str | None = Field(description="Why the request was refused before any volume was chosen.")
+    volumes: list[VolumeCopy]
+    links: dict[str, str] = Field(description="`self` (this status) and `events` (its live progress, SSE).")
+
+
+class CacheRequestAccepted(BaseModel):
+    request_id: str
+    status_url: str
+    events_url: str
+    status: CopyStatus
+
+
+class EvictionAccepted(BaseModel):
+    decision_id: str
+    site: str
+    volume: str
+    commit_id: str
+    status_url: str
+
+
+def status_url(site: str, commit_id: str) -> str:
+    return f"{API}/sites/{site}/copies/{commit_id}"
+
+
+def status_json(doc: dict[str, Any]) -> CopyStatus:
+    volumes = [VolumeCopy(volume=name, updated_at=entry["at"], **{k: v for k, v in entry.items() if k in
+                                                                   VolumeCopy.model_fields and k != "volume"})
+               for name, entry in sorted((doc.get("volumes") or {}).items())]
+    url = status_url(doc["site"], doc["commit_id"])
+    return CopyStatus(site=doc["site"], commit_id=doc["commit_id"], project=doc.get("project"),
+                      dataset_id=doc.get("dataset_id"), dataset=doc.get("dataset"), state=overall_state(doc),
+                      requested_at=doc.get("requested_at"), requested_by=doc.get("requested_by"),
+                      updated_at=doc.get("updated_at"), error=(doc.get("failure") or {}).get("reason"),
+                      volumes=volumes, links={"self": url, "events": url + "/events"})
+
+
+async def copy_document(request: web.Request) -> dict[str, Any] | None:
+    """The read model's document of the copy the path names, adopting the cacher's if it lacks one."""
+    if _DOC_KEY in request:
+        return request[_DOC_KEY]
+    site, commit_id = request.match_info["site"], request.match_info["commit_id"]
+    view = copy_status_of(request)
+    doc = await view.get(site, commit_id)
+    if doc is None or doc.get("project") is None:
+        status, copy = await upstream_json(request, upstreams_of(request).cacher(site),
+                                           f"{API}/sites/{site}/copies/{commit_id}")
+        if status == 200 and isinstance(copy, dict):
+            doc = await view.seed(copy)
+    request[_DOC_KEY] = doc
+    return doc
+
+
+async def copy_project(request: web.Request) -> str | None:
+    """The project of the copy the path names (``None`` if unknown: only administrators pass)."""
+    doc = await copy_document(request)
+    return doc.get("project") if doc else None
+
+
+async def _known(request: web.Request, params: CopyPath) -> dict[str, Any]:
+    doc = await copy_document(request)
+    if doc is None:
+        raise NotFound(f"no copy of commit {params.commit_id} was requested at site {params.site!r}; request one "
+                       f"with POST {API}/caches")
+    return doc
+
+
+async def show_copy_status(request: web.Request, params: CopyPath) -> CopyStatus:
+    return status_json(await _known(request, params))
+
+
+async def copy_events(request: web.Request, params: CopyPath) -> web.StreamResponse:
+    doc = await _known(request, params)
+    return await stream_status(request, doc, status_json)
+
+
+async def request_cache(request: web.Request, body: CacheRequest) -> Reply:
+    upstreams = upstreams_of(request)
+    ref_path = f"{API}/datasets/{body.project}/{body.dataset}/refs/{quote(body.ref, safe='')}"
+    status, commit = await upstream_json(request, upstreams.catalog, ref_path)
+    if status == 404:
+        raise NotFound(f"project {body.project!r} has no dataset {body.dataset!r} with a ref {body.ref!r}: "
+                       f"{(commit or {}).get('detail', 'not found')}")
+    if status != 200 or not isinstance(commit, dict):
+        raise InvalidArgument(f"the catalog refused ref {body.ref!r} of {body.project}/{body.dataset}: "
+                              f"{(commit or {}).get('detail', f'status {status}')}")
+    status, _ = await upstream_json(request, upstreams.cacher(body.site), f"{API}/sites/{body.site}/volumes")
+    if status == 404:
+        raise NotFound(f"no cacher serves site {body.site!r}; check the site's name (`lakecache site volumes`)")
+    requester = principal_of(request).subject
+    request_id = uuid.uuid4().hex
+    view = copy_status_of(request)
+    await view.record_request(site=body.site, commit_id=commit["id"], project=body.project,
+                              dataset_id=commit["dataset_id"], dataset=body.dataset, request_id=request_id,
+                              requester=requester)
+    await publisher_of(request).emit(CacheRequested(
+        request_id=request_id, project=body.project, dataset_id=commit["dataset_id"], dataset=body.dataset,
+        commit_id=commit["id"], site=body.site, volume=body.volume, requester=requester,
+        manifest_url=commit.get("manifest_url")), subject=request_id)
+    doc = await view.get(body.site, commit["id"])
+    assert doc is not None  # recorded above
+    url = status_url(body.site, commit["id"])
+    accepted = CacheRequestAccepted(request_id=request_id, status_url=url, events_url=url + "/events",
+                                    status=status_json(doc))
+    return Reply(accepted, status=202, headers={"Location": url})
+
+
+async def evict_copy(request: web.Request, params: CopyPath, query: EvictQuery) -> Reply:
+    doc = await _known(request, params)
+    ready = sorted(name for name, v in (doc.get("volumes") or {}).items() if v.get("state") == "ready")
+    volume = query.volume
+    if volume is None:
+        if len(ready) != 1:
+            raise InvalidArgument(f"commit {params.commit_id} is ready on {len(ready)} volumes of site "
+                                  f"{params.site!r} ({', '.join(ready) or 'none'}); say which with ?volume=")
+        volume = ready[0]
+    elif volume not in ready:
+        raise Conflict(f"commit {params.commit_id} is not ready on volume {volume!r} of site {params.site!r}; "
+                       f"nothing to evict there")
+    decision_id = uuid.uuid4().hex
+    # No generation: the cacher still refuses a leased or pinned copy (its own compare-and-swap).
+    await publisher_of(request).emit(CacheEvictionRequested(
+        decision_id=decision_id, site=params.site, volume=volume, commit_id=params.commit_id,
+        dataset_id=doc.get("dataset_id") or "unknown", reason="manual",
+        explanation=f"requested by {principal_of(request).subject}"), subject=decision_id)
+    url = status_url(params.site, params.commit_id)
+    return Reply(EvictionAccepted(decision_id=decision_id, site=params.site, volume=volume,
+                                  commit_id=params.commit_id, status_url=url), status=202, headers={"Location": url})
+
+
+_SSE_SCHEMA = {"type": "string", "description": "`event: status` messages whose `data` is a CopyStatus JSON "
+                                                 "document; the stream ends after a ready, failed or evicted state."}
+_COPY = f"{API}/sites/{{site}}/copies/{{commit_id}}"
+
+OPERATIONS = [
+    Operation("POST", f"{API}/caches", request_cache, "Ask for a commit to be cached at a site",
+              Permission("caches:request", project_from="body:project"), body=CacheRequest,
+              response=CacheRequestAccepted, status=202, errors=(404,), tag="caches",
+              description="Resolves the ref in the catalog and sends the site's cacher the command; answers at "
+                          "once with the status URL (`Location`) and the URL of its live progress. Asking again "
+                          "for a commit already cached or being filled joins that copy."),
+    Operation("GET", _COPY, show_copy_status, "Show a cached copy's status and progress",
+              Permission("caches:read", project_from=copy_project), params=CopyPath, response=CopyStatus,
+              errors=(404,), tag="caches",
+              description="Answered from the gateway's read model of the cacher's events: per volume, the state, "
+                          "progress, the path jobs read (when ready) and the pin."),
+    Operation("GET", _COPY + "/events", copy_events, "Follow a cached copy's progress (Server-Sent Events)",
+              Permission("caches:read", project_from=copy_project), params=CopyPath, errors=(404,), tag="caches",
+              media_type="text/event-stream", raw_schema=_SSE_SCHEMA,
+              description="An `event: status` message now and at every change, with comments as keep-alives; "
+                          "the stream ends once the copy is ready, failed or evicted."),
+    Operation("DELETE", _COPY, evict_copy, "Evict a cached copy now",
+              Permission("caches:evict", project_from=copy_project), params=CopyPath, query=EvictQuery,
+              response=EvictionAccepted, status=202, errors=(404, 409), tag="caches",
+              description="Sends the cacher a manual eviction; it refuses while a job holds a lease or the copy is "
+                          "pinned (the status shows whether it went)."),
+]

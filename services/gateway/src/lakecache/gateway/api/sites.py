@@ -1,0 +1,66 @@
+"""Sites, volumes, the eviction policy, leases and pins: the cacher's and the evictor's APIs
+behind the gateway.
+
+Requests go to the cacher of the site the path names (``cacher_urls``). Routes about one copy
+learn its project from the copy-status read model (see ``caches.py``); listing a site's copies
+needs ``?project=``, so a caller only lists what its role covers.
+"""
+
+from __future__ import annotations
+
+from lakecache.gateway.api.backends import cacher_models as c
+from lakecache.gateway.api.backends import evictor_models as e
+from lakecache.gateway.api.caches import copy_project
+from lakecache.gateway.api.common import API, ProjectName
+from lakecache.gateway.auth import Permission
+from lakecache.gateway.http.operation import Operation
+from lakecache.gateway.upstream.proxy import EVICTOR, SITE_CACHER, Target, proxy
+
+_SITE = f"{API}/sites/{{site}}"
+_COPY = _SITE + "/copies/{commit_id}"
+SITES_READ, SITES_WRITE = Permission("sites:read"), Permission("sites:write")
+
+
+class ProjectCopiesQuery(c.CopiesQuery):
+    project: ProjectName  # required here: the cacher would list every project's copies
+
+
+def _op(method: str, path: str, name: str, summary: str, permission: Permission, *, to: Target = SITE_CACHER,
+        tag: str = "sites", **declared) -> Operation:
+    declared.setdefault("errors", (404,))
+    return Operation(method, path, proxy(name, to=to), summary, permission, forwarded=True, tag=tag, **declared)
+
+
+def _copy(action: str) -> Permission:
+    return Permission(action, project_from=copy_project)
+
+
+OPERATIONS = [
+    _op("POST", _SITE + "/volumes", "add_volume", "Register a cache volume at a site", SITES_WRITE,
+        params=c.SitePath, body=c.NewVolume, response=c.Volume, status=201, errors=(404, 409)),
+    _op("GET", _SITE + "/volumes", "list_volumes", "List a site's volumes with capacity and usage", SITES_READ,
+        params=c.SitePath, response=c.VolumePage),
+    _op("GET", _SITE + "/volumes/{name}", "show_volume", "Show a volume's capacity, usage and policy", SITES_READ,
+        params=c.VolumePath, response=c.Volume),
+    _op("GET", _SITE + "/eviction", "site_eviction", "Show a site's eviction state", SITES_READ,
+        params=c.SitePath, response=e.SiteEviction, to=EVICTOR),
+    _op("PUT", _SITE + "/ttl", "set_ttl", "Set a dataset's or commit's time to live at a site", SITES_WRITE,
+        params=c.SitePath, body=e.TtlOverride, response=e.TtlChanged, status=202, to=EVICTOR, errors=()),
+    _op("GET", _SITE + "/copies", "list_copies", "List a project's cached copies at a site",
+        Permission("caches:read", project_from="query:project"), params=c.SitePath, query=ProjectCopiesQuery,
+        response=c.CopyPage, tag="caches"),
+    _op("GET", _COPY + "/eviction", "explain_eviction", "Why a cached copy is kept or would be evicted",
+        _copy("caches:read"), params=c.CopyPath, query=e.ExplainQuery, response=e.CopyEviction, to=EVICTOR,
+        tag="caches"),
+    _op("POST", _COPY + "/leases", "acquire_lease", "Lease a cached copy (a job reading it)", _copy("leases:write"),
+        params=c.CopyPath, query=c.CopyQuery, body=c.NewLease, response=c.Lease, status=201, errors=(404, 409),
+        tag="leases"),
+    _op("PUT", _COPY + "/leases/{lease_id}", "renew_lease", "Renew a lease", _copy("leases:write"),
+        params=c.LeasePath, body=c.LeaseRenewal, response=c.Lease, errors=(404, 409), tag="leases"),
+    _op("DELETE", _COPY + "/leases/{lease_id}", "release_lease", "Release a lease", _copy("leases:write"),
+        params=c.LeasePath, status=204, tag="leases"),
+    _op("PUT", _COPY + "/pin", "pin_copy", "Pin a cached copy (never evicted until unpinned)", _copy("caches:pin"),
+        params=c.CopyPath, query=c.PinQuery, response=c.Copy, errors=(404, 409), tag="caches"),
+    _op("DELETE", _COPY + "/pin", "unpin_copy", "Unpin a cached copy", _copy("caches:pin"), params=c.CopyPath,
+        query=c.PinQuery, response=c.Copy, errors=(404, 409), tag="caches"),
+]

@@ -1,0 +1,10 @@
+"""The gateway's read model of cached copies: what cache-status requests and live progress read.
+
+Fed by the cacher's events (``handlers.py``) and by the cache requests the gateway accepts, so
+a status request is one indexed read in the gateway's own store, not calls to the catalog, the
+cacher and the evictor in series.
+"""
+
+from lakecache.gateway.copies.status import COPY_STATUS_KEY, CopyStatusView, copy_status_of
+
+__all__ = ["COPY_STATUS_KEY", "CopyStatusView", "copy_status_of"]

@@ -1,0 +1,44 @@
+"""Handlers that forward an authorized, validated request to the service owning its data.
+
+    Operation("GET", "/api/v1/datasets/{project}/{name}", proxy("show_dataset", to=CATALOG), …)
+
+The JSON body is sent as the gateway validated it (re-serialized from its model, so the
+backend reads exactly what the reference documents; an empty body becomes the model's
+defaults); a streamed body (commit uploads) is passed through as it arrives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from lakecache.gateway.upstream.forward import forward
+from lakecache.gateway.upstream.services import Upstreams, upstreams_of
+
+Target = Callable[[Upstreams, web.Request], str]
+
+
+def CATALOG(upstreams: Upstreams, request: web.Request) -> str:  # noqa: N802 - used like a constant
+    return upstreams.catalog
+
+
+def EVICTOR(upstreams: Upstreams, request: web.Request) -> str:  # noqa: N802
+    return upstreams.evictor
+
+
+def SITE_CACHER(upstreams: Upstreams, request: web.Request) -> str:  # noqa: N802
+    return upstreams.cacher(request.match_info["site"])
+
+
+def proxy(name: str, *, to: Target, stream: bool = False):
+    """A handler named ``name`` (the operation id) forwarding to the service ``to`` picks."""
+
+    async def handler(request: web.Request, body: BaseModel | None = None, **_validated: BaseModel) -> web.Response:
+        payload = body.model_dump_json(exclude_unset=True).encode() if body is not None else None
+        return await forward(request, to(upstreams_of(request), request), body=payload, stream=stream,
+                             content_type="application/json" if payload is not None else None)
+
+    handler.__name__ = handler.__qualname__ = name
+    return handler

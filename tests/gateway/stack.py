@@ -1,0 +1,91 @@
+"""The services behind the gateway, running for real on the embedded adapters, and a gateway
+in front of them: what the proxied routes, the read model and live progress are tested on.
+
+The backends run in the test's event loop through the shared runtime (as `lakecache up` runs
+them) on one in-memory bus, which the gateway's publisher and read-model consumer join.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from lakecache.cacher.bootstrap import SERVICE as CACHER
+from lakecache.catalog.bootstrap import SERVICE as CATALOG
+from lakecache.core.adapters.bus.memory import InMemoryEventBus
+from lakecache.core.ports.docstore import DocumentStore
+from lakecache.core.publishing import EventPublisher
+from lakecache.core.runtime import RunningService, start_service
+from lakecache.core.runtime.http import create_app
+from lakecache.core.telemetry import configure_telemetry
+from lakecache.evictor.bootstrap import SERVICE as EVICTOR
+from lakecache.gateway.app import GatewayDependencies, gateway_parts
+from lakecache.gateway.auth import AuthStore
+from lakecache.gateway.copies import CopyStatusView
+from lakecache.gateway.upstream import Upstreams
+
+SITE, VOLUME = "dgx", "nfs1"
+
+
+@dataclass
+class Backends:
+    catalog: RunningService
+    cacher: RunningService
+    evictor: RunningService
+    bus_url: str
+    volume: Path
+
+    def upstreams(self) -> Upstreams:
+        return Upstreams(catalog=self.catalog.base_url, evictor=self.evictor.base_url,
+                         default_cacher="http://127.0.0.1:9", cachers={SITE: self.cacher.base_url})
+
+
+@contextlib.asynccontextmanager
+async def running_backends(tmp_path: Path) -> AsyncIterator[Backends]:
+    """The catalog, a cacher of site ``dgx`` with volume ``nfs1``, and the evictor."""
+    home, volume = tmp_path / "backends", tmp_path / VOLUME
+    home.mkdir(parents=True, exist_ok=True)
+    volume.mkdir(exist_ok=True)
+    bus_url = f"memory://stack-{uuid.uuid4().hex[:8]}"
+    settings = {
+        CATALOG: CATALOG.settings_type(home=home, bus_url=bus_url, catalog={"port": 0}),
+        # Watermarks at the top: the volume's usage is the shared test disk's, not this test's.
+        CACHER: CACHER.settings_type(home=home, bus_url=bus_url, cacher={
+            "port": 0, "site": SITE, "volumes": [{"name": VOLUME, "path": str(volume), "high_watermark": 1.0,
+                                                  "low_watermark": 0.99}]}),
+        EVICTOR: EVICTOR.settings_type(home=home, bus_url=bus_url, evictor={"port": 0}),
+    }
+    async with contextlib.AsyncExitStack() as stack:
+        running = [await stack.enter_async_context(start_service(d, s)) for d, s in settings.items()]
+        yield Backends(*running, bus_url=bus_url, volume=volume)
+
+
+def unreachable_upstreams() -> Upstreams:
+    """Backends nobody listens for (port 9, discard): a forwarded call answers 503."""
+    url = "http://127.0.0.1:9"
+    return Upstreams(catalog=url, evictor=url, default_cacher=url)
+
+
+@contextlib.asynccontextmanager
+async def gateway_client(auth: AuthStore, store: DocumentStore, upstreams: Upstreams,
+                         bus_url: str) -> AsyncIterator[TestClient]:
+    """A client of the gateway on ``store``, forwarding to ``upstreams``, its read model
+    fed from (and its commands sent to) the in-memory bus ``bus_url``."""
+    async with InMemoryEventBus.from_url(bus_url) as bus:
+        copies = CopyStatusView.open(store)
+        await copies.create_indexes()
+        telemetry = configure_telemetry("gateway")
+        parts = gateway_parts(GatewayDependencies(auth, copies, upstreams, EventPublisher(bus, "gateway"), telemetry,
+                                                  sse=(0.2, 1.0)))
+        app = create_app("gateway", telemetry, {}, parts.routes)
+        assert parts.app_setup is not None
+        parts.app_setup(app)
+        for spec in parts.subscriptions:
+            await bus.subscribe(spec.topics, group=spec.group, handler=spec.handler, retry=spec.retry)
+        async with TestClient(TestServer(app)) as client:
+            yield client
