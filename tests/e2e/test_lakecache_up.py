@@ -70,6 +70,11 @@ def test_up_serves_health_and_readiness_and_stops_cleanly_on_ctrl_c(up):
                                      headers={"Authorization": "Bearer " + token_file.read_text().strip()})
     with urllib.request.urlopen(request, timeout=10) as reply:
         assert json.loads(reply.read())["kind"] == "user"
+    # The gateway reaches the services of this process wherever they listen (their ports were 0).
+    request = urllib.request.Request(services["gateway"] + "/api/v1/sites/local/volumes",
+                                     headers={"Authorization": "Bearer " + token_file.read_text().strip()})
+    with urllib.request.urlopen(request, timeout=10) as reply:
+        assert reply.status == 200 and "items" in json.loads(reply.read())
 
     started = time.monotonic()
     process.send_signal(signal.SIGINT)

@@ -108,6 +108,12 @@ async def test_a_cache_request_answers_202_and_its_live_progress_ends_ready(gate
     assert volume["files_done"] == volume["files_total"] == 3 and volume["bytes_done"] == 3 * 2048
     assert sorted(p.name for p in (Path(volume["path"]) / "train").iterdir()) == ["0.bin", "1.bin", "2.bin"]
 
+    async with gateway.get("/metrics", headers=people["root"].header) as response:
+        metrics = await response.text()
+    # The SDK's sync, the ref lookup and the site check went to the backends; the status did not.
+    assert 'lakecache_gateway_upstream_seconds_count{outcome="2xx",service="catalog"}' in metrics
+    assert 'lakecache_gateway_upstream_seconds_count{outcome="2xx",service="cacher"} 1.0' in metrics
+
 
 async def test_team_b_can_neither_read_nor_change_team_a_data_through_the_gateway(gateway, people, tmp_path, auth):
     alice, bob = people["alice"], people["bob"]
@@ -211,3 +217,6 @@ async def test_a_backend_that_is_down_answers_503_naming_it(api, auth):
         problem = await response.json()
         assert response.status == 503 and problem["type"] == "urn:lakecache:problem:unavailable"
         assert "did not answer GET /api/v1/datasets/vision/cats" in problem["detail"]
+    async with api.get("/metrics", headers=root.header) as response:
+        assert 'lakecache_gateway_upstream_seconds_count{outcome="unavailable",service="catalog"} 1.0' in (
+            await response.text())

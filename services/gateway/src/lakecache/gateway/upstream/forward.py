@@ -12,6 +12,7 @@ the request was fine, and retrying later is the right move.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterable, Mapping
 from typing import Any
 from urllib.parse import urlencode
@@ -41,15 +42,18 @@ def _headers(request: web.Request, content_type: str | None) -> dict[str, str]:
 
 async def _call(request: web.Request, base: str, method: str, path_qs: str, body: Body,
                 content_type: str | None) -> tuple[int, bytes, dict[str, str]]:
-    session = upstreams_of(request).session
+    upstreams = upstreams_of(request)
     url = base.rstrip("/") + path_qs
+    started = time.perf_counter()
     try:
-        async with session.request(method, url, data=body, headers=_headers(request, content_type),
-                                   allow_redirects=False) as answer:
+        async with upstreams.session.request(method, url, data=body, headers=_headers(request, content_type),
+                                             allow_redirects=False) as answer:
             payload = await answer.read()
             kept = {name: answer.headers[name] for name in _PASSED_HEADERS if name in answer.headers}
+            upstreams.observe(base, f"{answer.status // 100}xx", time.perf_counter() - started)
             return answer.status, payload, kept
     except (TimeoutError, aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
+        upstreams.observe(base, "unavailable", time.perf_counter() - started)
         detail = str(exc) or type(exc).__name__
         raise Unavailable(f"the service at {base} did not answer {method} {path_qs.split('?')[0]} ({detail}); "
                           "retry later, or ask an operator whether it is running") from None

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 from aiohttp import web
+from prometheus_client import Histogram
 
 from lakecache.core.telemetry import Telemetry
 from lakecache.core.telemetry.setup import traced_client_session
@@ -25,6 +26,15 @@ class Upstreams:
     cachers: dict[str, str] = field(default_factory=dict)
     timeout_seconds: float = 60.0
     _session: aiohttp.ClientSession | None = field(default=None, repr=False)
+    _latency: Histogram | None = field(default=None, repr=False)
+
+    def name_of(self, base: str) -> str:
+        """Which service ``base`` is, for metrics (``cacher`` for every site's)."""
+        return "catalog" if base == self.catalog else "evictor" if base == self.evictor else "cacher"
+
+    def observe(self, base: str, outcome: str, seconds: float) -> None:
+        if self._latency is not None:
+            self._latency.labels(self.name_of(base), outcome).observe(seconds)
 
     def cacher(self, site: str) -> str:
         """The cacher serving ``site`` (a cacher runs at its site, next to its volumes)."""
@@ -38,6 +48,12 @@ class Upstreams:
 
     def client_context(self, telemetry: Telemetry):
         """The aiohttp ``cleanup_ctx`` that owns the session for the app's lifetime."""
+
+        if self._latency is None:
+            self._latency = Histogram(
+                "lakecache_gateway_upstream_seconds", "Calls from the gateway to the services behind it, by service "
+                "and outcome (the status class, or `unavailable`)", ["service", "outcome"], registry=telemetry.registry,
+                buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60))
 
         async def context(app: web.Application) -> AsyncIterator[None]:
             # sock_read bounds silence, not the whole call: a long commit upload keeps going.
