@@ -8,6 +8,7 @@ import asyncio
 import json
 import os
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,8 @@ from lakecache.core.contracts.cache import CacheRequested
 from lakecache.core.publishing import EventPublisher
 from lakecache.gateway.auth import Actor, Role
 from lakecache.gateway.auth.tokens import revoke_token
-from lakecache.sdk.catalog import CatalogClient
+from lakecache.sdk.catalog import CatalogClient, CatalogError
+from lakecache.sdk.leases import CopyLease
 from lakecache.sdk.refs import DatasetRef
 from lakecache.sdk.settings import ClientSettings
 from lakecache.sdk.sync import sync_directory
@@ -77,12 +79,12 @@ async def _events(gateway, url: str, who: Someone) -> list[dict]:
     return statuses
 
 
-async def _ready_copy(gateway, alice: Someone, tmp_path: Path) -> tuple[dict, dict]:
-    commit = await _commit(gateway, alice.token, tmp_path, TEAM_A, "cats")
-    status, accepted = await _json(gateway, "POST", "/api/v1/caches", alice,
-                                   json={"project": TEAM_A, "dataset": "cats", "site": SITE})
+async def _ready_copy(gateway, who: Someone, tmp_path: Path, project: str = TEAM_A) -> tuple[dict, dict]:
+    commit = await _commit(gateway, who.token, tmp_path, project, "cats")
+    status, accepted = await _json(gateway, "POST", "/api/v1/caches", who,
+                                   json={"project": project, "dataset": "cats", "site": SITE})
     assert status == 202, accepted
-    statuses = await asyncio.wait_for(_events(gateway, accepted["events_url"], alice), 60)
+    statuses = await asyncio.wait_for(_events(gateway, accepted["events_url"], who), 60)
     assert statuses[-1]["state"] == "ready", statuses
     return commit, accepted
 
@@ -220,3 +222,33 @@ async def test_a_backend_that_is_down_answers_503_naming_it(api, auth):
     async with api.get("/metrics", headers=root.header) as response:
         assert 'lakecache_gateway_upstream_seconds_count{outcome="unavailable",service="catalog"} 1.0' in (
             await response.text())
+
+
+async def test_a_job_leases_its_projects_copy_with_its_token_and_the_lease_outlives_its_ttl(
+        gateway, people, tmp_path, auth, clock):
+    alice, bob = people["alice"], people["bob"]
+    _, accepted = await _ready_copy(gateway, alice, tmp_path)
+    status, issued = await _json(gateway, "POST", f"/api/v1/projects/{TEAM_A}/runs/run-7/job-tokens", alice,
+                                 json={"expires_at": (clock() + timedelta(hours=2)).isoformat()})
+    assert status == 201, issued
+    base = str(gateway.make_url("")).rstrip("/")
+    job = ClientSettings(api_url=base, token=issued["token"], home=tmp_path / "no-home")
+    commit_id = accepted["status"]["commit_id"]
+
+    async with CopyLease(SITE, commit_id, settings=job, ttl_seconds=2) as copy:
+        assert sorted(p.name for p in (copy.path / "train").iterdir()) == ["0.bin", "1.bin", "2.bin"]
+        await asyncio.sleep(3)  # past the lease's own time to live: only the renewals keep it
+        status, why = await _json(gateway, "GET", accepted["status_url"] + "/eviction", alice)
+        assert [lease["holder"] for lease in why["live_leases"]] == ["run:run-7"], why
+        assert (await _json(gateway, "DELETE", accepted["status_url"], alice))[0] == 202
+        await asyncio.sleep(0.5)
+        assert (await _json(gateway, "GET", accepted["status_url"], alice))[1]["state"] == "ready"
+    status, why = await _json(gateway, "GET", accepted["status_url"] + "/eviction", alice)
+    assert why["live_leases"] == []  # released on exit
+
+    # The same job token cannot lease another project's copy.
+    _, speech = await _ready_copy(gateway, bob, tmp_path, project=TEAM_B)
+    with pytest.raises(CatalogError) as refused:
+        async with CopyLease(SITE, speech["status"]["commit_id"], settings=job):
+            pass
+    assert refused.value.status == 403
