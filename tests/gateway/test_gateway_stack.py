@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from yarl import URL
 
 from lakecache.core.contracts.cache import CacheRequested
 from lakecache.core.publishing import EventPublisher
@@ -135,14 +136,20 @@ async def test_team_b_can_neither_read_nor_change_team_a_data_through_the_gatewa
         ("POST", copy + "/leases", {"json": {"holder": "bob-job"}}),
         ("PUT", copy + "/pin", {}),
         ("GET", f"/api/v1/sites/{SITE}/copies", {"params": {"project": TEAM_A}}),
+        # Dot segments do not move a request into another project's path unchecked.
+        ("GET", "/api/v1/datasets/speech/../vision/cats", {}),
     ]
     for method, path, options in attempts:
         request_id = uuid.uuid4().hex
-        async with gateway.request(method, path, headers={**bob.header, "X-Request-Id": request_id},
-                                   **options) as response:
+        async with gateway.request(method, URL(path, encoded=True),
+                                   headers={**bob.header, "X-Request-Id": request_id}, **options) as response:
             assert response.status == 403, (method, path, response.status, await response.text())
         [record] = [r for r in await audit_records(auth, outcome="denied") if r["request_id"] == request_id]
         assert record["actor"] == "user:bob"
+
+    # Encoded dot segments are no path of the API at all.
+    status, problem = await _json(gateway, "GET", URL("/api/v1/datasets/speech/%2e%2e/vision/cats", encoded=True), bob)
+    assert status == 404 and problem["type"] == "urn:lakecache:problem:http-404"
 
     # Naming its own project does not reach team A's objects either.
     status, problem = await _json(gateway, "POST", "/api/v1/caches", bob,
