@@ -22,9 +22,10 @@ from lakecache.gateway.auth.memberships import grant_role
 from lakecache.gateway.auth.tokens import issue_user_token
 from lakecache.gateway.auth.users import create_user
 from lakecache.gateway.copies import CopyStatusView
+from lakecache.gateway.copies.volumes import SiteVolumesView
 from tests.gateway.stack import gateway_client, unreachable_upstreams
 
-COLLECTIONS = ("users", "memberships", "tokens", "audit", "copy_status")
+COLLECTIONS = ("users", "memberships", "tokens", "audit", "copy_status", "site_volumes")
 
 
 class Clock:
@@ -102,7 +103,7 @@ async def audit_records(auth: AuthStore, **filters: Any) -> list[dict[str, Any]]
 def gateway_app(auth: AuthStore, store) -> web.Application:
     """The gateway's app on ``auth``, as its bootstrap builds it, without the service runtime
     (for its route table: its backends and bus are unreachable)."""
-    deps = GatewayDependencies(auth, CopyStatusView.open(store), unreachable_upstreams(),
+    deps = GatewayDependencies(auth, CopyStatusView.open(store), SiteVolumesView.open(store), unreachable_upstreams(),
                                EventPublisher(InMemoryEventBus.from_url("memory://unopened"), "gateway"),
                                configure_telemetry("gateway"))
     parts = gateway_parts(deps)

@@ -27,6 +27,7 @@ from lakecache.evictor.bootstrap import SERVICE as EVICTOR
 from lakecache.gateway.app import GatewayDependencies, gateway_parts
 from lakecache.gateway.auth import AuthStore
 from lakecache.gateway.copies import CopyStatusView
+from lakecache.gateway.copies.volumes import SiteVolumesView
 from lakecache.gateway.upstream import Upstreams
 
 SITE, VOLUME = "dgx", "nfs1"
@@ -77,11 +78,12 @@ async def gateway_client(auth: AuthStore, store: DocumentStore, upstreams: Upstr
     """A client of the gateway on ``store``, forwarding to ``upstreams``, its read model
     fed from (and its commands sent to) the in-memory bus ``bus_url``."""
     async with InMemoryEventBus.from_url(bus_url) as bus:
-        copies = CopyStatusView.open(store)
+        copies, volumes = CopyStatusView.open(store), SiteVolumesView.open(store)
         await copies.create_indexes()
+        await volumes.create_indexes()
         telemetry = configure_telemetry("gateway")
-        parts = gateway_parts(GatewayDependencies(auth, copies, upstreams, EventPublisher(bus, "gateway"), telemetry,
-                                                  sse=(0.2, 1.0)))
+        parts = gateway_parts(GatewayDependencies(auth, copies, volumes, upstreams, EventPublisher(bus, "gateway"),
+                                                  telemetry, sse=(0.2, 1.0)))
         app = create_app("gateway", telemetry, {}, parts.routes)
         assert parts.app_setup is not None
         parts.app_setup(app)

@@ -111,6 +111,13 @@ async def test_a_cache_request_answers_202_and_its_live_progress_ends_ready(gate
     assert volume["files_done"] == volume["files_total"] == 3 and volume["bytes_done"] == 3 * 2048
     assert sorted(p.name for p in (Path(volume["path"]) / "train").iterdir()) == ["0.bin", "1.bin", "2.bin"]
 
+    status, listed = await _json(gateway, "GET", f"/api/v1/projects/{TEAM_A}/copies", alice, params={"site": SITE})
+    assert status == 200 and [(c["commit_id"], c["state"]) for c in listed["items"]] == [(commit["id"], "ready")]
+    status, sites = await _json(gateway, "GET", "/api/v1/sites", people["bob"])  # any signed-in user
+    [reported] = sites["items"]
+    assert (reported["site"], reported["volume"]) == (SITE, "nfs1") and reported["capacity_bytes"] > 0
+    assert reported["used_bytes"] > 0
+
     async with gateway.get("/metrics", headers=people["root"].header) as response:
         metrics = await response.text()
     # The SDK's sync, the ref lookup and the site check went to the backends; the status did not.
@@ -136,6 +143,7 @@ async def test_team_b_can_neither_read_nor_change_team_a_data_through_the_gatewa
         ("POST", copy + "/leases", {"json": {"holder": "bob-job"}}),
         ("PUT", copy + "/pin", {}),
         ("GET", f"/api/v1/sites/{SITE}/copies", {"params": {"project": TEAM_A}}),
+        ("GET", f"/api/v1/projects/{TEAM_A}/copies", {}),
         # Dot segments do not move a request into another project's path unchecked.
         ("GET", "/api/v1/datasets/speech/../vision/cats", {}),
     ]
@@ -156,6 +164,8 @@ async def test_team_b_can_neither_read_nor_change_team_a_data_through_the_gatewa
                                   json={"project": TEAM_B, "dataset": "cats", "site": SITE})
     assert status == 404, problem
     status, page = await _json(gateway, "GET", f"/api/v1/sites/{SITE}/copies", bob, params={"project": TEAM_B})
+    assert status == 200 and page["items"] == []
+    status, page = await _json(gateway, "GET", f"/api/v1/projects/{TEAM_B}/copies", bob)
     assert status == 200 and page["items"] == []
 
     # Nothing changed for team A.

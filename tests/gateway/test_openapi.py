@@ -57,6 +57,8 @@ EXPECTED_ACTIONS = {
     ("GET", "/api/v1/datasets/{project}/{name}/tags"): "datasets:read",
     ("PUT", "/api/v1/datasets/{project}/{name}/tags/{tag}"): "datasets:write",
     ("POST", "/api/v1/caches"): "caches:request",
+    ("GET", "/api/v1/projects/{project}/copies"): "caches:read",
+    ("GET", "/api/v1/sites"): "sites:read",
     ("GET", "/api/v1/sites/{site}/copies/{commit_id}"): "caches:read",
     ("GET", "/api/v1/sites/{site}/copies/{commit_id}/events"): "caches:read",
     ("DELETE", "/api/v1/sites/{site}/copies/{commit_id}"): "caches:evict",

@@ -25,6 +25,7 @@ from lakecache.gateway.auth import AuthStore, RoutePolicy, auth_middleware
 from lakecache.gateway.copies import COPY_STATUS_KEY, CopyStatusView
 from lakecache.gateway.copies.handlers import HANDLERS
 from lakecache.gateway.copies.stream import SSE_SETTINGS_KEY
+from lakecache.gateway.copies.volumes import SITE_VOLUMES_KEY, SiteVolumesView
 from lakecache.gateway.http.openapi import openapi_document
 from lakecache.gateway.http.problems import gateway_problem_middleware
 from lakecache.gateway.http.registry import Registry
@@ -53,6 +54,7 @@ class GatewayDependencies:
 
     auth: AuthStore
     copies: CopyStatusView
+    volumes: SiteVolumesView
     upstreams: Upstreams
     publisher: EventPublisher
     telemetry: Telemetry
@@ -77,6 +79,7 @@ def gateway_parts(deps: GatewayDependencies, registry: Registry | None = None) -
         app[AUTH_KEY] = deps.auth
         app[REFERENCE_KEY] = reference
         app[COPY_STATUS_KEY] = deps.copies
+        app[SITE_VOLUMES_KEY] = deps.volumes
         app[UPSTREAMS_KEY] = deps.upstreams
         app[PUBLISHER_KEY] = deps.publisher
         app[SSE_SETTINGS_KEY] = deps.sse
@@ -84,7 +87,7 @@ def gateway_parts(deps: GatewayDependencies, registry: Registry | None = None) -
         app.middlewares.append(auth_middleware(deps.auth, policy))
         app.middlewares.append(gateway_problem_middleware())
 
-    read_model = dispatcher(HANDLERS, view=deps.copies)
+    read_model = dispatcher(HANDLERS, view=deps.copies, volumes=deps.volumes)
     return ServiceParts(
         routes=registry.routes(),
         subscriptions=[SubscriptionSpec([CACHE_EVENTS.name, CACHE_PROGRESS.name], READ_MODEL_GROUP, read_model)],

@@ -7,6 +7,7 @@ from lakecache.core.settings import LakeCacheSettings
 from lakecache.gateway.app import GatewayDependencies, gateway_parts
 from lakecache.gateway.auth import AuthStore, ensure_admin_token
 from lakecache.gateway.copies import CopyStatusView
+from lakecache.gateway.copies.volumes import SiteVolumesView
 from lakecache.gateway.settings import GatewaySettings
 from lakecache.gateway.upstream import Upstreams
 
@@ -17,14 +18,15 @@ async def bootstrap(resources: Resources) -> ServiceParts:
     section = settings.gateway
     auth = AuthStore.open(resources.store, section.auth_settings())
     await auth.create_indexes()
-    copies = CopyStatusView.open(resources.store)
+    copies, volumes = CopyStatusView.open(resources.store), SiteVolumesView.open(resources.store)
     await copies.create_indexes()
+    await volumes.create_indexes()
     if auth.settings.bootstrap_admin:
         # Before serving: the first request of a fresh installation can use the file's token.
         await ensure_admin_token(auth, settings.home.resolve())
     upstreams = Upstreams(catalog=section.catalog_url, evictor=section.evictor_url, default_cacher=section.cacher_url,
                           cachers=dict(section.cacher_urls), timeout_seconds=section.upstream_timeout_seconds)
-    return gateway_parts(GatewayDependencies(auth, copies, upstreams, resources.publisher, resources.telemetry,
+    return gateway_parts(GatewayDependencies(auth, copies, volumes, upstreams, resources.publisher, resources.telemetry,
                                              sse=(section.status_poll_seconds, section.sse_heartbeat_seconds)))
 
 

@@ -7,11 +7,11 @@ Each module ends with its ``OPERATIONS`` (see ``lakecache.gateway.http.operation
 
 from __future__ import annotations
 
-from lakecache.gateway.api import audit, caches, datasets, me, members, reference, sites, tokens, users
+from lakecache.gateway.api import audit, caches, datasets, me, members, reference, site_list, sites, tokens, users
 from lakecache.gateway.http.registry import Registry
 
 
 def api_registry() -> Registry:
-    return Registry([*datasets.OPERATIONS, *caches.OPERATIONS, *sites.OPERATIONS, *me.OPERATIONS,
+    return Registry([*datasets.OPERATIONS, *caches.OPERATIONS, *site_list.OPERATIONS, *sites.OPERATIONS, *me.OPERATIONS,
                      *tokens.OPERATIONS, *users.OPERATIONS, *members.OPERATIONS, *audit.OPERATIONS,
                      *reference.OPERATIONS])

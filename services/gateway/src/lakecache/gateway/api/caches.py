@@ -21,16 +21,18 @@ from lakecache.core.contracts.fields import Slug
 from lakecache.core.errors import Conflict, InvalidArgument, NotFound
 from lakecache.gateway.api.backends.cacher_models import CopyPath
 from lakecache.gateway.api.backends.catalog_models import Ref
-from lakecache.gateway.api.common import API, Input, ProjectName, publisher_of
+from lakecache.gateway.api.common import API, Input, ListQuery, NextCursor, ProjectName, ProjectPath, publisher_of
 from lakecache.gateway.auth import Permission
 from lakecache.gateway.auth.context import principal_of
 from lakecache.gateway.copies import copy_status_of
 from lakecache.gateway.copies.status import overall_state
 from lakecache.gateway.copies.stream import stream_status
 from lakecache.gateway.http.operation import Operation, Reply
+from lakecache.gateway.http.pagination import Keyset, paginate
 from lakecache.gateway.upstream import upstream_json, upstreams_of
 
 CopyState = Literal["requested", "filling", "ready", "failed", "evicted"]
+RECENT = Keyset("project-copies", (("updated_at", -1), ("_id", 1)))
 _DOC_KEY = web.RequestKey("lakecache_copy_status_doc", object)  # the lookup's document, for the handler
 
 
@@ -45,6 +47,10 @@ class CacheRequest(Input):
     ref: Ref = "latest"
     site: Slug = Field(description="The site whose volume should hold the copy.")
     volume: Slug | None = Field(None, description="A volume of the site; the cacher picks one when omitted.")
+
+
+class ProjectCopiesQuery(ListQuery):
+    site: Slug | None = Field(None, description="Only copies at this site.")
 
 
 class VolumeCopy(BaseModel):
@@ -75,6 +81,11 @@ class CopyStatus(BaseModel):
     error: str | None = Field(description="Why the request was refused before any volume was chosen.")
     volumes: list[VolumeCopy]
     links: dict[str, str] = Field(description="`self` (this status) and `events` (its live progress, SSE).")
+
+
+class CopyStatusPage(BaseModel):
+    items: list[CopyStatus]
+    next_cursor: NextCursor
 
 
 class CacheRequestAccepted(BaseModel):
@@ -142,6 +153,13 @@ async def show_copy_status(request: web.Request, params: CopyPath) -> CopyStatus
     return status_json(await _known(request, params))
 
 
+async def list_project_copies(request: web.Request, params: ProjectPath, query: ProjectCopiesQuery) -> CopyStatusPage:
+    filter_ = {"project": params.project, **({"site": query.site} if query.site else {})}
+    docs, cursor = await paginate(copy_status_of(request).collection, filter_, RECENT, limit=query.limit,
+                                  cursor=query.cursor)
+    return CopyStatusPage(items=[status_json(doc) for doc in docs], next_cursor=cursor)
+
+
 async def copy_events(request: web.Request, params: CopyPath) -> web.StreamResponse:
     doc = await _known(request, params)
     return await stream_status(request, doc, status_json)
@@ -206,6 +224,11 @@ _SSE_SCHEMA = {"type": "string", "description": "`event: status` messages whose 
 _COPY = f"{API}/sites/{{site}}/copies/{{commit_id}}"
 
 OPERATIONS = [
+    Operation("GET", f"{API}/projects/{{project}}/copies", list_project_copies, "List a project's cached copies",
+              Permission("caches:read", project_from="match_info:project"), params=ProjectPath,
+              query=ProjectCopiesQuery, response=CopyStatusPage, tag="caches",
+              description="The project's copies at every site (or one), most recently changed first, from the "
+                          "gateway's read model: what a dashboard polls."),
     Operation("POST", f"{API}/caches", request_cache, "Ask for a commit to be cached at a site",
               Permission("caches:request", project_from="body:project"), body=CacheRequest,
               response=CacheRequestAccepted, status=202, errors=(404,), tag="caches",

@@ -1,4 +1,5 @@
-"""The gateway's read model of cached copies: what cache-status requests and live progress read.
+"""The gateway's read models of cached copies and of the sites' volumes: what cache-status
+requests, live progress and the site list read.
 
 Fed by the cacher's events (``handlers.py``) and by the cache requests the gateway accepts, so
 a status request is one indexed read in the gateway's own store, not calls to the catalog, the

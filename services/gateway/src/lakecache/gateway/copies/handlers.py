@@ -1,6 +1,7 @@
 """Bus handlers that keep the copy-status read model: the cacher's facts about copies.
 
-Plain functions of (event, view); ``bootstrap`` binds the view once. Each fact is applied with
+Plain functions of the event and the read models (``view`` for copies, ``volumes`` for the
+sites' volumes); ``bootstrap`` binds them once. Each fact is applied with
 its event time, so redelivered and reordered facts settle on the newest (see ``status.py``).
 """
 
@@ -13,11 +14,13 @@ from lakecache.core.contracts.cache import (
     CacheFillProgress,
     CachePinChanged,
     CacheReady,
+    VolumeReported,
 )
 from lakecache.gateway.copies.status import CopyStatusView
+from lakecache.gateway.copies.volumes import SiteVolumesView
 
 
-async def on_progress(event: Event[CacheFillProgress], view: CopyStatusView) -> None:
+async def on_progress(event: Event[CacheFillProgress], view: CopyStatusView, **_: object) -> None:
     p = event.data
     await view.apply_volume_fact(site=p.site, commit_id=p.commit_id, volume=p.volume, at=event.time, fields={
         "state": "filling", "files_done": p.files_done, "files_total": p.files_total, "bytes_done": p.bytes_done,
@@ -25,7 +28,7 @@ async def on_progress(event: Event[CacheFillProgress], view: CopyStatusView) -> 
         "error": None})
 
 
-async def on_ready(event: Event[CacheReady], view: CopyStatusView) -> None:
+async def on_ready(event: Event[CacheReady], view: CopyStatusView, **_: object) -> None:
     r = event.data
     await view.apply_volume_fact(
         site=r.site, commit_id=r.commit_id, volume=r.volume, at=event.time,
@@ -35,7 +38,7 @@ async def on_ready(event: Event[CacheReady], view: CopyStatusView) -> None:
                 "eta_seconds": None, "error": None})
 
 
-async def on_failed(event: Event[CacheFailed], view: CopyStatusView) -> None:
+async def on_failed(event: Event[CacheFailed], view: CopyStatusView, **_: object) -> None:
     f = event.data
     identity = {"project": f.project, "dataset_id": f.dataset_id}
     if f.volume is None:
@@ -47,15 +50,20 @@ async def on_failed(event: Event[CacheFailed], view: CopyStatusView) -> None:
                                                             "retryable": f.retryable, "path": None})
 
 
-async def on_evicted(event: Event[CacheEvicted], view: CopyStatusView) -> None:
+async def on_evicted(event: Event[CacheEvicted], view: CopyStatusView, **_: object) -> None:
     e = event.data
     await view.apply_volume_fact(site=e.site, commit_id=e.commit_id, volume=e.volume, at=event.time,
                                  fields={"state": "evicted", "path": None, "evicted_reason": e.reason})
 
 
-async def on_pin_changed(event: Event[CachePinChanged], view: CopyStatusView) -> None:
+async def on_pin_changed(event: Event[CachePinChanged], view: CopyStatusView, **_: object) -> None:
     p = event.data
     await view.set_pinned(site=p.site, commit_id=p.commit_id, volume=p.volume, pinned=p.pinned, at=event.time)
+
+
+async def on_volume_reported(event: Event[VolumeReported], volumes: SiteVolumesView, **_: object) -> None:
+    r = event.data
+    await volumes.report(site=r.site, volume=r.volume, at=event.time, fields=r.model_dump(exclude={"site", "volume"}))
 
 
 HANDLERS = {
@@ -64,4 +72,5 @@ HANDLERS = {
     CacheFailed: on_failed,
     CacheEvicted: on_evicted,
     CachePinChanged: on_pin_changed,
+    VolumeReported: on_volume_reported,
 }

@@ -80,8 +80,8 @@ class CopyStatusView:
         return cls(store.collection(COLLECTION))
 
     async def create_indexes(self) -> None:
-        # Lists of a project's copies at a site, newest first.
-        await self.collection.create_index([("project", 1), ("site", 1), ("updated_at", -1)])
+        # A project's copies, most recently changed first (``GET /projects/{project}/copies``).
+        await self.collection.create_index([("project", 1), ("updated_at", -1), ("_id", 1)])
 
     async def get(self, site: str, commit_id: str) -> dict[str, Any] | None:
         return await self.collection.find_one({"_id": status_id(site, commit_id)})
