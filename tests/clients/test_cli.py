@@ -61,8 +61,9 @@ def test_create_sync_log_ls_diff_tag_round_trip(client_settings, tmp_path):
 def test_list_show_and_delete(client_settings):
     data_json("create", "one", "--tag", "x")
     data_json("create", "other/two")
-    assert sorted(d["name"] for d in data_json("list")) == ["one", "two"]
-    assert [d["name"] for d in data_json("list", "--project", "default")] == ["one"]
+    assert [d["name"] for d in data_json("list")] == ["one"]  # the project LAKECACHE_PROJECT (default 'default')
+    assert [d["name"] for d in data_json("list", "--project", "other")] == ["two"]
+    assert "no datasets in project none" in data("list", "--project", "none").stdout
     assert [d["name"] for d in data_json("list", "--tag", "x")] == ["one"]
     shown = data_json("show", "one")
     assert shown["project"] == "default" and shown["head"] is None

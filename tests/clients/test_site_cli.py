@@ -50,6 +50,7 @@ def cacher(tmp_path, monkeypatch) -> Iterator[CacherThread]:
                                     cacher={"port": 0, "site": SITE, "volumes": []})
     thread = CacherThread(settings).start()
     monkeypatch.setenv("LAKECACHE_CACHER_URL", thread.base_url)
+    monkeypatch.delenv("LAKECACHE_PROJECT", raising=False)
     try:
         yield thread
     finally:
@@ -160,6 +161,17 @@ def test_unreachable_cacher_is_a_clear_error(monkeypatch):
     assert "LAKECACHE_CACHER_URL" in flat(result.stderr)
 
 
+def test_without_overrides_the_commands_go_to_the_gateway(monkeypatch):
+    monkeypatch.delenv("LAKECACHE_CACHER_URL", raising=False)
+    monkeypatch.delenv("LAKECACHE_EVICTOR_URL", raising=False)
+    monkeypatch.setenv("LAKECACHE_API_URL", "http://127.0.0.1:9/")
+    for args in (["volumes", SITE], ["why", SITE, "ab" * 32]):
+        result = site(*args)
+        assert result.exit_code == 1
+        assert "cannot reach the gateway at http://127.0.0.1:9" in flat(result.stderr)
+        assert "LAKECACHE_API_URL" in flat(result.stderr)
+
+
 def test_copies_lists_a_filled_copy(cacher, tmp_path):
     nfs1 = tmp_path / "nfs1"
     nfs1.mkdir()
@@ -177,10 +189,11 @@ def test_copies_lists_a_filled_copy(cacher, tmp_path):
         time.sleep(0.05)
     assert (copy["volume"], copy["files"], copy["size_bytes"]) == ("nfs1", 2, 9)
 
-    ready = site_json("copies", SITE, "--state", "ready")
+    ready = site_json("copies", SITE, "--state", "ready", "--project", "team")
     assert [c["commit_id"] for c in ready] == [commit_id]
-    assert site_json("copies", SITE, "--state", "failed") == []
-    table = site("copies", SITE)
+    assert site_json("copies", SITE, "--state", "ready") == []  # another project's (LAKECACHE_PROJECT: 'default')
+    assert site_json("copies", SITE, "--state", "failed", "--project", "team") == []
+    table = site("copies", SITE, "-p", "team")
     assert table.exit_code == 0
     assert all(part in flat(table.stdout) for part in (commit_id[:12], "team/ds", "nfs1", "ready"))
     assert site_json("volumes", SITE, "nfs1")["copies"] == {"ready": 1, "bytes": 9}

@@ -124,6 +124,10 @@ async def test_a_cache_request_answers_202_and_its_live_progress_ends_ready(gate
     assert 'lakecache_gateway_upstream_seconds_count{outcome="2xx",service="catalog"}' in metrics
     assert 'lakecache_gateway_upstream_seconds_count{outcome="2xx",service="cacher"} 1.0' in metrics
 
+    status, problem = await _json(gateway, "POST", "/api/v1/caches", alice,
+                                  json={"project": TEAM_A, "dataset": "cats", "site": SITE, "volume": "nfs9"})
+    assert status == 404 and "has no volume 'nfs9'; its volumes are nfs1" in problem["detail"]
+
 
 async def test_team_b_can_neither_read_nor_change_team_a_data_through_the_gateway(gateway, people, tmp_path, auth):
     alice, bob = people["alice"], people["bob"]
@@ -224,6 +228,10 @@ async def test_a_manual_eviction_waits_for_no_lease_and_a_revoked_token_fails_at
         return (await _json(gateway, "GET", copy, alice))[1]["state"] == "evicted"
 
     await eventually(evicted, message="the copy to be evicted once the lease is gone")
+    status, problem = await _json(gateway, "DELETE", copy, alice)
+    assert status == 409 and "not ready on any volume" in problem["detail"]
+    [volume] = (await _json(gateway, "GET", copy, alice))[1]["volumes"]
+    assert volume["path"] is None and volume["files_done"] is None  # no stale progress on an evicted copy
 
     [token] = await auth.tokens.find_list({"user_id": alice.id})
     await revoke_token(auth, token["_id"], Actor.system())

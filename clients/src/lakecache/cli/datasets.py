@@ -47,16 +47,18 @@ def create(
 
 
 def list_datasets(
-    project: Annotated[str | None, typer.Option("--project", "-p", help="Only this project.")] = None,
+    project: Annotated[str | None, typer.Option(
+        "--project", "-p", help="The project whose datasets to list (env LAKECACHE_PROJECT, default 'default').",
+        show_default=False)] = None,
     tag: Annotated[str | None, typer.Option("--tag", "-t", help="Only datasets with this label.")] = None,
     query: Annotated[str | None, typer.Option("--query", "-q", help="Text to find in names and descriptions.")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """List datasets (all projects unless --project)."""
-    settings = load_settings(None)
+    """List a project's datasets (the gateway lists one project at a time)."""
+    settings = load_settings(project)
 
     async def work(catalog: CatalogClient) -> list[dict[str, Any]]:
-        return [d async for d in catalog.list_datasets(project=project, tag=tag, query=query)]
+        return [d async for d in catalog.list_datasets(project=settings.project, tag=tag, query=query)]
 
     items = run_sdk(settings, as_json, work)
     if as_json:
@@ -65,7 +67,7 @@ def list_datasets(
     for d in items:
         table.add_row(f"{d['project']}/{d['name']}", short(d.get("head")), ", ".join(d.get("tags") or []),
                       d.get("description") or "")
-    console.print(table if items else "no datasets")
+    console.print(table if items else f"no datasets in project {settings.project}", highlight=False)
 
 
 def show(name: Annotated[str, typer.Argument(help="project/name or name.")], project: ProjectOption = None,

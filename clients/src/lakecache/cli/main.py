@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from lakecache.cli.cache import cache_app
 from lakecache.cli.data import data_app
 from lakecache.cli.services import SERVICES, load_service
 from lakecache.cli.site import site_app
@@ -29,6 +30,7 @@ config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is
 app.add_typer(config_app, name="config")
 app.add_typer(data_app, name="data")
 app.add_typer(site_app, name="site")
+app.add_typer(cache_app, name="cache")
 
 console = Console()
 err_console = Console(stderr=True)

@@ -1,9 +1,10 @@
 """``lakecache site add|volumes|copies|why|ttl``: a site's cache volumes and copies, and why
 copies are kept or evicted.
 
-The cacher's API is at ``LAKECACHE_CACHER_URL`` (default ``http://127.0.0.1:8082``), the
-evictor's at ``LAKECACHE_EVICTOR_URL`` (default ``http://127.0.0.1:8083``). Exit codes as for
-``lakecache data``: 0 done, 1 refused or failed, 2 usage or configuration.
+Requests go to the gateway at ``LAKECACHE_API_URL`` (default ``http://127.0.0.1:8080``), which
+forwards them to the site's cacher or to the evictor; ``LAKECACHE_CACHER_URL`` and
+``LAKECACHE_EVICTOR_URL`` reach one of those directly instead (tests, debugging). Exit codes
+as for ``lakecache data``: 0 done, 1 refused or failed, 2 usage or configuration.
 """
 
 from __future__ import annotations
@@ -14,18 +15,28 @@ import re
 from typing import Annotated, Any
 from urllib.parse import quote
 
-import aiohttp
 import typer
 from rich.table import Table
 
-from lakecache.cli.common import JsonOption, console, fail, load_settings, print_json, short
+from lakecache.cli.common import (
+    JsonOption,
+    console,
+    fail,
+    fail_request,
+    http_session,
+    load_settings,
+    print_json,
+    short,
+)
 from lakecache.sdk.catalog import CatalogError, request_json
-from lakecache.sdk.settings import ClientSettings
+from lakecache.sdk.settings import ClientSettings, Service
 
 site_app = typer.Typer(
-    help="A site's cache volumes and copies, through the site's cacher at LAKECACHE_CACHER_URL "
-    "(default http://127.0.0.1:8082); why copies are kept or evicted, through the evictor at LAKECACHE_EVICTOR_URL "
-    "(default http://127.0.0.1:8083). Exit codes: 0 done, 1 refused or failed, 2 usage or configuration error.",
+    help="A site's cache volumes and copies, and why copies are kept or evicted, through the gateway at "
+    "LAKECACHE_API_URL (default http://127.0.0.1:8080) with the token LAKECACHE_TOKEN (default: the "
+    "administrator token `lakecache up` wrote to <home>/admin-token). LAKECACHE_CACHER_URL and LAKECACHE_EVICTOR_URL "
+    "reach a cacher or the evictor directly instead. Exit codes: 0 done, 1 refused or failed, 2 usage or "
+    "configuration error (including no valid token).",
     no_args_is_help=True,
 )
 
@@ -94,23 +105,21 @@ class ServiceUnavailable(CatalogError):
     """The cacher or the evictor could not be reached."""
 
 
-async def _request(settings: ClientSettings, service: str, method: str, path: str, *, what: str,
+async def _request(settings: ClientSettings, service: Service, method: str, path: str, *, what: str,
                    params: dict[str, Any] | None = None, json_body: Any = None) -> Any:
-    timeout = aiohttp.ClientTimeout(total=settings.request_timeout)
-    base = settings.evictor_url if service == "evictor" else settings.cacher_url
-    async with aiohttp.ClientSession(timeout=timeout, headers={"Accept": "application/json"}) as http:
-        return await request_json(http, base.rstrip("/"), method, path, what=what, service=service,
-                                  setting=f"LAKECACHE_{service.upper()}_URL", unavailable=ServiceUnavailable,
-                                  params=params, json_body=json_body)
+    setting = settings.url_setting(service)
+    async with http_session(settings) as http:
+        return await request_json(http, settings.service_url(service), method, path, what=what,
+                                  service="gateway" if setting == "LAKECACHE_API_URL" else service, setting=setting,
+                                  unavailable=ServiceUnavailable, params=params, json_body=json_body)
 
 
-def _call(settings: ClientSettings, as_json: bool, method: str, path: str, *, what: str, service: str = "cacher",
-          **options: Any) -> Any:
+def _call(settings: ClientSettings, as_json: bool, method: str, path: str, *, what: str,
+          service: Service = "cacher", **options: Any) -> Any:
     try:
         return asyncio.run(_request(settings, service, method, path, what=what, **options))
     except CatalogError as exc:
-        code = 2 if exc.status in (401, 403) else 1
-        fail(str(exc), code, as_json=as_json, extra={"status": exc.status, "errors": exc.errors})
+        fail_request(exc, as_json=as_json)
 
 
 def _site_path(site: str, *parts: str) -> str:
@@ -211,24 +220,40 @@ def copies(
         "--state", help=f"Only copies in this state: {', '.join(STATES)}.", show_default=False)] = None,
     volume: Annotated[str | None, typer.Option("--volume", help="Only copies on this volume.",
                                                show_default=False)] = None,
-    project: Annotated[str | None, typer.Option("--project", "-p", help="Only copies of this project's datasets.",
-                                                show_default=False)] = None,
+    project: Annotated[str | None, typer.Option(
+        "--project", "-p", help="Copies of this project's datasets (env LAKECACHE_PROJECT, default 'default'); "
+        "the gateway lists one project at a time.", show_default=False)] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many copies.")] = 100,
     as_json: JsonOption = False,
 ) -> None:
-    """List the dataset copies at SITE (newest request first), or show one commit's copy."""
-    settings = load_settings(None)
+    """List a project's dataset copies at SITE (newest request first), or show one commit's copy.
+
+    Through the gateway, one commit's copy is its status (as `lakecache cache status`): a row per volume.
+    """
+    settings = load_settings(project)
     if state is not None and state not in STATES:
         fail(f"--state must be one of {', '.join(STATES)}, got {state!r}", 2, as_json=as_json)
     if commit_id is not None:
-        items = [_call(settings, as_json, "GET", _site_path(site, "copies", commit_id), params={"volume": volume},
-                       what=f"show the copy of {commit_id} at site {site!r}")]
+        # The gateway answers with its copy status (every volume) and takes no ?volume=; a cacher, one copy.
+        direct = settings.cacher_url is not None
+        found = _call(settings, as_json, "GET", _site_path(site, "copies", commit_id),
+                      params={"volume": volume} if direct else None,
+                      what=f"show the copy of {commit_id} at site {site!r}")
+        items = _copy_rows(found)
+        if volume is not None and isinstance(found.get("volumes"), list):
+            items = [c for c in items if c["volume"] == volume]
+            if not items:
+                fail(f"show the copy of {commit_id} at site {site!r}: it is not on volume {volume!r}", 1,
+                     as_json=as_json)
+            found = {**found, "volumes": [v for v in found["volumes"] if v["volume"] == volume]}
+        if as_json:
+            return print_json(found)
     else:
-        params = {"state": state, "volume": volume, "project": project, "limit": limit}
+        params = {"state": state, "volume": volume, "project": settings.project, "limit": limit}
         items = _call(settings, as_json, "GET", _site_path(site, "copies"), params=params,
-                      what=f"list copies at site {site!r}")["items"]
-    if as_json:
-        return print_json(items[0] if commit_id is not None else items)
+                      what=f"list copies of project {settings.project!r} at site {site!r}")["items"]
+        if as_json:
+            return print_json(items)
     table = Table("commit", "dataset", "volume", "state", "files", "size", "pinned", "path / error", box=None)
     for c in items:
         error = c.get("error")
@@ -236,7 +261,25 @@ def copies(
         table.add_row(short(c["commit_id"]), f"{c['project']}/{c['dataset']}", c["volume"], c["state"],
                       str(c.get("files") if c.get("files") is not None else "-"), human_size(c.get("size_bytes")),
                       "yes" if c.get("pinned") else "", str(where))
-    console.print(table if items else f"no copies at site {site}" + (f" in state {state}" if state else ""))
+    if items:
+        console.print(table)
+    elif commit_id is not None:
+        console.print(f"the copy of {short(commit_id)} at site {site} is {found.get('state')}; no volume holds it yet",
+                      highlight=False)
+    else:
+        console.print(f"no copies at site {site}" + (f" in state {state}" if state else "")
+                      + f" for project {settings.project}", highlight=False)
+
+
+def _copy_rows(found: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows of the copies table from one commit's answer: a cacher's copy, or the gateway's
+    status with one entry per volume."""
+    if not isinstance(found.get("volumes"), list):
+        return [found]
+    return [{"commit_id": found["commit_id"], "project": found.get("project"), "dataset": found.get("dataset"),
+             "volume": v["volume"], "state": v["state"], "files": v.get("files_total"),
+             "size_bytes": v.get("bytes_total"), "pinned": v.get("pinned"), "path": v.get("path"),
+             "error": v.get("error")} for v in found["volumes"]]
 
 
 @site_app.command("why")

@@ -50,7 +50,18 @@ class CatalogUnavailable(CatalogError, Unavailable):
     """The catalog could not be reached or failed on its side; retry later."""
 
 
+class CatalogUnauthenticated(CatalogError):
+    """The gateway wants a valid token (401): none was sent, or it is unknown, revoked or expired."""
+
+
+#: What to do about a 401, in every message about one.
+TOKEN_HINT = ("Set LAKECACHE_TOKEN to an API token, or run `lakecache up`: it writes an administrator token to "
+              "<home>/admin-token (home: LAKECACHE_HOME, default .lakecache), which is used when readable.")
+
+
 def _error_type(status: int) -> type[CatalogError]:
+    if status == 401:
+        return CatalogUnauthenticated
     if status == 404:
         return CatalogNotFound
     if status in (409, 412):
@@ -84,22 +95,35 @@ async def request_json(session: aiohttp.ClientSession, base_url: str, method: st
     except json.JSONDecodeError:
         body = text
     if status >= 400:
-        raise problem_error(what, status, body)
+        token_sent = "Authorization" in session.headers or "Authorization" in (headers or {})
+        raise problem_error(what, status, body, token_sent=token_sent)
     return body
 
 
-def problem_error(what: str, status: int, body: Any) -> CatalogError:
-    """A ``CatalogError`` from an RFC 9457 problem (or any other error body)."""
+def problem_error(what: str, status: int, body: Any, *, token_sent: bool | None = None) -> CatalogError:
+    """A ``CatalogError`` from an RFC 9457 problem (or any other error body); a 401 says whether
+    a token was sent (when known) and how to set one."""
     problem = body if isinstance(body, dict) else {}
     title = str(problem.get("title") or f"HTTP {status}")
     detail = str(problem.get("detail") or (body if isinstance(body, str) else "") or "")
     errors = [e for e in problem.get("errors") or [] if isinstance(e, dict)]
     message = f"{what}: {detail or title}"
+    if status == 401:
+        refused = {True: "the token was refused", False: "no token was sent"}.get(token_sent, "no valid token")
+        message = f"{what}: {refused} ({detail or title}). {TOKEN_HINT}"
     if errors:
-        listed = "\n".join(f"  - {e.get('path')!r}: {e.get('reason')}" for e in errors[:20])
+        listed = "\n".join(f"  - {_error_line(e)}" for e in errors[:20])
         more = f"\n  … and {len(errors) - 20} more" if len(errors) > 20 else ""
         message += f"\n{listed}{more}"
     return _error_type(status)(message, status=status, title=title, detail=detail, errors=errors)
+
+
+def _error_line(error: dict[str, Any]) -> str:
+    """One item of a problem's ``errors``: the catalog's ``{path, reason}`` (a refused file) or the
+    gateway's ``{location, message}`` (a refused input, e.g. ``query.project``)."""
+    if "location" in error and "path" not in error:
+        return f"{error.get('location')}: {error.get('message')}"
+    return f"{error.get('path')!r}: {error.get('reason')}"
 
 
 def _dataset_path(project: str, name: str) -> str:
@@ -150,7 +174,7 @@ class CatalogClient:
                        json_body: Any = None, data: Any = None, headers: dict[str, str] | None = None) -> Any:
         if self._session is None:
             raise RuntimeError("use the client inside `async with CatalogClient(...) as catalog:`")
-        return await request_json(self._session, self.base_url, method, path, what=what, service="catalog",
+        return await request_json(self._session, self.base_url, method, path, what=what, service="gateway",
                                   setting="LAKECACHE_API_URL", unavailable=CatalogUnavailable, params=params,
                                   json_body=json_body, data=data, headers=headers)
 

@@ -1,20 +1,24 @@
 """Settings of the SDK and the ``lakecache`` command as a client of the services.
 
 Same sources and names as the services (``LAKECACHE_*`` environment variables, then the TOML
-config file), so one environment configures both sides: ``LAKECACHE_API_URL``,
-``LAKECACHE_PROJECT``, and the lake's S3 options ``LAKECACHE_S3_ENDPOINT_URL`` and friends,
-which are used to reach a dataset's ``lake_url`` directly when syncing or importing.
+config file), so one environment configures both sides: ``LAKECACHE_API_URL`` (the gateway),
+``LAKECACHE_TOKEN``, ``LAKECACHE_PROJECT``, and the lake's S3 options
+``LAKECACHE_S3_ENDPOINT_URL`` and friends, which are used to reach a dataset's ``lake_url``
+directly when syncing or importing.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr
 
 from lakecache.core.settings import LakeAccessSettings
+
+#: The services whose routes the gateway serves; each may be reached directly for tests and debugging.
+Service = Literal["catalog", "cacher", "evictor"]
 
 
 def default_cache_dir() -> Path:
@@ -24,12 +28,19 @@ def default_cache_dir() -> Path:
 
 
 class ClientSettings(LakeAccessSettings):
-    """Where the catalog is, the default project, and (inherited) how to reach an S3 lake."""
+    """Where the gateway is, the token, the default project, and (inherited) how to reach an S3 lake."""
 
-    api_url: str = Field("http://127.0.0.1:8081", description="Base URL of the catalog API (or the gateway).")
-    cacher_url: str = Field("http://127.0.0.1:8082", description="Base URL of a site's cacher API (`lakecache site`).")
-    evictor_url: str = Field(
-        "http://127.0.0.1:8083", description="Base URL of the evictor API (`lakecache site why`, `lakecache site ttl`)."
+    api_url: str = Field(
+        "http://127.0.0.1:8080",
+        description="Base URL of the gateway (or, for tests and debugging, one service's own API).",
+    )
+    cacher_url: str | None = Field(
+        None, description="Base URL of a site's cacher API, to reach it directly instead of through the gateway "
+        "(`lakecache site`). Default: `api_url`.",
+    )
+    evictor_url: str | None = Field(
+        None, description="Base URL of the evictor API, to reach it directly instead of through the gateway "
+        "(`lakecache site why`, `lakecache site ttl`). Default: `api_url`.",
     )
     project: str = Field("default", description="Project of dataset names given without `project/`.")
     token: SecretStr | None = Field(
@@ -40,7 +51,21 @@ class ClientSettings(LakeAccessSettings):
     cache_dir: Path = Field(
         default_factory=default_cache_dir, description="Client cache (file hashes), `~/.cache/lakecache` by default."
     )
-    request_timeout: float = Field(300.0, gt=0, description="Seconds before a catalog request is abandoned.")
+    request_timeout: float = Field(
+        300.0, gt=0, description="Seconds before a request is abandoned (for a live-progress stream: seconds of "
+        "silence).",
+    )
+
+    def service_url(self, service: Service) -> str:
+        """Base URL of ``service``'s routes, without a trailing slash: its own override
+        (``cacher_url``, ``evictor_url``) when set, else ``api_url`` (the gateway)."""
+        override = {"cacher": self.cacher_url, "evictor": self.evictor_url}.get(service)
+        return (override or self.api_url).rstrip("/")
+
+    def url_setting(self, service: Service) -> str:
+        """The environment variable that sets :meth:`service_url` for ``service``, for error messages."""
+        override = {"cacher": self.cacher_url, "evictor": self.evictor_url}.get(service)
+        return f"LAKECACHE_{service.upper()}_URL" if override else "LAKECACHE_API_URL"
 
     def bearer_token(self) -> str | None:
         """The token to send: ``token``, else the local administrator token file, else none."""

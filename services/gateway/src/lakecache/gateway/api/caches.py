@@ -175,9 +175,13 @@ async def request_cache(request: web.Request, body: CacheRequest) -> Reply:
     if status != 200 or not isinstance(commit, dict):
         raise InvalidArgument(f"the catalog refused ref {body.ref!r} of {body.project}/{body.dataset}: "
                               f"{(commit or {}).get('detail', f'status {status}')}")
-    status, _ = await upstream_json(request, upstreams.cacher(body.site), f"{API}/sites/{body.site}/volumes")
+    status, volumes = await upstream_json(request, upstreams.cacher(body.site), f"{API}/sites/{body.site}/volumes")
     if status == 404:
         raise NotFound(f"no cacher serves site {body.site!r}; check the site's name (`lakecache site volumes`)")
+    names = sorted(v.get("name") for v in (volumes or {}).get("items", []) if isinstance(v, dict))
+    if body.volume is not None and body.volume not in names:
+        raise NotFound(f"site {body.site!r} has no volume {body.volume!r}; its volumes are "
+                       f"{', '.join(names) or 'none yet'}")
     requester = principal_of(request).subject
     request_id = uuid.uuid4().hex
     view = copy_status_of(request)
@@ -201,7 +205,10 @@ async def evict_copy(request: web.Request, params: CopyPath, query: EvictQuery) 
     ready = sorted(name for name, v in (doc.get("volumes") or {}).items() if v.get("state") == "ready")
     volume = query.volume
     if volume is None:
-        if len(ready) != 1:
+        if not ready:
+            raise Conflict(f"commit {params.commit_id} is not ready on any volume of site {params.site!r}; "
+                           "nothing to evict")
+        if len(ready) > 1:
             raise InvalidArgument(f"commit {params.commit_id} is ready on {len(ready)} volumes of site "
                                   f"{params.site!r} ({', '.join(ready) or 'none'}); say which with ?volume=")
         volume = ready[0]

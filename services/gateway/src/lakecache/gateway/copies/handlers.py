@@ -19,6 +19,8 @@ from lakecache.core.contracts.cache import (
 from lakecache.gateway.copies.status import CopyStatusView
 from lakecache.gateway.copies.volumes import SiteVolumesView
 
+_PROGRESS = ("files_done", "files_total", "bytes_done", "bytes_total", "rate_bytes_per_s", "eta_seconds")
+
 
 async def on_progress(event: Event[CacheFillProgress], view: CopyStatusView, **_: object) -> None:
     p = event.data
@@ -53,7 +55,8 @@ async def on_failed(event: Event[CacheFailed], view: CopyStatusView, **_: object
 async def on_evicted(event: Event[CacheEvicted], view: CopyStatusView, **_: object) -> None:
     e = event.data
     await view.apply_volume_fact(site=e.site, commit_id=e.commit_id, volume=e.volume, at=event.time,
-                                 fields={"state": "evicted", "path": None, "evicted_reason": e.reason})
+                                 fields={"state": "evicted", "path": None, "evicted_reason": e.reason,
+                                         **dict.fromkeys(_PROGRESS)})
 
 
 async def on_pin_changed(event: Event[CachePinChanged], view: CopyStatusView, **_: object) -> None:

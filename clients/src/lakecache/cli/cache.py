@@ -1,0 +1,435 @@
+"""``lakecache cache request|status|evict``: ask the gateway for a commit to be cached at a site,
+follow its progress live, show where it is, and evict it.
+
+Every request goes to the gateway at ``LAKECACHE_API_URL`` (default ``http://127.0.0.1:8080``)
+with the token ``LAKECACHE_TOKEN`` (default: the administrator token ``lakecache up`` wrote to
+``<home>/admin-token``). Live progress is the gateway's Server-Sent Events stream of the copy's
+status, read by the small parser below.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import aiohttp
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn
+from rich.table import Column, Table
+
+from lakecache.cli.common import (
+    JsonOption,
+    console,
+    err_console,
+    fail,
+    fail_request,
+    http_session,
+    load_settings,
+    parse_name,
+    print_json,
+    short,
+)
+from lakecache.cli.site import human_size
+from lakecache.sdk.catalog import API, CatalogError, CatalogUnavailable, problem_error, request_json
+from lakecache.sdk.refs import DatasetRef
+from lakecache.sdk.settings import ClientSettings
+
+cache_app = typer.Typer(
+    help="Cached copies of commits at a site: request one and follow its progress, show its status, evict it. "
+    "Requests go to the gateway at LAKECACHE_API_URL (default http://127.0.0.1:8080) with the token "
+    "LAKECACHE_TOKEN (default: the administrator token `lakecache up` wrote to <home>/admin-token; home is "
+    "LAKECACHE_HOME, default .lakecache). PROJECT/DATASET\\[@REF]: REF is a commit id, a tag or 'latest' (default); "
+    "a dataset without PROJECT/ is in --project (env LAKECACHE_PROJECT, default 'default'). "
+    "Exit codes: 0 done (request: the copy is ready), 1 refused or failed, 2 usage or configuration error "
+    "(including no valid token).",
+    no_args_is_help=True,
+)
+
+#: States after which a copy's live progress stream ends.
+TERMINAL = ("ready", "failed", "evicted")
+#: Reconnections of a live-progress stream that dropped before a final state, before giving up.
+STREAM_RETRIES = 5
+
+TargetArgument = Annotated[str, typer.Argument(
+    metavar="PROJECT/DATASET[@REF]", help="The dataset and its commit: a commit id, a tag or 'latest' (default).")]
+SiteOption = Annotated[str, typer.Option("--site", help="The site whose volume holds (or is to hold) the copy.")]
+ProjectOption = Annotated[str | None, typer.Option(
+    "--project", "-p", help="Project of a DATASET given without PROJECT/ (env LAKECACHE_PROJECT, default 'default').",
+    show_default=False)]
+
+
+# --- Server-Sent Events ----------------------------------------------------------------------
+# Parsed here in a few lines: the client libraries for aiohttp (aiohttp-sse-client, last release
+# 0.2.1 in 2021, and its fork aiohttp-sse-client2, 0.3.0 in 2023) are unmaintained.
+
+
+@dataclass(frozen=True)
+class SseMessage:
+    event: str
+    data: str
+    id: str | None
+
+
+class SseParser:
+    """Lines to messages (``text/event-stream``): ``field: value`` lines, ``data`` lines joined
+    with newlines, a blank line ends a message, lines starting with ``:`` are comments. Lines
+    end with LF or CRLF; a message cut off by the end of the stream is dropped."""
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._event = ""
+        self._data: list[str] = []
+        self.last_id: str | None = None
+
+    def feed(self, chunk: bytes) -> list[SseMessage]:
+        *lines, self._buffer = (self._buffer + chunk).split(b"\n")
+        return [m for m in (self._line(raw.rstrip(b"\r").decode("utf-8", "replace")) for raw in lines) if m]
+
+    def _line(self, line: str) -> SseMessage | None:
+        if not line:
+            message = SseMessage(self._event or "message", "\n".join(self._data), self.last_id) if self._data else None
+            self._event, self._data = "", []
+            return message
+        if line.startswith(":"):
+            return None
+        name, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if name == "event":
+            self._event = value
+        elif name == "data":
+            self._data.append(value)
+        elif name == "id" and "\0" not in value:
+            self.last_id = value
+        return None  # `retry` and unknown fields: ignored
+
+
+async def sse_messages(chunks: AsyncIterable[bytes], parser: SseParser | None = None) -> AsyncIterator[SseMessage]:
+    parser = parser or SseParser()
+    async for chunk in chunks:
+        for message in parser.feed(chunk):
+            yield message
+
+
+async def follow_status(http: aiohttp.ClientSession, url: str, *, what: str,
+                        on_status: Callable[[dict[str, Any]], None], backoff: float = 0.5) -> dict[str, Any]:
+    """Read the copy's ``status`` messages at ``url`` until a final state, which is returned.
+
+    A stream that drops before then is opened again (it starts with the whole status) after
+    ``backoff`` seconds, doubling, up to ``STREAM_RETRIES`` times in a row; an error answer
+    raises its problem."""
+    failures, reason = 0, "the stream ended"
+    parser = SseParser()
+    while True:
+        headers = {"Accept": "text/event-stream"}
+        if parser.last_id is not None:
+            headers["Last-Event-ID"] = parser.last_id
+        try:
+            async with http.get(url, headers=headers) as response:
+                if response.status >= 400:
+                    text = await response.text()
+                    try:
+                        body: Any = json.loads(text)
+                    except json.JSONDecodeError:
+                        body = text
+                    raise problem_error(what, response.status, body, token_sent="Authorization" in http.headers)
+                async for message in sse_messages(response.content.iter_any(), parser):
+                    if message.event != "status":
+                        continue
+                    try:
+                        status = json.loads(message.data)
+                    except json.JSONDecodeError as exc:
+                        raise CatalogUnavailable(f"{what}: the gateway sent a status that is not JSON ({exc})") from exc
+                    failures = 0
+                    on_status(status)
+                    if status.get("state") in TERMINAL:
+                        return status
+                reason = "the stream ended before the copy was ready, failed or evicted"
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        failures += 1
+        if failures > STREAM_RETRIES:
+            raise CatalogUnavailable(f"{what}: lost the live progress ({reason}); the copy may still be filling")
+        await asyncio.sleep(min(backoff * 2 ** failures, 10.0))
+
+
+# --- progress display --------------------------------------------------------------------------
+
+
+def _duration(seconds: float | None) -> str:
+    return "" if seconds is None else f"eta {timedelta(seconds=round(seconds))}"
+
+
+def _rate(rate: float | None) -> str:
+    return "" if not rate else f"{human_size(int(rate))}/s"
+
+
+class CopyBars:
+    """One bar per volume of the copy (files, bytes, the cacher's rate and ETA), on stderr."""
+
+    def __init__(self, console: Console, *, enabled: bool = True) -> None:
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            TextColumn("{task.fields[state]:<9}"),
+            BarColumn(),
+            TextColumn("{task.fields[files]}"),
+            DownloadColumn(binary_units=True),
+            TextColumn("{task.fields[rate]}"),
+            TextColumn("{task.fields[eta]}"),
+            console=console,
+            disable=not enabled,
+        )
+        self._tasks: dict[str, TaskID] = {}
+
+    def __enter__(self) -> CopyBars:
+        self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._progress.__exit__(*exc_info)
+
+    def update(self, status: dict[str, Any]) -> None:
+        volumes = status.get("volumes") or []
+        waiting = f"{status.get('site')} (no volume yet)"
+        if not volumes:  # requested: the cacher has not started on a volume
+            self._show(waiting, {"state": status.get("state")})
+            return
+        if waiting in self._tasks:
+            self._progress.remove_task(self._tasks.pop(waiting))
+        for volume in volumes:
+            self._show(f"{status.get('site')}/{volume['volume']}", volume)
+
+    def _show(self, name: str, v: dict[str, Any]) -> None:
+        files = f"{v['files_done']}/{v['files_total']} files" if v.get("files_total") is not None else ""
+        fields = {"state": v.get("state") or "", "files": files, "rate": _rate(v.get("rate_bytes_per_s")),
+                  "eta": _duration(v.get("eta_seconds"))}
+        total, done = v.get("bytes_total"), v.get("bytes_done") or 0
+        if name not in self._tasks:
+            self._tasks[name] = self._progress.add_task(name, total=total, completed=done, **fields)
+        else:
+            self._progress.update(self._tasks[name], total=total, completed=done, **fields)
+
+
+# --- requests ----------------------------------------------------------------------------------
+
+
+def _copy_path(site: str, commit_id: str) -> str:
+    return f"{API}/sites/{quote(site, safe='')}/copies/{quote(commit_id, safe='')}"
+
+
+async def _gateway(http: aiohttp.ClientSession, settings: ClientSettings, method: str, path: str, *, what: str,
+                   params: dict[str, Any] | None = None, json_body: Any = None) -> Any:
+    return await request_json(http, settings.service_url("catalog"), method, path, what=what, service="gateway",
+                              setting="LAKECACHE_API_URL", unavailable=CatalogUnavailable, params=params,
+                              json_body=json_body)
+
+
+async def _commit_id(http: aiohttp.ClientSession, settings: ClientSettings, ref: DatasetRef) -> str:
+    """The commit id ``ref`` names, from the catalog's routes at the gateway."""
+    path = f"{API}/datasets/{quote(ref.project, safe='')}/{quote(ref.name, safe='')}/refs/" \
+           f"{quote(ref.ref_or_latest, safe='')}"
+    commit = await _gateway(http, settings, "GET", path, what=f"resolve {_label(ref)}")
+    return commit["id"]
+
+
+def _label(ref: DatasetRef) -> str:
+    return f"{ref.project}/{ref.name}@{ref.ref_or_latest}"
+
+
+def _run(as_json: bool, work: Coroutine[Any, Any, Any], *, interrupted: str | None = None) -> Any:
+    """Run ``work``; a refused request exits 1 (a refused input 2, no valid token 2)."""
+    try:
+        return asyncio.run(work)
+    except CatalogError as exc:
+        if exc.status == 400:  # the gateway refused an input of this command
+            fail(str(exc), 2, as_json=as_json, extra={"status": exc.status, "errors": exc.errors})
+        fail_request(exc, as_json=as_json)
+    except KeyboardInterrupt:
+        fail(interrupted or "interrupted", 130, as_json=as_json)
+
+
+def _status_command(site: str, ref: DatasetRef) -> str:
+    return f"lakecache cache status {_label(ref)} --site {site}"
+
+
+def _errors(status: dict[str, Any]) -> list[str]:
+    found = [status["error"]] if status.get("error") else []
+    return found + [f"{v['volume']}: {v['error']}" for v in status.get("volumes") or [] if v.get("error")]
+
+
+def _ready_paths(status: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(v["volume"], v["path"]) for v in status.get("volumes") or [] if v.get("state") == "ready"]
+
+
+# --- commands ----------------------------------------------------------------------------------
+
+
+REQUEST_HELP = """Ask for the commit to be cached at SITE and follow its progress until it is ready.
+
+The gateway resolves the ref, sends the site's cacher the request and answers at once; the command then follows the \
+copy's live progress (a bar per volume: files, bytes, rate, ETA) until the copy is ready (exit 0, its path is \
+printed), failed (exit 1, the reason is printed) or evicted (exit 1). Asking for a commit already cached or being \
+filled joins that copy.
+
+With --no-wait it prints the accepted request and exits 0. With --json it prints one JSON document at the end (the \
+final status, or the accepted request with --no-wait) and no progress bars."""
+
+
+@cache_app.command("request", help=REQUEST_HELP)
+def request(
+    target: TargetArgument,
+    site: SiteOption,
+    volume: Annotated[str | None, typer.Option(
+        "--volume", help="A volume of the site (default: the cacher picks one).", show_default=False)] = None,
+    no_wait: Annotated[bool, typer.Option(
+        "--no-wait", help="Return once the gateway accepted the request, without following the progress.")] = False,
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Request a cached copy and follow it (see ``REQUEST_HELP``)."""
+    settings = load_settings(project)
+    ref = parse_name(target, settings, as_json=as_json)
+    body = {"project": ref.project, "dataset": ref.name, "ref": ref.ref_or_latest, "site": site, "volume": volume}
+
+    async def work() -> tuple[dict[str, Any], dict[str, Any] | None]:
+        async with http_session(settings) as http:
+            accepted = await _gateway(http, settings, "POST", f"{API}/caches", what=f"request {_label(ref)} at {site}",
+                                      json_body={k: v for k, v in body.items() if v is not None})
+        if no_wait:
+            return accepted, None
+        events_url = settings.service_url("catalog") + accepted["events_url"]
+        async with http_session(settings, stream=True) as http:
+            with CopyBars(err_console, enabled=not as_json) as bars:
+                final = await follow_status(http, events_url, what=f"follow {_label(ref)} at {site}",
+                                            on_status=bars.update)
+        return accepted, final
+
+    accepted, final = _run(as_json, work(), interrupted=(
+        f"stopped following; the request stands: {_status_command(site, ref)}"))
+    commit_id = accepted["status"]["commit_id"]
+    if final is None:
+        if as_json:
+            return print_json(accepted)
+        console.print(f"requested [bold]{escape(_label(ref))}[/] ({short(commit_id)}) at site {escape(site)}: "
+                      f"{accepted['status']['state']}. Follow it with: {escape(_status_command(site, ref))}",
+                      highlight=False)
+        return
+    if as_json:
+        print_json(final)
+    state = final.get("state")
+    if state == "ready":
+        if not as_json:
+            for name, path in _ready_paths(final):
+                console.print(f"[bold green]ready[/] {escape(_label(ref))} ({short(commit_id)}) at "
+                              f"{escape(site)}/{escape(name)}: {escape(path)}", highlight=False, soft_wrap=True)
+        return
+    if state == "failed":
+        reasons = "; ".join(_errors(final)) or "no reason given"
+        fail(f"caching {_label(ref)} at site {site} failed: {reasons}", 1, as_json=as_json)
+    fail(f"the copy of {_label(ref)} at site {site} was evicted before it was ready; request it again", 1,
+         as_json=as_json)
+
+
+STATUS_HELP = """Show the status of the commit's copy at SITE.
+
+Its state and, per volume, the state, the path jobs read when it is ready, the progress of a fill, and the pin. \
+The ref is resolved to a commit id in the catalog first, so @latest is the newest commit, which may not be the one \
+cached. Exit 1 when no copy of the commit was requested at SITE."""
+
+
+@cache_app.command("status", help=STATUS_HELP)
+def status(
+    target: TargetArgument,
+    site: SiteOption,
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show a copy's status (see ``STATUS_HELP``)."""
+    settings = load_settings(project)
+    ref = parse_name(target, settings, as_json=as_json)
+
+    async def work() -> dict[str, Any]:
+        async with http_session(settings) as http:
+            commit_id = await _commit_id(http, settings, ref)
+            return await _gateway(http, settings, "GET", _copy_path(site, commit_id),
+                                  what=f"show the copy of {_label(ref)} at site {site}")
+
+    found = _run(as_json, work())
+    if as_json:
+        return print_json(found)
+    console.print(f"[bold]{escape(_label(ref))}[/] ({short(found['commit_id'])}) at site {escape(site)}: "
+                  f"[bold]{found['state']}[/]", highlight=False)
+    if found.get("requested_at"):
+        console.print(f"requested {found['requested_at']} by {escape(str(found.get('requested_by') or '-'))}",
+                      highlight=False)
+    if found.get("error"):
+        console.print(f"[red]error:[/] {escape(found['error'])}", highlight=False)
+    if not found.get("volumes"):
+        console.print("no volume holds it yet", highlight=False)
+        return
+    for v in found["volumes"]:  # one table per volume: a path is long, it gets a line of its own
+        table = Table(Column(style="bold"), Column(overflow="fold"), box=None, show_header=False)
+        rows = [("volume", v["volume"]), ("state", v["state"]), ("path", v.get("path") or "-"),
+                ("progress", _progress_text(v)), ("pinned", "yes" if v.get("pinned") else "no")]
+        if v.get("error"):
+            rows.insert(3, ("error", v["error"]))
+        for name, value in rows:
+            table.add_row(name, value)
+        console.print()
+        console.print(table)
+
+
+def _progress_text(v: dict[str, Any]) -> str:
+    if v.get("state") not in ("filling", "ready"):  # an evicted or failed copy keeps its last progress
+        return "-"
+    parts = []
+    if v.get("files_total") is not None:
+        parts.append(f"{v.get('files_done') or 0}/{v['files_total']} files")
+    if v.get("bytes_total") is not None:
+        parts.append(f"{human_size(v.get('bytes_done') or 0)}/{human_size(v['bytes_total'])}")
+    if v.get("state") == "filling":
+        parts += [p for p in (_rate(v.get("rate_bytes_per_s")), _duration(v.get("eta_seconds"))) if p]
+    return ", ".join(parts) or "-"
+
+
+EVICT_HELP = """Evict the commit's ready copy at SITE now.
+
+The gateway sends the site's cacher a manual eviction and answers at once. The cacher never evicts a copy a job \
+holds a lease on, nor a pinned copy: `lakecache cache status` shows whether it went (state evicted). Exit 1 when \
+the commit is not ready there."""
+
+
+@cache_app.command("evict", help=EVICT_HELP)
+def evict(
+    target: TargetArgument,
+    site: SiteOption,
+    volume: Annotated[str | None, typer.Option(
+        "--volume", help="The volume to evict it from; needed when the commit is ready on several volumes of "
+        "SITE.", show_default=False)] = None,
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Evict a ready copy now (see ``EVICT_HELP``)."""
+    settings = load_settings(project)
+    ref = parse_name(target, settings, as_json=as_json)
+
+    async def work() -> dict[str, Any]:
+        async with http_session(settings) as http:
+            commit_id = await _commit_id(http, settings, ref)
+            return await _gateway(http, settings, "DELETE", _copy_path(site, commit_id), params={"volume": volume},
+                                  what=f"evict the copy of {_label(ref)} at site {site}")
+
+    accepted = _run(as_json, work())
+    if as_json:
+        return print_json(accepted)
+    console.print(f"eviction of [bold]{escape(_label(ref))}[/] ({short(accepted['commit_id'])}) from "
+                  f"{escape(accepted['site'])}/{escape(accepted['volume'])} sent (decision {accepted['decision_id']}).",
+                  highlight=False)
+    console.print("A copy that a job holds a lease on, or a pinned copy, is not evicted; check with: "
+                  f"{escape(_status_command(site, ref))}", highlight=False)
