@@ -18,8 +18,8 @@ from lakecache.cli.cache import SseMessage, SseParser, follow_status
 from lakecache.cli.main import app
 from lakecache.sdk.catalog import CatalogError, CatalogUnavailable
 from lakecache.sdk.settings import ClientSettings
-from tests.clients.conftest import STACK_SITE, STACK_VOLUME
 from tests.clients.helpers import write_tree
+from tests.support.stack import STACK_SITE, STACK_VOLUME
 
 runner = CliRunner()
 FILES = {"a.txt": b"alpha", "sub/b.txt": b"beta", "sub/deep/c.bin": bytes(range(256)) * 64}

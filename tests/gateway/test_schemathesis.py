@@ -10,12 +10,8 @@ operation, so the test stays well under a minute.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
-import queue
-import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,13 +26,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from lakecache.cacher.bootstrap import SERVICE as CACHER
-from lakecache.catalog.bootstrap import SERVICE as CATALOG
-from lakecache.core.runtime import run_until_stopped
-from lakecache.evictor.bootstrap import SERVICE as EVICTOR
 from lakecache.gateway.api import api_registry
-from lakecache.gateway.bootstrap import SERVICE
-from tests.gateway.test_service import embedded
+from tests.support.stack import served_stack
 
 EXAMPLES = 15
 
@@ -50,49 +41,10 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
 
 
-def stack_settings(home: Path) -> list:
-    """The catalog, a cacher of one site, the evictor and the gateway, as `lakecache up` runs them."""
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "volume").mkdir(exist_ok=True)
-    bus_url = f"memory://schemathesis-{uuid.uuid4().hex[:8]}"
-    return [
-        (CATALOG, CATALOG.settings_type(home=home, bus_url=bus_url, catalog={"port": 0})),
-        (CACHER, CACHER.settings_type(home=home, bus_url=bus_url, cacher={
-            "port": 0, "site": "dgx", "volumes": [{"name": "nfs1", "path": str(home / "volume")}]})),
-        (EVICTOR, EVICTOR.settings_type(home=home, bus_url=bus_url, evictor={"port": 0})),
-        (SERVICE, embedded(home, bus_url=bus_url)),
-    ]
-
-
 @contextlib.contextmanager
 def served_gateway(home: Path) -> Iterator[str]:
-    """The gateway's base URL while it and the services behind it run on their own event loop
-    in a background thread."""
-    started: queue.Queue[str | BaseException] = queue.Queue()
-    loop = asyncio.new_event_loop()
-    stop = asyncio.Event()
-
-    async def serve() -> None:
-        await run_until_stopped(stack_settings(home), stop=stop,
-                                on_started=lambda running: started.put(running[-1].base_url))
-
-    def run() -> None:
-        try:
-            loop.run_until_complete(serve())
-        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
-            started.put(exc)
-
-    thread = threading.Thread(target=run, name="gateway", daemon=True)
-    thread.start()
-    outcome = started.get(timeout=60)
-    if isinstance(outcome, BaseException):
-        raise outcome
-    try:
-        yield outcome
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(timeout=60)
-        loop.close()
+    with served_stack(home, home / "volume") as stack:
+        yield stack.base_url
 
 
 def test_generated_requests_get_no_server_errors_and_documented_answers(tmp_path):

@@ -336,6 +336,14 @@ def request(
          as_json=as_json)
 
 
+async def _on_copy(settings: ClientSettings, ref: DatasetRef, site: str, method: str, what: str,
+                   params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``method`` on the copy route of the commit ``ref`` resolves to, at ``site``."""
+    async with http_session(settings) as http:
+        commit_id = await _commit_id(http, settings, ref)
+        return await _gateway(http, settings, method, _copy_path(site, commit_id), params=params, what=what)
+
+
 STATUS_HELP = """Show the status of the commit's copy at SITE.
 
 Its state and, per volume, the state, the path jobs read when it is ready, the progress of a fill, and the pin. \
@@ -354,13 +362,7 @@ def status(
     settings = load_settings(project)
     ref = parse_name(target, settings, as_json=as_json)
 
-    async def work() -> dict[str, Any]:
-        async with http_session(settings) as http:
-            commit_id = await _commit_id(http, settings, ref)
-            return await _gateway(http, settings, "GET", _copy_path(site, commit_id),
-                                  what=f"show the copy of {_label(ref)} at site {site}")
-
-    found = _run(as_json, work())
+    found = _run(as_json, _on_copy(settings, ref, site, "GET", f"show the copy of {_label(ref)} at site {site}"))
     if as_json:
         return print_json(found)
     console.print(f"[bold]{escape(_label(ref))}[/] ({short(found['commit_id'])}) at site {escape(site)}: "
@@ -419,13 +421,8 @@ def evict(
     settings = load_settings(project)
     ref = parse_name(target, settings, as_json=as_json)
 
-    async def work() -> dict[str, Any]:
-        async with http_session(settings) as http:
-            commit_id = await _commit_id(http, settings, ref)
-            return await _gateway(http, settings, "DELETE", _copy_path(site, commit_id), params={"volume": volume},
-                                  what=f"evict the copy of {_label(ref)} at site {site}")
-
-    accepted = _run(as_json, work())
+    accepted = _run(as_json, _on_copy(settings, ref, site, "DELETE", f"evict the copy of {_label(ref)} at site {site}",
+                                      params={"volume": volume}))
     if as_json:
         return print_json(accepted)
     console.print(f"eviction of [bold]{escape(_label(ref))}[/] ({short(accepted['commit_id'])}) from "
