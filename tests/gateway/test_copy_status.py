@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from lakecache.gateway.api.caches import status_json
 from lakecache.gateway.copies import CopyStatusView
 from lakecache.gateway.copies.status import overall_state
 
@@ -92,3 +93,10 @@ async def test_a_change_wakes_the_streams_waiting_on_that_copy_only(view):
     other = view.changes.subscribe(f"{SITE}/{'d' * 64}")
     await fact(view, 1, "filling", project=None)
     assert mine.is_set() and not other.is_set()
+
+
+async def test_a_copy_adopted_while_the_cacher_evicts_it_reads_evicting(view):
+    doc = await view.seed({"site": SITE, "volume": "nfs1", "commit_id": COMMIT, "project": "vision",
+                           "dataset": "cats", "dataset_id": "d1", "state": "evicting", "path": None,
+                           "updated_at": at(5).isoformat()})
+    assert status_json(doc).state == "evicting"

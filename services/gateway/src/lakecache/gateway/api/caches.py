@@ -31,7 +31,8 @@ from lakecache.gateway.http.operation import Operation, Reply
 from lakecache.gateway.http.pagination import Keyset, paginate
 from lakecache.gateway.upstream import upstream_json, upstreams_of
 
-CopyState = Literal["requested", "filling", "ready", "failed", "evicted"]
+# The cacher's states (a copy adopted from it may be `evicting` for a moment).
+CopyState = Literal["requested", "filling", "ready", "failed", "evicting", "evicted"]
 RECENT = Keyset("project-copies", (("updated_at", -1), ("_id", 1)))
 _DOC_KEY = web.RequestKey("lakecache_copy_status_doc", object)  # the lookup's document, for the handler
 
