@@ -25,7 +25,12 @@ from lakecache.core.contracts.cache import (
     VolumeReported,
 )
 from lakecache.core.contracts.catalog import CommitCreated, DatasetCreated, DatasetDeleted, TagMoved
-from lakecache.core.contracts.eviction import EvictionBlocked, EvictionTick, EvictionTtlChanged
+from lakecache.core.contracts.eviction import (
+    EvictionBlocked,
+    EvictionTick,
+    EvictionTtlChanged,
+    ManualEvictionRequested,
+)
 from lakecache.core.contracts.runs import (
     MetricPoint,
     RunFinished,
@@ -78,6 +83,7 @@ EXAMPLES: list[EventData] = [
     VolumeReported(site="dgx-a", volume="nfs1", capacity_bytes=500_000_000_000, used_bytes=412_000_000_000,
                    ttl_seconds=86400, high_watermark=0.9, low_watermark=0.75),
     EvictionTtlChanged(site="dgx-a", scope="dataset", target="ds-1", ttl_seconds=7 * 86400, changed_by="ada"),
+    ManualEvictionRequested(request_id="req-7", site="dgx-a", volume="nfs1", commit_id=C1, requested_by="user:ada"),
     EvictionTick(partition=3, now=T0),
     EvictionBlocked(site="dgx-a", volume="nfs1", bytes_wanted=2_000_000_000,
                     explanation="2 copies hold 480 GB: 1 pinned, 1 leased by run-9"),

@@ -216,12 +216,17 @@ async def test_a_manual_eviction_waits_for_no_lease_and_a_revoked_token_fails_at
     status, lease = await _json(gateway, "POST", copy + "/leases", alice, json={"holder": "train-job"})
     assert status == 201, lease
 
-    status, decision = await _json(gateway, "DELETE", copy, alice)
-    assert status == 202 and decision["volume"] == "nfs1"
+    status, asked = await _json(gateway, "DELETE", copy, alice)
+    assert status == 202 and asked["volume"] == "nfs1"
     await asyncio.sleep(0.5)
     assert (await _json(gateway, "GET", copy, alice))[1]["state"] == "ready"  # the lease protected it
 
     assert (await _json(gateway, "DELETE", f"{copy}/leases/{lease['id']}", alice))[0] == 204
+
+    async def unleased() -> bool:  # the evictor decides on what it has seen: let it see the release
+        return (await _json(gateway, "GET", copy + "/eviction", alice))[1]["live_leases"] == []
+
+    await eventually(unleased, message="the evictor to see the release")
     assert (await _json(gateway, "DELETE", copy, alice))[0] == 202
 
     async def evicted() -> bool:

@@ -402,8 +402,9 @@ def _progress_text(v: dict[str, Any]) -> str:
 
 EVICT_HELP = """Evict the commit's ready copy at SITE now.
 
-The gateway sends the site's cacher a manual eviction and answers at once. The cacher never evicts a copy a job \
-holds a lease on, nor a pinned copy: `lakecache cache status` shows whether it went (state evicted). Exit 1 when \
+The gateway asks the evictor and answers at once. The evictor decides it like its own decisions: never a copy a \
+job holds a lease on, nor a pinned copy, nor in dry run. `lakecache cache status` shows whether it went (state \
+evicted). Exit 1 when \
 the commit is not ready there."""
 
 
@@ -426,7 +427,8 @@ def evict(
     if as_json:
         return print_json(accepted)
     console.print(f"eviction of [bold]{escape(_label(ref))}[/] ({short(accepted['commit_id'])}) from "
-                  f"{escape(accepted['site'])}/{escape(accepted['volume'])} sent (decision {accepted['decision_id']}).",
+                  f"{escape(accepted['site'])}/{escape(accepted['volume'])} sent to the evictor "
+                  f"(request {accepted['request_id']}).",
                   highlight=False)
     console.print("A copy that a job holds a lease on, or a pinned copy, is not evicted; check with: "
                   f"{escape(_status_command(site, ref))}", highlight=False)

@@ -100,6 +100,8 @@ class SitePolicies:
                 self._metrics.decisions.labels(outcome.reason, str(outcome.dry_run).lower()).inc()
                 log.info("decided to evict %s on %s/%s (%s%s): %s", outcome.commit_id, outcome.site,
                          outcome.volume, outcome.reason, ", dry run" if outcome.dry_run else "", outcome.explanation)
+            elif isinstance(outcome, policy.EvictionDeclined):
+                log.info("%s", outcome.explanation)
             elif isinstance(outcome, policy.NothingEligible):
                 self._metrics.blocked.labels(outcome.site).inc()
                 log.warning("cannot free %d bytes on %s/%s: %s", outcome.bytes_wanted, outcome.site, outcome.volume,

@@ -16,14 +16,14 @@ from lakecache.core.contracts.cache import (
     CacheSpaceRequested,
     VolumeReported,
 )
-from lakecache.core.contracts.eviction import EvictionBlocked, EvictionTtlChanged
+from lakecache.core.contracts.eviction import EvictionBlocked, EvictionTtlChanged, ManualEvictionRequested
 from lakecache.core.contracts.usage import DatasetRead, LeaseAcquired, LeaseReleased, LeaseRenewed
 from lakecache.evictor import policy
 
 #: The event types the evictor consumes (everything else on its topics is skipped).
 CONSUMED: tuple[type[EventData], ...] = (
     CacheReady, CacheEvicted, CacheEvictionRefused, CachePinChanged, VolumeReported, CacheSpaceRequested,
-    LeaseAcquired, LeaseRenewed, LeaseReleased, DatasetRead, EvictionTtlChanged,
+    LeaseAcquired, LeaseRenewed, LeaseReleased, DatasetRead, EvictionTtlChanged, ManualEvictionRequested,
 )
 
 
@@ -68,6 +68,9 @@ def fact_of(event: Event[EventData]) -> policy.Fact | None:
         case EvictionTtlChanged():
             return policy.TtlChanged(site=data.site, scope=data.scope, target=data.target,
                                      ttl_seconds=data.ttl_seconds, at=at)
+        case ManualEvictionRequested():
+            return policy.EvictRequested(site=data.site, volume=data.volume, commit_id=data.commit_id,
+                                         requested_by=data.requested_by, at=at)
     return None
 
 
@@ -82,4 +85,5 @@ def event_of(outcome: policy.Outcome) -> EventData | None:
         case policy.NothingEligible():
             return EvictionBlocked(site=outcome.site, volume=outcome.volume, bytes_wanted=outcome.bytes_wanted,
                                    explanation=outcome.explanation)
-    return None  # a declined manual request is answered where it was asked
+    # A declined manual request is logged; the copy's explanation shows what holds it (lease, pin).
+    return None

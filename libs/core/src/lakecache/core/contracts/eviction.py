@@ -1,5 +1,6 @@
-"""The evictor's own inputs and outputs besides the cacher's commands: TTL overrides, its
-clock and what it reports when it cannot free space. All keyed by site, like its state."""
+"""The evictor's own inputs and outputs besides the cacher's commands: TTL overrides, manual
+eviction requests, its clock and what it reports when it cannot free space. All keyed by site,
+like its state."""
 
 from datetime import datetime
 from typing import Literal
@@ -7,7 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from lakecache.core.contracts.base import EVENTS, EventData
-from lakecache.core.contracts.fields import Id, NonNegative, Slug
+from lakecache.core.contracts.fields import CommitId, Id, NonNegative, Slug
 
 
 @EVENTS.register
@@ -22,6 +23,20 @@ class EvictionTtlChanged(EventData):
     target: Id
     ttl_seconds: int | None = Field(default=None, gt=0)
     changed_by: str
+
+
+@EVENTS.register
+class ManualEvictionRequested(EventData):
+    """Command to the evictor: evict this copy now. The evictor decides it like its own decisions
+    (pins, live leases and pending decisions win; dry run holds) and sends the cacher the command."""
+
+    event_type = "lakecache.eviction.manual.requested"
+
+    request_id: Id
+    site: Slug
+    volume: Slug
+    commit_id: CommitId
+    requested_by: str
 
 
 @EVENTS.register

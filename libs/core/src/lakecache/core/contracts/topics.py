@@ -99,6 +99,7 @@ ROUTES: dict[str, Topic] = {
     "lakecache.cache.pin.changed": CACHE_EVENTS,
     "lakecache.cache.volume.reported": CACHE_EVENTS,
     "lakecache.eviction.ttl.changed": EVICTION,
+    "lakecache.eviction.manual.requested": EVICTION,
     "lakecache.eviction.blocked": EVICTION,
     "lakecache.eviction.tick": EVICTION_TICKS,
     "lakecache.dataset.lease.acquired": USAGE,

@@ -16,7 +16,8 @@ from urllib.parse import quote
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from lakecache.core.contracts.cache import CacheEvictionRequested, CacheRequested
+from lakecache.core.contracts.cache import CacheRequested
+from lakecache.core.contracts.eviction import ManualEvictionRequested
 from lakecache.core.contracts.fields import Slug
 from lakecache.core.errors import Conflict, InvalidArgument, NotFound
 from lakecache.gateway.api.backends.cacher_models import CopyPath
@@ -97,7 +98,7 @@ class CacheRequestAccepted(BaseModel):
 
 
 class EvictionAccepted(BaseModel):
-    decision_id: str
+    request_id: str
     site: str
     volume: str
     commit_id: str
@@ -216,14 +217,13 @@ async def evict_copy(request: web.Request, params: CopyPath, query: EvictQuery) 
     elif volume not in ready:
         raise Conflict(f"commit {params.commit_id} is not ready on volume {volume!r} of site {params.site!r}; "
                        f"nothing to evict there")
-    decision_id = uuid.uuid4().hex
-    # No generation: the cacher still refuses a leased or pinned copy (its own compare-and-swap).
-    await publisher_of(request).emit(CacheEvictionRequested(
-        decision_id=decision_id, site=params.site, volume=volume, commit_id=params.commit_id,
-        dataset_id=doc.get("dataset_id") or "unknown", reason="manual",
-        explanation=f"requested by {principal_of(request).subject}"), subject=decision_id)
+    request_id = uuid.uuid4().hex
+    # The evictor decides it like its own decisions: pins, live leases and pending decisions win.
+    await publisher_of(request).emit(ManualEvictionRequested(
+        request_id=request_id, site=params.site, volume=volume, commit_id=params.commit_id,
+        requested_by=principal_of(request).subject), subject=request_id)
     url = status_url(params.site, params.commit_id)
-    return Reply(EvictionAccepted(decision_id=decision_id, site=params.site, volume=volume,
+    return Reply(EvictionAccepted(request_id=request_id, site=params.site, volume=volume,
                                   commit_id=params.commit_id, status_url=url), status=202, headers={"Location": url})
 
 
@@ -256,6 +256,7 @@ OPERATIONS = [
     Operation("DELETE", _COPY, evict_copy, "Evict a cached copy now",
               Permission("caches:evict", project_from=copy_project), params=CopyPath, query=EvictQuery,
               response=EvictionAccepted, status=202, errors=(404, 409), tag="caches",
-              description="Sends the cacher a manual eviction; it refuses while a job holds a lease or the copy is "
-                          "pinned (the status shows whether it went)."),
+              description="Asks the evictor to evict the copy now. It decides it like its own decisions: not while "
+                          "a job holds a lease, the copy is pinned or an eviction is already under way, and not in "
+                          "dry run; the status shows whether it went, `…/eviction` what holds it."),
 ]
