@@ -174,7 +174,7 @@ async def lakecache_fill(server, dataset: Dataset, volume: Path, commit: int, ar
     options = FetchOptions(max_concurrency=args.concurrency, fsync=not args.no_fsync)
     started = time.perf_counter()
     result = await fill_commit(volume, PROJECT, DATASET, commit_id, manifest_chunks(manifest), open_store,
-                               lake_url=dataset.lake_url, options=options)
+                               lake_url=dataset.lake_url, parents=[], options=options)
     seconds = time.perf_counter() - started
     assert result.files == dataset.files and not result.already_ready, result
     return seconds

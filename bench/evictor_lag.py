@@ -127,11 +127,11 @@ class Load:
                                  ttl_seconds=int(LEASE_SPAN.total_seconds()), expires_at=at(now) + LEASE_SPAN)
         elif roll < 0.225 and held:
             lease_id, copy = self.rng.choice(held)
-            data = LeaseRenewed(lease_id=lease_id, site=site, volume=VOLUME,
+            data = LeaseRenewed(lease_id=lease_id, site=site, volume=VOLUME, project=PROJECT,
                                 commit_id=self.plan.commit(site_index, copy), expires_at=at(now) + LEASE_SPAN)
         elif roll < 0.30 and held:
             lease_id, copy = held.pop(self.rng.randrange(len(held)))
-            data = LeaseReleased(lease_id=lease_id, site=site, volume=VOLUME,
+            data = LeaseReleased(lease_id=lease_id, site=site, volume=VOLUME, project=PROJECT,
                                  commit_id=self.plan.commit(site_index, copy))
         else:
             data = DatasetRead(project=PROJECT, site=site, volume=VOLUME, dataset_id=DATASET, commit_id=commit_id,

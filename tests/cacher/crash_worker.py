@@ -59,7 +59,7 @@ async def run(args: argparse.Namespace) -> int:
     try:
         result = await fill_commit(
             args.volume, args.project, args.dataset, args.commit, manifest_chunks(args.manifest), open_store,
-            lake_url=args.lake_url, on_progress=on_progress, options=options,
+            lake_url=args.lake_url, parents=[], on_progress=on_progress, options=options,
             progress_interval=args.progress_interval,
         )
     except FillError as exc:

@@ -31,6 +31,20 @@ async def make_commit(lake_url: str, files: dict[str, bytes], options: dict | No
         return built.commit_id, built.path.read_bytes()
 
 
+def build_manifest(entries: list[ManifestEntry], parents: tuple[str, ...] = ()) -> tuple[str, bytes]:
+    """``(commit id, gzip manifest)`` of ``entries`` as given (``object`` URLs included): the commit
+    an editor could make, whatever its entries point at."""
+    with ManifestBuilder() as builder:
+        for entry in entries:
+            builder.add(entry)
+        built = builder.build(parents)
+        return built.commit_id, built.path.read_bytes()
+
+
+def entry_of(path: str, data: bytes, *, object_url: str | None = None) -> ManifestEntry:
+    return ManifestEntry(path=path, size=len(data), sha256=hashlib.sha256(data).hexdigest(), object=object_url)
+
+
 def raw_manifest(entries: list[dict]) -> bytes:
     """A manifest written as given (no sorting, no path checks): what a hostile lake could hold."""
     return gzip.compress(b"".join(json.dumps(e).encode() + b"\n" for e in entries))

@@ -53,7 +53,7 @@ async def lake(s3_server):
 
 async def fill(lake, volume: Path, options: FetchOptions):
     return await fill_commit(volume, "team", "ds", lake["commit"], chunks(lake["manifest"]), lake["open_store"],
-                             lake_url=lake["lake_url"], options=options)
+                             lake_url=lake["lake_url"], parents=[], options=options)
 
 
 @pytest.mark.parametrize("fault", ["flip", "truncate", "reset"])
@@ -90,7 +90,7 @@ async def test_corruption_on_every_ranged_attempt_fails_naming_the_object(s3_ser
 
     assert caught.value.retryable is False
     assert caught.value.failed_paths == [target]
-    assert sha in caught.value.reason and "does not match the manifest" in caught.value.reason
+    assert sha in caught.value.reason and "do not match the manifest's sha256" in caught.value.reason
     assert f"after {RANGED.attempts} attempts" in caught.value.reason
     assert not (volume / "team" / "ds" / lake["commit"]).exists()
     assert all_files(volume / ".lakecache" / "tmp") == []

@@ -24,7 +24,7 @@ async def test_full_volume_fails_cleanly_and_the_fill_succeeds_after_enlarging(t
     try:
         with pytest.raises(FillError) as caught:
             await fill_commit(volume, "team", "ds", commit, chunks(manifest), object_store_from_url,
-                              lake_url=lake_url, check_space=False)
+                              lake_url=lake_url, parents=[], check_space=False)
         assert caught.value.retryable is True
         assert "full" in caught.value.reason and caught.value.failed_paths[0] in files
         assert all_files(volume / ".lakecache" / "tmp") == []
@@ -33,12 +33,12 @@ async def test_full_volume_fails_cleanly_and_the_fill_succeeds_after_enlarging(t
 
         with pytest.raises(FillError) as precheck:  # with the space check, it fails before any GET
             await fill_commit(volume, "team", "ds", commit, chunks(manifest), object_store_from_url,
-                              lake_url=lake_url)
+                              lake_url=lake_url, parents=[])
         assert precheck.value.retryable is True and "only" in precheck.value.reason
 
         await asyncio.to_thread(subprocess.run, ["mount", "-o", "remount,size=4m", str(volume)], check=True)
         result = await fill_commit(volume, "team", "ds", commit, chunks(manifest), object_store_from_url,
-                                   lake_url=lake_url)
+                                   lake_url=lake_url, parents=[])
         assert tree_of(result.view_path) == files
         assert all_files(volume / ".lakecache" / "tmp") == []
     finally:
@@ -70,9 +70,9 @@ async def test_new_version_fetches_only_changed_objects_from_s3(s3_server, tmp_p
     second, m2 = await make_commit(lake_url, changed, options)
 
     before = await get_count(s3_server, bucket)
-    one = await fill_commit(volume, "team", "ds", first, chunks(m1), open_store, lake_url=lake_url)
+    one = await fill_commit(volume, "team", "ds", first, chunks(m1), open_store, lake_url=lake_url, parents=[])
     middle = await get_count(s3_server, bucket)
-    two = await fill_commit(volume, "team", "ds", second, chunks(m2), open_store, lake_url=lake_url)
+    two = await fill_commit(volume, "team", "ds", second, chunks(m2), open_store, lake_url=lake_url, parents=[])
     after = await get_count(s3_server, bucket)
 
     assert middle - before == 100 == one.objects_fetched

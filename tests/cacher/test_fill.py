@@ -37,6 +37,7 @@ def opener(wrappers: list):
 
 async def fill(volume, lake_url, commit, manifest, wrappers=None, **kwargs):
     wrappers = [] if wrappers is None else wrappers
+    kwargs.setdefault("parents", [])  # make_commit's commits have none: the manifest must give the id back
     return await fill_commit(volume, "team", "ds", commit, chunks(manifest), opener(wrappers), lake_url=lake_url,
                              **kwargs)
 
@@ -102,7 +103,8 @@ async def test_ready_commit_returns_at_once_without_reading_the_manifest(volume,
         raise AssertionError("a ready commit must not read its manifest")
         yield b""  # pragma: no cover
 
-    result = await fill_commit(volume, "team", "ds", commit, no_manifest(), opener([]), lake_url=lake_url)
+    result = await fill_commit(volume, "team", "ds", commit, no_manifest(), opener([]), lake_url=lake_url,
+                               parents=[])
     assert result.already_ready and result.files == 1 and result.bytes_fetched == 0
 
 
@@ -146,11 +148,13 @@ async def test_checksum_mismatch_fails_naming_the_object_and_leaves_no_temp(volu
     commit = "c" * 64
 
     with pytest.raises(FillError) as caught:
-        await fill(volume, lake_url, commit, manifest, options=FetchOptions(attempts=2, backoff_seconds=0.01))
+        await fill(volume, lake_url, commit, manifest, options=FetchOptions(attempts=2, backoff_seconds=0.01),
+                   parents=None)  # a made-up commit id: what fails here is the content
 
     assert caught.value.retryable is False
     assert caught.value.failed_paths == ["data/x.bin"]
-    assert content_key(claimed) in caught.value.reason and "does not match" in caught.value.reason
+    assert content_key(claimed) in caught.value.reason and "do not match" in caught.value.reason
+    assert hashlib.sha256(b"other bytes!!!").hexdigest() not in caught.value.reason  # never the digest read
     assert leftovers(volume) == [] and pool_files(volume) == []
     assert not (volume / "team/ds" / commit).exists()
 
@@ -160,7 +164,7 @@ async def test_missing_object_fails_permanently_naming_it(volume, lake_url):
     async with object_store_from_url(lake_url) as store:
         await store.put("unrelated", b"x")
     with pytest.raises(FillError) as caught:
-        await fill(volume, lake_url, "d" * 64, raw_manifest([{"path": "f", "size": 4, "sha256": sha}]))
+        await fill(volume, lake_url, "d" * 64, raw_manifest([{"path": "f", "size": 4, "sha256": sha}]), parents=None)
     assert caught.value.retryable is False and "missing from the lake" in caught.value.reason
     assert content_key(sha) in caught.value.reason
 
@@ -178,7 +182,7 @@ async def test_flaky_and_truncated_reads_are_retried(volume, lake_url, small_par
         return store
 
     result = await fill_commit(volume, "team", "ds", commit, chunks(manifest), open_store, lake_url=lake_url,
-                               options=small_parts)
+                               parents=[], options=small_parts)
 
     assert tree_of(result.view_path) == files
     gets = wrappers[0].gets
@@ -198,7 +202,7 @@ async def test_cancelled_fill_resumes_without_refetching_verified_objects(volume
         return store
 
     task = asyncio.create_task(fill_commit(volume, "team", "ds", commit, chunks(manifest), open_slow,
-                                           lake_url=lake_url,
+                                           lake_url=lake_url, parents=[],
                                            # small batches, so verified content enters the pool mid-fill
                                            options=FetchOptions(max_concurrency=2, sync_batch_objects=4)))
     await eventually(lambda: len(pool_files(volume)) >= 8, message="8 objects in the pool")

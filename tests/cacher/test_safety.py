@@ -21,7 +21,8 @@ async def hostile_fill(volume, lake_url, paths: list[str]):
         await store.put(content_key(SHA), DATA)
     manifest = raw_manifest([{"path": p, "size": len(DATA), "sha256": SHA} for p in paths])
     with pytest.raises(FillError) as caught:
-        await fill_commit(volume, "team", "ds", "e" * 64, chunks(manifest), object_store_from_url, lake_url=lake_url)
+        await fill_commit(volume, "team", "ds", "e" * 64, chunks(manifest), object_store_from_url, lake_url=lake_url,
+                          parents=None)
     return caught.value
 
 
@@ -57,7 +58,8 @@ async def test_symlink_planted_in_view_path_fails_without_writing_outside(tmp_pa
     commit, manifest = await make_commit(lake_url, {"x/y.txt": b"data"})
 
     with pytest.raises(FillError) as caught:
-        await fill_commit(volume, "team", "ds", commit, chunks(manifest), object_store_from_url, lake_url=lake_url)
+        await fill_commit(volume, "team", "ds", commit, chunks(manifest), object_store_from_url, lake_url=lake_url,
+                          parents=[])
 
     assert caught.value.failed_paths == [str(volume / planted)]
     assert "symbolic link" in caught.value.reason
@@ -73,7 +75,8 @@ async def test_symlinked_pool_is_refused(tmp_path, volume, lake_url):
     commit, manifest = await make_commit(lake_url, {"f": b"data"})
 
     with pytest.raises(FillError) as caught:
-        await fill_commit(volume, "team", "ds", commit, chunks(manifest), object_store_from_url, lake_url=lake_url)
+        await fill_commit(volume, "team", "ds", commit, chunks(manifest), object_store_from_url, lake_url=lake_url,
+                          parents=[])
 
     assert caught.value.failed_paths == [str(volume / ".lakecache" / "pool")]
     assert all_files(outside) == []

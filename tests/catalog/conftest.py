@@ -1,4 +1,8 @@
-"""A catalog started through the service runtime on embedded adapters, and an HTTP client for it."""
+"""A catalog started through the service runtime on embedded adapters, and an HTTP client for it.
+
+The client signs every request as the gateway would (``tests.support.identity``): the action and
+project come from the catalog's own route table, ``X-LakeCache-User`` names the subject.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +16,12 @@ from typing import Any
 import aiohttp
 import pytest
 
-from lakecache.catalog.api import CATALOG_KEY
+from lakecache.catalog.api import CATALOG_KEY, ROUTES
 from lakecache.catalog.bootstrap import SERVICE
 from lakecache.catalog.storage import Catalog
 from lakecache.core.runtime import RunningService, start_service
 from tests.support.http import Reply, call
+from tests.support.identity import PROJECT_HEADER, internal_session
 
 
 def entry(path: str, content: bytes | str, **extra: Any) -> dict[str, Any]:
@@ -39,6 +44,9 @@ class CatalogClient:
 
     async def call(self, method: str, path: str, *, json_body: Any = None, data: bytes | None = None,
                    headers: dict[str, str] | None = None, params: dict[str, Any] | None = None) -> Reply:
+        if path == "/api/v1/datasets" and isinstance(json_body, dict) and isinstance(json_body.get("project"), str):
+            # Creating a dataset names its project in the body: sign for that project.
+            headers = {PROJECT_HEADER: json_body["project"], **(headers or {})}
         return await call(self.session, self.running.base_url, method, path, json_body=json_body, data=data,
                           headers=headers, params=params)
 
@@ -61,6 +69,10 @@ class CatalogClient:
         assert reply.status == 201, reply.body
         return reply.body["commit"]["id"]
 
+    async def register_import(self, project: str, name: str, url: str) -> Reply:
+        """Register an import location for ``project``, as an installation administrator."""
+        return await self.call("PUT", f"/api/v1/projects/{project}/import-locations/{name}", json_body={"url": url})
+
     async def manifest_keys(self) -> list[str]:
         return [o.key async for o in self.running.resources.lake.iter_objects() if "/_lakecache/manifests/" in o.key]
 
@@ -69,5 +81,6 @@ class CatalogClient:
 async def api(tmp_path, monkeypatch) -> AsyncIterator[CatalogClient]:
     monkeypatch.setenv("LAKECACHE_CATALOG__PORT", "0")
     settings = SERVICE.settings_type(home=tmp_path, bus_url=f"memory://catalog-{uuid.uuid4().hex[:8]}")
-    async with start_service(SERVICE, settings) as running, aiohttp.ClientSession() as session:
+    async with start_service(SERVICE, settings) as running, \
+            internal_session(tmp_path, "catalog", ROUTES) as session:
         yield CatalogClient(running, session)

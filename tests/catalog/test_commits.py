@@ -29,6 +29,7 @@ async def test_identical_content_gets_the_identical_commit_id(api):
     await api.create("vision", "cats-copy")
     first = await api.committed("vision", "cats", FILES)
     # Another dataset, other order, other object locations: same paths, sizes and hashes.
+    assert (await api.register_import("vision", "raw", "s3://import")).status == 201
     moved = [dict(e, object=f"s3://import/{e['path']}") for e in reversed(FILES)]
     assert await api.committed("vision", "cats-copy", moved) == first
     other = await api.committed("vision", "cats-copy", [*FILES, entry("extra", "e")])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from lakecache.core.contracts.catalog import CommitCreated, DatasetCreated, DatasetDeleted, TagMoved
 from lakecache.core.dispatch import dispatcher
 from tests.catalog.conftest import entry
+from tests.support.identity import TEST_SUBJECT
 from tests.support.waiting import eventually
 
 
@@ -37,7 +38,7 @@ async def test_dataset_commit_tag_and_delete_events_are_published(api):
     assert commit.manifest_url.startswith(dataset["lake_url"] + "/_lakecache/manifests/")
     assert (tagged.commit_id, tagged.previous_commit_id) == (first, None)
     assert (moved.commit_id, moved.previous_commit_id, moved.moved_by) == (second, first, "bo")
-    assert deleted.dataset_id == dataset["id"] and deleted.deleted_by == "local"
+    assert deleted.dataset_id == dataset["id"] and deleted.deleted_by == TEST_SUBJECT
 
 
 async def test_a_commit_made_while_the_bus_is_down_is_announced_by_the_outbox_relay(api, monkeypatch):

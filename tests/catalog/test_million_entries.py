@@ -16,8 +16,10 @@ import time
 
 import aiohttp
 
+from lakecache.catalog.api import ROUTES
 from tests.e2e.test_lakecache_up import free_port
 from tests.e2e.test_standalone_services import wait_until_healthy
+from tests.support.identity import internal_session
 
 ENTRIES = 1_000_000
 
@@ -51,7 +53,7 @@ async def test_a_million_entry_commit_commits_and_lists_in_bounded_memory(tmp_pa
         wait_until_healthy(f"http://127.0.0.1:{port}", catalog)
         idle = peak_rss_mib(catalog.pid)
         timeout = aiohttp.ClientTimeout(total=900)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
+        async with internal_session(tmp_path, "catalog", ROUTES, project="big", timeout=timeout) as session:
             async with session.post(base, json={"project": "big", "name": "images"}) as response:
                 assert response.status == 201
             started = time.monotonic()

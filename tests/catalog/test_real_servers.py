@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import uuid
 
-import aiohttp
 import pytest
 
+from lakecache.catalog.api import ROUTES
 from lakecache.catalog.bootstrap import SERVICE
 from lakecache.core.contracts.cache import CacheEvicted, CacheReady
 from lakecache.core.layout import manifest_key
 from lakecache.core.runtime import runner, start_service
 from tests.catalog.conftest import CatalogClient, entry
+from tests.support.identity import internal_session
 from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.kafka, pytest.mark.s3, pytest.mark.mongo]
@@ -35,7 +36,8 @@ async def test_create_commit_list_and_delete_on_kafka_s3_and_mongo(tmp_path, kaf
         home=tmp_path, bus_url=kafka_server.url, lake_url=f"s3://{bucket}", **s3_server.lake_settings(),
         catalog={"port": 0, "store_url": mongo_server.url.replace("/?", f"/{database}?", 1)},
     )
-    async with start_service(SERVICE, settings) as running, aiohttp.ClientSession() as session:
+    async with start_service(SERVICE, settings) as running, \
+            internal_session(tmp_path, "catalog", ROUTES) as session:
         api = CatalogClient(running, session)
         dataset = await api.create("vision", "cats")
         assert dataset["lake_url"] == f"s3://{bucket}/vision/cats"

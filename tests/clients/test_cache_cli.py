@@ -14,7 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from typer.testing import CliRunner
 
-from lakecache.cli.cache import SseMessage, SseParser, follow_status
+from lakecache.cli.live import SseMessage, SseParser, follow_status
 from lakecache.cli.main import app
 from lakecache.sdk.catalog import CatalogError, CatalogUnavailable
 from lakecache.sdk.settings import ClientSettings
@@ -92,7 +92,7 @@ def test_request_follows_to_ready_then_status_listing_and_eviction(stack, tmp_pa
     listed = cli_json("site", "copies", STACK_SITE, "--project", "team")
     assert [(c["commit_id"], c["volume"], c["state"]) for c in listed] == [(commit_id, STACK_VOLUME, "ready")]
     assert cli_json("site", "copies", STACK_SITE) == []  # project 'default'
-    one = cli("site", "copies", STACK_SITE, commit_id, "--volume", STACK_VOLUME)
+    one = cli("site", "copies", STACK_SITE, commit_id, "--volume", STACK_VOLUME, "--project", "team")
     assert one.exit_code == 0, one.output
     assert all(part in flat(one.stdout) for part in (commit_id[:12], "team/ds", STACK_VOLUME, "ready", "3"))
 
@@ -113,7 +113,7 @@ def test_request_follows_to_ready_then_status_listing_and_eviction(stack, tmp_pa
 def test_no_wait_answers_at_once_and_evict_text(stack, tmp_path):
     commit_id = synced(tmp_path)
     accepted = cli_json("cache", "request", "team/ds", "--site", STACK_SITE, "--no-wait")
-    assert accepted["status_url"] == f"/api/v1/sites/{STACK_SITE}/copies/{commit_id}"
+    assert accepted["status_url"] == f"/api/v1/projects/team/sites/{STACK_SITE}/copies/{commit_id}"
     assert accepted["events_url"] == accepted["status_url"] + "/events"
     assert accepted["status"]["state"] in ("requested", "filling", "ready")
     status_until("team/ds", "ready")
@@ -181,21 +181,17 @@ def test_without_a_token_every_command_says_how_to_set_one(stack, tmp_path, monk
     assert cli_json("data", "list", "--project", "team") == []
 
 
-def test_settings_default_to_the_gateway_and_keep_direct_overrides(monkeypatch, tmp_path):
-    for name in ("LAKECACHE_API_URL", "LAKECACHE_CACHER_URL", "LAKECACHE_EVICTOR_URL"):
+def test_settings_name_only_the_gateway_token_and_project(monkeypatch, tmp_path):
+    for name in ("LAKECACHE_API_URL", "LAKECACHE_TOKEN", "LAKECACHE_PROJECT", "LAKECACHE_CONFIG"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
     settings = ClientSettings()
-    assert (settings.api_url, settings.cacher_url, settings.evictor_url) == ("http://127.0.0.1:8080", None, None)
-    assert {s: settings.service_url(s) for s in ("catalog", "cacher", "evictor")} == dict.fromkeys(
-        ("catalog", "cacher", "evictor"), "http://127.0.0.1:8080")
-    assert settings.url_setting("cacher") == "LAKECACHE_API_URL"
-    monkeypatch.setenv("LAKECACHE_CACHER_URL", "http://cacher:8082/")
-    direct = ClientSettings()
-    assert (direct.service_url("cacher"), direct.url_setting("cacher")) == ("http://cacher:8082",
-                                                                             "LAKECACHE_CACHER_URL")
-    assert (direct.service_url("evictor"), direct.url_setting("evictor")) == ("http://127.0.0.1:8080",
-                                                                               "LAKECACHE_API_URL")
+    assert (settings.gateway_url, settings.project, settings.token) == ("http://127.0.0.1:8080", "default", None)
+    # Nothing else to set: no per-service URL, no lake credentials.
+    assert not {"cacher_url", "evictor_url", "s3_access_key_id", "s3_secret_access_key"} & set(type(settings)
+                                                                                                .model_fields)
+    monkeypatch.setenv("LAKECACHE_API_URL", "https://lakecache.example/")
+    assert ClientSettings().gateway_url == "https://lakecache.example"
 
 
 def test_help_of_the_cache_commands():

@@ -1,4 +1,5 @@
-"""Sync a local directory into a dataset on the embedded (file://) lake through the real catalog."""
+"""Sync a local directory into a dataset through the gateway (embedded ``file://`` lake, where
+contents are uploaded through the gateway), as a user holding nothing but a LakeCache token."""
 
 from __future__ import annotations
 
@@ -7,16 +8,17 @@ import unicodedata
 
 import pytest
 
-from lakecache.core.adapters.registry import object_store_from_url
 from lakecache.core.manifest import UnsafePaths
-from lakecache.sdk import hashing
-from lakecache.sdk.catalog import CatalogClient, CatalogNotFound
+from lakecache.sdk import hashing, uploads
+from lakecache.sdk.catalog import CatalogClient, CatalogError, CatalogNotFound, CatalogUnavailable
 from lakecache.sdk.refs import DatasetRef
-from lakecache.sdk.staging import plan_tree, stage_tree
+from lakecache.sdk.settings import ClientSettings
 from lakecache.sdk.sync import NothingToCommit, sync_directory
-from tests.clients.helpers import CountingStore, content_keys, write_tree
+from tests.clients.conftest import PROJECT
+from tests.clients.helpers import content_keys, sha256, write_tree
+from tests.support.stack import create_user
 
-DS = DatasetRef("team", "images")
+DS = DatasetRef(PROJECT, "images")
 
 
 async def new_dataset(catalog: CatalogClient) -> dict:
@@ -28,14 +30,14 @@ async def test_resync_uploads_only_new_and_changed_contents(client_settings, tmp
     async with CatalogClient(client_settings) as catalog:
         dataset = await new_dataset(catalog)
         first = await sync_directory(catalog, DS, root, message="first")
-        assert first.created and first.uploaded == 20 and first.files == 20
+        assert first.created and first.uploaded == 20 and first.files == 20 and first.present == 0
         assert len(await content_keys(dataset["lake_url"])) == 20
 
         (root / "train/000.bin").write_bytes(b"changed")
         (root / "train/new.bin").write_bytes(b"added")
         (root / "train/019.bin").unlink()
         second = await sync_directory(catalog, DS, root, message="second")
-        assert second.created and second.uploaded == 2 and second.files == 20
+        assert second.created and second.uploaded == 2 and second.files == 20 and second.present == 18
         assert len(await content_keys(dataset["lake_url"])) == 22
         assert second.commit["parents"] == [first.commit["id"]]
 
@@ -55,45 +57,54 @@ async def test_unchanged_resync_answers_unchanged_and_uploads_nothing(client_set
 
 
 async def test_identical_files_are_uploaded_once(client_settings, tmp_path):
-    root = write_tree(tmp_path / "data", {"a": b"same", "b": b"same", "c/d": b"same"})
+    root = write_tree(tmp_path / "data", {"a": b"same", "b": b"same", "c/d": b"same", "empty": b""})
     async with CatalogClient(client_settings) as catalog:
         dataset = await new_dataset(catalog)
         result = await sync_directory(catalog, DS, root, message="dupes")
-    assert (result.files, result.uploaded) == (3, 1)
-    assert len(await content_keys(dataset["lake_url"])) == 1
+        entries = {e["path"]: e async for e in catalog.entries(DS.project, DS.name)}
+    assert (result.files, result.uploaded) == (4, 2)
+    assert await content_keys(dataset["lake_url"]) == {sha256(b"same"), sha256(b"")}
+    assert (entries["empty"]["size"], entries["c/d"]["sha256"]) == (0, sha256(b"same"))
 
 
 async def test_hash_cache_skips_rehashing_unchanged_files(client_settings, tmp_path, monkeypatch):
     root = write_tree(tmp_path / "data", {f"f{i}": os.urandom(100) for i in range(5)})
     hashed = []
     real = hashing.hash_file
-    monkeypatch.setattr(hashing, "hash_file", lambda path: hashed.append(path) or real(path))
+    monkeypatch.setattr(hashing, "hash_file", lambda tree, file, **kw: hashed.append(file.path) or real(tree, file,
+                                                                                                         **kw))
     async with CatalogClient(client_settings) as catalog:
         await new_dataset(catalog)
         await sync_directory(catalog, DS, root, message="first")
         assert len(hashed) == 5
         (root / "f0").write_bytes(b"new content")
         result = await sync_directory(catalog, DS, root, message="second")
-    assert len(hashed) == 6 and hashed[-1].endswith("f0")
+    assert hashed[5:] == ["f0"]
     assert result.hashed == 1
 
 
-async def test_interrupted_upload_resumes_without_reuploading_finished_files(client_settings, tmp_path):
+async def test_interrupted_upload_resumes_without_reuploading_finished_files(client_settings, tmp_path, monkeypatch):
     root = write_tree(tmp_path / "data", {f"f{i:02}": os.urandom(2000) for i in range(10)})
+    real_send, sent = uploads.Uploader._send, []
+
+    async def send_then_lose_the_network(self, lake, file, ticket, tracker):
+        if len(sent) == 4:
+            raise CatalogUnavailable(f"upload {file.path!r}: the connection failed (simulated)")
+        sent.append(file.path)
+        return await real_send(self, lake, file, ticket, tracker)
+
     async with CatalogClient(client_settings) as catalog:
         dataset = await new_dataset(catalog)
-        tree = plan_tree(root)
-        async with object_store_from_url(dataset["lake_url"]) as store:
-            failing = CountingStore(store, fail_after=4)
-            with pytest.raises(ExceptionGroup):
-                await stage_tree(failing, tree, concurrency=1)
-            assert len(await content_keys(dataset["lake_url"])) == 4
+        monkeypatch.setattr(uploads.Uploader, "_send", send_then_lose_the_network)
+        with pytest.raises(CatalogUnavailable, match="simulated"):
+            await sync_directory(catalog, DS, root, message="cut off", concurrency=1)
+        assert len(await content_keys(dataset["lake_url"])) == 4
+        assert (await catalog.get_dataset(DS.project, DS.name))["head"] is None  # nothing committed
 
-            resumed = CountingStore(store)
-            staged = await stage_tree(resumed, tree, concurrency=3)
-        assert resumed.puts == 6 and staged.uploaded == 6 and staged.present == 4
-        result = await sync_directory(catalog, DS, root, message="after resume")
-    assert result.created and result.uploaded == 0 and result.files == 10
+        monkeypatch.setattr(uploads.Uploader, "_send", real_send)
+        resumed = await sync_directory(catalog, DS, root, message="resumed", concurrency=3)
+    assert (resumed.created, resumed.present, resumed.uploaded, resumed.files) == (True, 4, 6, 10)
+    assert len(await content_keys(dataset["lake_url"])) == 10
 
 
 async def test_empty_directory_is_refused_unless_allow_empty(client_settings, tmp_path):
@@ -110,7 +121,7 @@ async def test_empty_directory_is_refused_unless_allow_empty(client_settings, tm
 @pytest.mark.parametrize("bad_name", ["back\\slash.txt", "bell\x07.txt"])
 async def test_unsafe_local_names_are_refused_before_any_upload(client_settings, tmp_path, monkeypatch, bad_name):
     root = write_tree(tmp_path / "data", {"ok.txt": b"fine", bad_name: b"bad"})
-    monkeypatch.setattr(hashing, "hash_file", lambda path: pytest.fail("nothing may be hashed"))
+    monkeypatch.setattr(hashing, "hash_file", lambda *args, **kw: pytest.fail("nothing may be hashed"))
     async with CatalogClient(client_settings) as catalog:
         dataset = await new_dataset(catalog)
         with pytest.raises(UnsafePaths) as refused:
@@ -131,17 +142,19 @@ async def test_nfc_nfd_twins_are_refused_with_both_names(client_settings, tmp_pa
     assert await content_keys(dataset["lake_url"]) == set()
 
 
-async def test_symlinks_are_skipped_and_never_followed(client_settings, tmp_path):
+async def test_symlinks_and_fifos_are_skipped_and_never_followed(client_settings, tmp_path):
     outside = write_tree(tmp_path / "outside", {"secret": b"do not publish"})
     root = write_tree(tmp_path / "data", {"real.txt": b"real"})
     (root / "link").symlink_to(outside / "secret")
     (root / "dirlink").symlink_to(outside, target_is_directory=True)
+    os.mkfifo(root / "pipe")
     async with CatalogClient(client_settings) as catalog:
-        await new_dataset(catalog)
+        dataset = await new_dataset(catalog)
         result = await sync_directory(catalog, DS, root, message="links")
         paths = [e["path"] async for e in catalog.entries(DS.project, DS.name)]
     assert paths == ["real.txt"]
-    assert sorted(p for p, _ in result.skipped) == ["dirlink", "link"]
+    assert sorted(p for p, _ in result.skipped) == ["dirlink", "link", "pipe"]
+    assert await content_keys(dataset["lake_url"]) == {sha256(b"real")}
 
 
 async def test_sync_to_a_missing_dataset_names_it(client_settings, tmp_path):
@@ -159,5 +172,19 @@ async def test_progress_callback_reports_hash_and_upload_phases(client_settings,
         await sync_directory(catalog, DS, root, message="p", on_progress=seen.append)
     last = {p.phase: p for p in seen}
     assert set(last) == {"scan", "hash", "upload", "commit"}
-    assert (last["upload"].files_done, last["upload"].bytes_done) == (4, 2000)
+    assert (last["upload"].files_done, last["upload"].bytes_done, last["upload"].bytes_total) == (4, 2000, 2000)
     assert last["hash"].bytes_total == 2000
+
+
+async def test_a_viewer_token_cannot_upload_or_commit(stack, client_settings, tmp_path):
+    root = write_tree(tmp_path / "data", {"a.txt": b"from a viewer"})
+    async with CatalogClient(client_settings) as catalog:
+        dataset = await new_dataset(catalog)
+    viewer = create_user(stack.base_url, stack.token, "vic", {PROJECT: "viewer"})
+    settings = ClientSettings(api_url=stack.base_url, token=viewer, home=tmp_path / "no-home",
+                              cache_dir=tmp_path / "viewer-cache")
+    async with CatalogClient(settings) as catalog:
+        with pytest.raises(CatalogError) as refused:
+            await sync_directory(catalog, DS, root, message="not allowed")
+    assert refused.value.status == 403
+    assert await content_keys(dataset["lake_url"]) == set()

@@ -1,9 +1,8 @@
 """The eviction story on the five services of `lakecache up`, configured only through the environment,
-with the evictor's real clock: a job's lease keeps a copy past its idle TTL; released, the copy is evicted.
+with the evictor's real clock, every call through the gateway: a user syncs a dataset and caches it
+at a site, a job's lease keeps the copy past its idle TTL; released, the copy is evicted.
 
-The services run in this process through the same runner as `lakecache up` (``run_until_stopped``),
-because asking a site for a copy is not on any HTTP route yet (the gateway's ``POST /caches`` will
-send ``cache.requested``); that one command goes onto the bus here, everything else is HTTP.
+The services run in this process through the same runner as `lakecache up` (``run_until_stopped``).
 """
 
 from __future__ import annotations
@@ -12,18 +11,21 @@ import asyncio
 import json
 import os
 import uuid
+from datetime import datetime
+from typing import Any
 
 import aiohttp
 import pytest
 
 from lakecache.cli.services import SERVICES, load_service
-from lakecache.core.contracts.cache import CacheRequested
 from lakecache.core.runtime import RunningService, run_until_stopped
 from lakecache.sdk.catalog import CatalogClient
+from lakecache.sdk.leases import CopyLease
 from lakecache.sdk.refs import DatasetRef
 from lakecache.sdk.settings import ClientSettings
 from lakecache.sdk.sync import sync_directory
 from tests.support.http import call
+from tests.support.stack import create_user
 from tests.support.waiting import eventually
 
 SITE, VOLUME = "dgx", "nfs1"
@@ -66,67 +68,73 @@ async def up(tmp_path, monkeypatch):
         if not started.done():
             raise AssertionError("the services of `lakecache up` did not start within 60 s")
         running = started.result()
-        yield {r.definition.name: r for r in running}, volume
+        yield {r.definition.name: r for r in running}, volume, settings[0].home
     finally:
         stop.set()
         await asyncio.wait_for(runner, timeout=30)
 
 
 async def test_a_leased_copy_outlives_its_ttl_and_is_evicted_after_release(up, tmp_path):
-    services, volume = up
-    catalog, cacher, evictor = services["catalog"], services["cacher"], services["evictor"]
+    services, volume, home = up
+    gateway, evictor = services["gateway"].base_url, services["evictor"]
+    admin = (home / "admin-token").read_text().strip()
+    token = await asyncio.to_thread(create_user, gateway, admin, "ada", {"vision": "editor"})
     data = tmp_path / "data"
     (data / "train").mkdir(parents=True)
     for i in range(3):
         (data / "train" / f"{i}.bin").write_bytes(os.urandom(4096))
 
-    client = ClientSettings(api_url=catalog.base_url, cache_dir=tmp_path / "client-cache")
-    async with CatalogClient(client) as lakecache:
+    ada = ClientSettings(api_url=gateway, token=token, home=tmp_path / "no-home", cache_dir=tmp_path / "client-cache")
+    async with CatalogClient(ada) as lakecache:
         await lakecache.create_dataset("vision", "cats")
         commit = (await sync_directory(lakecache, DatasetRef("vision", "cats"), data, message="first")).commit
-    copy_path = f"/api/v1/sites/{SITE}/copies/{commit['id']}"
-    await cacher.resources.publisher.emit(CacheRequested(
-        request_id=uuid.uuid4().hex, project="vision", dataset_id=commit["dataset_id"], dataset="cats",
-        commit_id=commit["id"], site=SITE, volume=VOLUME, requester="ada", manifest_url=commit["manifest_url"]))
+    copy_path = f"/api/v1/projects/vision/sites/{SITE}/copies/{commit['id']}"
 
     async with aiohttp.ClientSession() as http:
-        async def copy_state() -> str | None:
-            reply = await call(http, cacher.base_url, "GET", copy_path)
-            return reply.body.get("state") if reply.status == 200 else None
+        async def api(who: str, method: str, path: str, body: Any = None) -> Any:
+            reply = await call(http, gateway, method, path, json_body=body, headers={"Authorization": f"Bearer {who}"})
+            assert reply.status < 300, (method, path, reply.status, reply.body)
+            return reply.body
 
         async def copy_is(expected: str) -> bool:
-            return await copy_state() == expected
+            return (await api(token, "GET", copy_path))["state"] == expected
 
         async def explain() -> dict:
-            return (await call(http, evictor.base_url, "GET", copy_path + "/eviction")).body
+            """The evictor's view of the copy; empty until it has seen the copy's cache.ready (it may lag
+            behind the gateway's read model)."""
+            reply = await call(http, gateway, "GET", copy_path + "/eviction",
+                               headers={"Authorization": f"Bearer {token}"})
+            assert reply.status in (200, 404), reply.body
+            return reply.body if reply.status == 200 else {}
 
+        await api(token, "POST", "/api/v1/caches", {"project": "vision", "dataset": "cats", "site": SITE})
         await eventually(lambda: copy_is("ready"), message="the copy to be ready")
-        lease = await call(http, cacher.base_url, "POST", copy_path + "/leases",
-                           json_body={"holder": "train-job", "ttl_seconds": 120})
-        assert lease.status == 201, lease.body
-        # The idle TTL is set after the lease, so a slow start cannot evict the copy before the job holds it.
-        ttl = await call(http, evictor.base_url, "PUT", f"/api/v1/sites/{SITE}/ttl",
-                         json_body={"scope": "dataset", "target": commit["dataset_id"], "ttl_seconds": TTL_SECONDS})
-        assert ttl.status == 202, ttl.body
+        async with CopyLease(SITE, commit["id"], project="vision", settings=ada, holder="train-job",
+                             ttl_seconds=120) as leased:
+            assert (leased.path / "train" / "0.bin").read_bytes() == (data / "train" / "0.bin").read_bytes()
+            # The idle TTL is set after the lease, so a slow start cannot evict the copy before the job holds it.
+            await api(admin, "PUT", f"/api/v1/sites/{SITE}/ttl",
+                      {"scope": "dataset", "target": commit["dataset_id"], "ttl_seconds": TTL_SECONDS})
 
-        async def protected() -> bool:
+            async def protected_past_its_ttl() -> bool:
+                found = await explain()
+                if found.get("ttl_source") != "dataset" or [x["holder"] for x in found["live_leases"]] != ["train-job"]:
+                    return False
+                # The evictor's own clock: its ticks have seen the copy well past the TTL counted from ready.
+                since_ready = datetime.fromisoformat(found["now"]) - datetime.fromisoformat(found["ready_at"])
+                return since_ready.total_seconds() > TTL_SECONDS + 10 * TICK_SECONDS
+
+            await eventually(protected_past_its_ttl, message="the evictor to keep the leased copy past its TTL")
             found = await explain()
-            return found.get("ttl_source") == "dataset" and [x["holder"] for x in found["live_leases"]] == ["train-job"]
+            assert found["state"] == "ready" and found["verdict"].startswith("kept: a job holds a lease on it")
+            assert await copy_is("ready") and (leased.path / "train" / "0.bin").exists()
 
-        await eventually(protected, message="the evictor to see the lease and the TTL")
-        # Proving that nothing happens takes time: let the evictor's clock run well past the TTL.
-        await asyncio.sleep(TTL_SECONDS + 10 * TICK_SECONDS)
-        assert await copy_state() == "ready"
-        assert (await explain())["verdict"].startswith("kept: a job holds a lease on it")
-        assert (volume / "vision" / "cats" / commit["id"] / "train" / "0.bin").exists()
-
-        released = await call(http, cacher.base_url, "DELETE", f"{copy_path}/leases/{lease.body['id']}")
-        assert released.status == 204
         await eventually(lambda: copy_is("evicted"), timeout=TTL_SECONDS + 15,
                          message="the copy to be evicted after the release")
-        assert not (volume / "vision" / "cats" / commit["id"]).exists()
+        assert not leased.path.exists()
         found = await explain()
         assert found["state"] == "evicted" and found["last_decision"]["reason"] == "ttl-expired"
-        async with http.get(evictor.base_url + "/metrics") as response:
-            metrics = await response.text()
+        metrics_token = (home / "keys" / "metrics-token").read_text().strip()
+        async with http.get(evictor.base_url + "/metrics", headers={"Authorization": f"Bearer {metrics_token}"}) as r:
+            metrics = await r.text()
         assert 'lakecache_evictor_decisions_total{dry_run="false",reason="ttl-expired"} 1.0' in metrics

@@ -1,15 +1,27 @@
-"""The evictor's HTTP API on the embedded runtime: explain a copy, summarise a site, override TTLs, metrics."""
+"""The evictor's HTTP API on the embedded runtime: explain a copy, summarise a site, override TTLs, metrics.
+
+Requests are signed as the gateway signs them (``Lake.call``); the identity check itself is
+tested at the end with assertions built by hand.
+"""
 
 from __future__ import annotations
 
+import aiohttp
 import pytest
 
 from lakecache.core.contracts.cache import CacheEvicted
 from lakecache.core.contracts.eviction import EvictionTtlChanged
-from tests.evictor.conftest import FILES_BYTES, SITE, VOLUME, VOLUME_TTL, Lake
+from lakecache.core.identity.keys import metrics_token
+from lakecache.evictor.policy import MAX_TTL_SECONDS
+from lakecache.gateway.api.backends import evictor_models
+from tests.evictor.conftest import FILES_BYTES, PROJECT, SITE, VOLUME, VOLUME_TTL, Lake, copy_path
+from tests.support.http import call
+from tests.support.identity import assertion_headers, gateway_keys
 
 PROBLEM = "application/problem+json"
 TTL = f"/api/v1/sites/{SITE}/ttl"
+TTL_RANGE = ("ttl_seconds must be a whole number of seconds from 1 to 315360000 (10 years), or null to clear the "
+             "override")
 
 
 async def ready_copy(lake: Lake, tmp_path) -> dict:
@@ -24,16 +36,16 @@ async def test_explain_gives_state_live_leases_ttl_and_then_the_last_decision(la
     reply = await lake.explain(commit["id"])
     assert reply.status == 200
     verdict = reply.body
-    assert (verdict["site"], verdict["volume"], verdict["commit_id"]) == (SITE, VOLUME, commit["id"])
-    assert (verdict["state"], verdict["dataset_id"], verdict["project"]) == ("ready", commit["dataset_id"], "team")
+    assert (verdict["site"], verdict["volume"], verdict["project"], verdict["commit_id"]) == (
+        SITE, VOLUME, PROJECT, commit["id"])
+    assert (verdict["state"], verdict["dataset_id"]) == ("ready", commit["dataset_id"])
     assert verdict["live_leases"] == [{"lease_id": lease["id"], "holder": "job-7", "expires_at": verdict[
         "live_leases"][0]["expires_at"]}]
     assert (verdict["ttl_seconds"], verdict["ttl_source"]) == (VOLUME_TTL, "volume")
     assert verdict["pinned"] is False and verdict["last_decision"] is None
     assert verdict["verdict"].startswith("kept: a job holds a lease on it")
     # Without ?volume= the volume holding the copy is explained.
-    assert (await lake.call(lake.evictor, "GET", f"/api/v1/sites/{SITE}/copies/{commit['id']}/eviction")).body[
-        "volume"] == VOLUME
+    assert (await lake.call(lake.evictor, "GET", copy_path(commit["id"]) + "/eviction")).body["volume"] == VOLUME
 
     await lake.release(commit["id"], lease["id"])
     [decision] = await lake.advance(2 * VOLUME_TTL)
@@ -51,13 +63,11 @@ async def test_explain_gives_state_live_leases_ttl_and_then_the_last_decision(la
 async def test_explaining_an_unknown_copy_is_a_404_problem(lake, tmp_path, volume):
     known = await ready_copy(lake, tmp_path)
     unknown = "0" * 64
-    reply = await lake.call(lake.evictor, "GET", f"/api/v1/sites/{SITE}/copies/{unknown}/eviction",
-                            params={"volume": volume})
+    reply = await lake.call(lake.evictor, "GET", copy_path(unknown) + "/eviction", params={"volume": volume})
     assert reply.status == 404 and reply.content_type == PROBLEM, reply.body
     assert unknown in reply.body["detail"] and reply.body["status"] == 404
     if volume == "nfs9":  # the copy exists, but not on that volume
-        other = await lake.call(lake.evictor, "GET", f"/api/v1/sites/{SITE}/copies/{known['id']}/eviction",
-                                params={"volume": volume})
+        other = await lake.call(lake.evictor, "GET", copy_path(known["id"]) + "/eviction", params={"volume": volume})
         assert other.status == 404 and VOLUME in other.body["detail"], other.body
 
 
@@ -114,12 +124,14 @@ async def test_a_commit_ttl_wins_over_the_dataset_ttl_and_clearing_it_falls_back
                                                             "characters), got 0 characters"),
     ({"scope": "dataset", "target": "x" * 200, "ttl_seconds": 60}, "target must be the dataset's or commit's id (1 "
                                                                    "to 128 characters), got 200 characters"),
-    ({"scope": "dataset", "target": "x", "ttl_seconds": 0}, "ttl_seconds must be a whole number of seconds above 0, "
-                                                            "or null to clear the override, got 0"),
-    ({"scope": "dataset", "target": "x", "ttl_seconds": "1d"}, "ttl_seconds must be a whole number of seconds "
-                                                               'above 0, or null to clear the override, got "1d"'),
-    ({"scope": "dataset", "target": "x", "ttl_seconds": True}, "ttl_seconds must be a whole number of seconds "
-                                                               "above 0, or null to clear the override, got true"),
+    ({"scope": "dataset", "target": "x\u0000y", "ttl_seconds": 60}, "target must be the dataset's or commit's id, "
+                                                                   "without control characters"),
+    ({"scope": "dataset", "target": "x", "ttl_seconds": 0}, f"{TTL_RANGE}, got 0"),
+    ({"scope": "dataset", "target": "x", "ttl_seconds": "1d"}, f'{TTL_RANGE}, got "1d"'),
+    ({"scope": "dataset", "target": "x", "ttl_seconds": True}, f"{TTL_RANGE}, got true"),
+    ({"scope": "dataset", "target": "x", "ttl_seconds": 1.5}, f"{TTL_RANGE}, got 1.5"),
+    ({"scope": "dataset", "target": "x", "ttl_seconds": MAX_TTL_SECONDS + 1}, f"{TTL_RANGE}, got 315360001"),
+    ({"scope": "dataset", "target": "x", "ttl_seconds": 10**300}, f"{TTL_RANGE}, got a value of 301 characters"),
     ({"scope": "dataset", "target": "x", "ttl_seconds": 60, "volume": "nfs1"}, "unknown field(s) volume"),
 ])
 async def test_bad_ttl_bodies_are_400_problems_naming_what_is_wrong(lake, body, says):
@@ -151,9 +163,61 @@ async def test_metrics_count_decisions_and_tick_gauges(lake, tmp_path):
     commit = await ready_copy(lake, tmp_path)
     await lake.advance(2 * VOLUME_TTL)
     await lake.wait_for(CacheEvicted, commit["id"])
-    async with lake.session.get(lake.evictor.base_url + "/metrics") as response:
-        assert response.status == 200
-        text = await response.text()
+    token = metrics_token(lake.home / "keys", generate=False)
+    async with aiohttp.ClientSession() as session:
+        async with session.get(lake.evictor.base_url + "/metrics") as refused:
+            assert refused.status == 401
+        async with session.get(lake.evictor.base_url + "/metrics", headers={"Authorization": f"Bearer {token}"}) \
+                as response:
+            assert response.status == 200
+            text = await response.text()
     assert 'lakecache_evictor_decisions_total{dry_run="false",reason="ttl-expired"} 1.0' in text
     # Gauges are refreshed on ticks: the last tick saw the copy ready, just before deciding it.
     assert 'lakecache_evictor_copies{site="dgx",state="ready"} 1.0' in text
+
+
+def test_the_gateways_model_refuses_exactly_the_ttls_the_evictor_refuses():
+    model = evictor_models.TtlOverride
+    assert evictor_models.MAX_TTL_SECONDS == MAX_TTL_SECONDS
+    model.model_validate({"scope": "dataset", "target": "x", "ttl_seconds": MAX_TTL_SECONDS})
+    for wrong in ({"ttl_seconds": MAX_TTL_SECONDS + 1}, {"ttl_seconds": 0}, {"target": "x\ty"}):
+        with pytest.raises(ValueError):
+            model.model_validate({"scope": "dataset", "target": "x", "ttl_seconds": 60, **wrong})
+
+
+# --- who may ask -----------------------------------------------------------------------------------------
+
+
+async def test_another_project_cannot_read_a_copys_verdict_and_learns_nothing_of_it(lake, tmp_path):
+    commit = await ready_copy(lake, tmp_path)
+    path = copy_path(commit["id"]) + "/eviction"
+    keys = gateway_keys(lake.home)
+    async with aiohttp.ClientSession() as session:
+        # Signed for the rival project, aimed at the team's copy: refused by the identity check.
+        headers = assertion_headers(keys, "evictor", "GET", path, action="caches:read", project="rival")
+        forged = await call(session, lake.evictor.base_url, "GET", path, headers=headers)
+    assert forged.status == 403 and forged.content_type == PROBLEM, forged.body
+    # Its own path for the same commit: no copy of the rival project, and nothing said of the team's.
+    own = await lake.call(lake.evictor, "GET", copy_path(commit["id"], "rival") + "/eviction")
+    assert own.status == 404, own.body
+    assert VOLUME not in own.body["detail"] and PROJECT not in own.body["detail"]
+
+
+async def test_every_evictor_route_refuses_a_caller_without_a_valid_assertion(lake):
+    keys = gateway_keys(lake.home)
+    routes = [("GET", f"/api/v1/sites/{SITE}/eviction", "sites:read", None),
+              ("GET", copy_path("0" * 64) + "/eviction", "caches:read", PROJECT),
+              ("PUT", TTL, "sites:write", None)]
+    async with aiohttp.ClientSession() as session:
+        for method, path, action, project in routes:
+            body = {"scope": "dataset", "target": "x", "ttl_seconds": 60} if method == "PUT" else None
+            for headers in ({}, {"X-LakeCache-User": "admin"},
+                            assertion_headers(keys, "cacher", method, path, action=action, project=project),
+                            assertion_headers(keys, "evictor", method, path, action=action, project=project,
+                                              ttl_seconds=60, now=1_000_000_000)):
+                reply = await call(session, lake.evictor.base_url, method, path, headers=headers, json_body=body)
+                assert reply.status == 401 and reply.content_type == PROBLEM, (method, path, headers, reply.body)
+        for probe in ("/healthz", "/readyz"):
+            assert (await call(session, lake.evictor.base_url, "GET", probe)).status == 200
+    await lake.settle()
+    assert lake.of(EvictionTtlChanged) == []

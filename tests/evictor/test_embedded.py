@@ -3,12 +3,16 @@
 A dataset is committed through the catalog, cached at the site by the cacher, and the evictor
 learns of it from the events; the test moves the evictor's clock past the volume's idle TTL
 (see ``conftest.Lake.advance``) and watches what the evictor decides and what the cacher does.
+Two projects that cache the same tree get two copies of one commit, protected and evicted apart.
 """
 
 from __future__ import annotations
 
+import uuid
+
 from lakecache.core.contracts.cache import CacheEvicted, CacheEvictionRequested, VolumeReported
-from tests.evictor.conftest import FILES, FILES_BYTES, SITE, VOLUME_TTL, Lake
+from lakecache.core.contracts.eviction import ManualEvictionRequested
+from tests.evictor.conftest import FILES, FILES_BYTES, SITE, VOLUME, VOLUME_TTL, Lake
 from tests.support.waiting import eventually
 
 
@@ -145,3 +149,39 @@ async def test_state_survives_an_evictor_restart_and_the_decision_is_made_once(l
     assert len(lake.of(CacheEvictionRequested)) == 1 and len(lake.of(CacheEvicted)) == 1
     summary = await lake.call(lake.evictor, "GET", f"/api/v1/sites/{SITE}/eviction")
     assert summary.body["volumes"][0]["copies"] == {"evicted": 1}
+
+
+async def test_two_projects_copies_of_one_commit_are_protected_and_evicted_apart(lake, tmp_path):
+    team = await lake.commit(tmp_path)
+    rival = await lake.commit(tmp_path, project="rival")
+    assert rival["id"] == team["id"]  # the same tree: the same commit, in two projects
+    await lake.cache(team)
+    await lake.cache(rival)
+    lease = await lake.lease(team["id"])  # the team's job holds the team's copy only
+
+    decided = await lake.advance(2 * VOLUME_TTL)
+    assert [(d.project, d.commit_id, d.reason) for d in decided] == [("rival", rival["id"], "ttl-expired")]
+    [evicted] = await lake.wait_for(CacheEvicted, rival["id"])
+    assert (evicted.project, evicted.decision_id) == ("rival", decided[0].decision_id)
+    await lake.until_explained(rival["id"], lambda v: v["state"] == "evicted", "the rival copy to go", "rival")
+
+    verdict = (await lake.explain(team["id"])).body
+    assert verdict["state"] == "ready" and [x["lease_id"] for x in verdict["live_leases"]] == [lease["id"]]
+    assert (await lake.copy(team["id"]))["state"] == "ready"
+    assert (lake.volume / "team" / "images" / team["id"] / "train" / "0.bin").read_bytes() == FILES["train/0.bin"]
+    assert not (lake.volume / "rival" / "images" / rival["id"]).exists()
+
+
+async def test_a_manual_eviction_for_another_project_leaves_the_copy_alone(lake, tmp_path):
+    team = await lake.commit(tmp_path)
+    await lake.cache(team)
+
+    for project, who in (("rival", "mallory"), ("team", "ada")):  # the rival project holds no copy of it
+        await lake.evictor.resources.publisher.emit(ManualEvictionRequested(
+            request_id=uuid.uuid4().hex, site=SITE, volume=VOLUME, commit_id=team["id"], requested_by=who,
+            project=project))
+    [evicted] = await lake.wait_for(CacheEvicted, team["id"])
+    await lake.settle()
+    [decision] = lake.of(CacheEvictionRequested)
+    assert (decision.project, decision.reason, evicted.project) == ("team", "manual", "team")
+    assert decision.explanation.startswith("requested by ada")

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from lakecache.evictor.policy import (
+    MAX_TTL_SECONDS,
     CopyEvicted,
     CopyRead,
     CopyReady,
@@ -32,7 +33,7 @@ from lakecache.evictor.policy import (
     explain,
 )
 
-SITE, VOLUME = "dgx", "fast"
+SITE, VOLUME, PROJECT = "dgx", "fast", "team"
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
 SECOND, MINUTE, HOUR, DAY = timedelta(seconds=1), timedelta(minutes=1), timedelta(hours=1), timedelta(days=1)
 
@@ -54,30 +55,40 @@ class Site:
     def report(self, when=T0, *, capacity=1000, used=0, volume=VOLUME, ttl=None, high=None, low=None):
         return self(VolumeReported(SITE, volume, capacity, used, ttl, high, low, when))
 
-    def ready(self, commit, when=T0, *, fetched=100, volume=VOLUME, dataset="ds-1", generation=0):
-        return self(CopyReady(SITE, volume, commit, dataset, "team", fetched * 2, fetched, generation, when))
+    def ready(self, commit, when=T0, *, fetched=100, volume=VOLUME, dataset="ds-1", generation=0, project=PROJECT):
+        return self(CopyReady(SITE, volume, project, commit, dataset, fetched * 2, fetched, generation, when))
 
-    def read(self, commit, when, volume=VOLUME):
-        return self(CopyRead(SITE, volume, commit, when))
+    def read(self, commit, when, volume=VOLUME, project=PROJECT):
+        return self(CopyRead(SITE, volume, project, commit, when))
 
-    def lease(self, commit, when, until, lease_id="lease-1", generation=None, holder="job-7"):
-        return self(LeaseAcquired(SITE, VOLUME, commit, lease_id, until, generation, when, holder=holder))
+    def lease(self, commit, when, until, lease_id="lease-1", generation=None, holder="job-7", project=PROJECT):
+        return self(LeaseAcquired(SITE, VOLUME, project, commit, lease_id, until, generation, when, holder=holder))
 
-    def release(self, commit, when, lease_id="lease-1", generation=None):
-        return self(LeaseReleased(SITE, VOLUME, commit, lease_id, generation, when))
+    def release(self, commit, when, lease_id="lease-1", generation=None, project=PROJECT):
+        return self(LeaseReleased(SITE, VOLUME, project, commit, lease_id, generation, when))
 
-    def pin(self, commit, when, pinned=True, generation=None):
-        return self(PinChanged(SITE, VOLUME, commit, pinned, generation, when))
+    def pin(self, commit, when, pinned=True, generation=None, project=PROJECT):
+        return self(PinChanged(SITE, VOLUME, project, commit, pinned, generation, when))
+
+    def evict(self, commit, when, by="alice", project=PROJECT, volume=VOLUME):
+        return self(EvictRequested(SITE, volume, project, commit, by, when))
 
     def tick(self, when):
         return self(Tick(SITE, when))
 
     def evicted(self, decision: Decision, when, freed=None):
         freed = decision.facts["bytes_fetched"] if freed is None else freed
-        return self(CopyEvicted(SITE, decision.volume, decision.commit_id, decision.decision_id, freed, when))
+        return self(CopyEvicted(SITE, decision.volume, decision.project, decision.commit_id, decision.decision_id,
+                                freed, when))
 
-    def explain(self, commit, when, volume=VOLUME):
-        return explain(self.state, volume, commit, when, self.settings)
+    def explain(self, commit, when, volume=VOLUME, project=PROJECT):
+        return explain(self.state, volume, project, commit, when, self.settings)
+
+    def copy(self, commit, volume=VOLUME, project=PROJECT):
+        return self.state.find(volume, project, commit)
+
+    def commits(self, volume=VOLUME) -> set[str]:
+        return {copy.commit_id for copy in self.state.volumes[volume].copies.values()}
 
 
 def decided(outcomes) -> list[str]:
@@ -144,7 +155,7 @@ def test_renewal_extends_protection():
     site = Site()
     site.ready("c1")
     site.lease("c1", at(HOUR), until=at(2 * HOUR))
-    site(LeaseRenewed(SITE, VOLUME, "c1", "lease-1", at(4 * DAY), 2, at(2 * HOUR - SECOND)))
+    site(LeaseRenewed(SITE, VOLUME, PROJECT, "c1", "lease-1", at(4 * DAY), 2, at(2 * HOUR - SECOND)))
 
     assert site.tick(at(3 * DAY)) == []
     assert decided(site.tick(at(5 * DAY + SECOND))) == ["c1"]
@@ -218,14 +229,14 @@ def test_manual_eviction_of_leased_copy_is_declined_with_explanation():
     site.ready("c1")
     site.lease("c1", at(SECOND), until=at(HOUR))
 
-    [declined] = site(EvictRequested(SITE, VOLUME, "c1", "alice", at(2 * SECOND)))
+    [declined] = site.evict("c1", at(2 * SECOND))
     assert isinstance(declined, EvictionDeclined)
     assert declined.requested_by == "alice"
     assert "requested by alice refused: a job holds a lease on it (job-7 until 2025-03-01T01:00:00+00:00)" \
         in declined.explanation
 
     site.release("c1", at(3 * SECOND))
-    [decision] = site(EvictRequested(SITE, VOLUME, "c1", "alice", at(4 * SECOND)))
+    [decision] = site.evict("c1", at(4 * SECOND))
     assert (decision.reason, decision.commit_id) == ("manual", "c1")
     assert decision.explanation.startswith("requested by alice")
 
@@ -235,22 +246,135 @@ def test_manual_eviction_of_pinned_or_unknown_copy_is_declined():
     site.ready("c1")
     site.pin("c1", at(SECOND))
 
-    [pinned] = site(EvictRequested(SITE, VOLUME, "c1", "bob", at(2 * SECOND)))
-    [unknown] = site(EvictRequested(SITE, VOLUME, "c9", "bob", at(2 * SECOND)))
+    [pinned] = site.evict("c1", at(2 * SECOND), by="bob")
+    [unknown] = site.evict("c9", at(2 * SECOND), by="bob")
     assert "an operator pinned it" in pinned.explanation
-    assert "no copy of it is known on that volume of site dgx" in unknown.explanation
-    assert "c9" not in site.state.volumes[VOLUME].copies
+    assert unknown.explanation == ("manual eviction of project team's copy of commit c9 on volume fast requested by "
+                                   "bob refused: no such copy is known on that volume of site dgx")
+    assert "c9" not in site.commits()
 
 
 def test_manual_eviction_of_a_copy_already_going_is_declined_once_per_request():
     site = Site()
     site.ready("c1")
     [decision] = site.tick(at(DAY + SECOND))
-    request = EvictRequested(SITE, VOLUME, "c1", "carol", at(DAY + 2 * SECOND))
+    request = EvictRequested(SITE, VOLUME, PROJECT, "c1", "carol", at(DAY + 2 * SECOND))
 
     [declined] = site(request)
     assert f"decision {decision.decision_id} (ttl-expired) is waiting for the cacher" in declined.explanation
     assert site(request) == []
+
+
+# --- copies are per project ------------------------------------------------------------------------------
+
+
+OTHER = "rival"
+
+
+def test_a_lease_pin_or_read_of_one_projects_copy_leaves_another_projects_copy_of_the_commit_unprotected():
+    site = Site()
+    site.ready("c1")
+    site.ready("c1", project=OTHER, dataset="ds-9")
+    site.lease("c1", at(HOUR), until=at(3 * DAY), project=OTHER)
+    site.pin("c1", at(HOUR), project=OTHER)
+    site.read("c1", at(2 * HOUR), project=OTHER)
+
+    [decision] = site.tick(at(DAY + SECOND))
+    assert (decision.project, decision.commit_id, decision.dataset_id) == (PROJECT, "c1", "ds-1")
+    assert site.explain("c1", at(DAY + SECOND))["live_leases"] == []
+    assert site.explain("c1", at(DAY + SECOND), project=OTHER)["verdict"] == "kept: an operator pinned it"
+
+
+def test_manual_eviction_by_one_project_reaches_only_its_own_copy():
+    site = Site()
+    site.ready("c1")
+
+    [unknown] = site.evict("c1", at(SECOND), by="mallory", project=OTHER)
+    assert isinstance(unknown, EvictionDeclined) and unknown.project == OTHER
+    assert "no such copy is known" in unknown.explanation
+    site.ready("c1", at(2 * SECOND), project=OTHER, dataset="ds-9")
+    [decision] = site.evict("c1", at(3 * SECOND), by="mallory", project=OTHER)
+    assert (decision.project, decision.reason) == (OTHER, "manual")
+    assert site.explain("c1", at(4 * SECOND))["state"] == "ready"
+    assert site.explain("c1", at(4 * SECOND), project=OTHER)["state"] == "evicting-pending"
+
+
+def test_eviction_and_refusal_facts_settle_only_the_named_projects_copy():
+    site = Site()
+    site.ready("c1")
+    site.ready("c1", project=OTHER, dataset="ds-9")
+    rivals, teams = sorted(site.tick(at(DAY + SECOND)), key=lambda d: d.project)
+    assert (rivals.project, teams.project) == (OTHER, PROJECT)
+    assert rivals.decision_id != teams.decision_id  # the cacher tells them apart by id too
+
+    # A refusal naming the rival project but the team's decision settles nothing.
+    site(EvictionRefused(SITE, VOLUME, OTHER, "c1", teams.decision_id, "leased", at(DAY + 2 * SECOND)))
+    site.evicted(rivals, at(DAY + 2 * SECOND))
+    assert site.explain("c1", at(DAY + 3 * SECOND), project=OTHER)["state"] == "evicted"
+    assert site.explain("c1", at(DAY + 3 * SECOND))["state"] == "evicting-pending"
+
+
+def test_a_commit_ttl_applies_to_every_projects_copy_and_a_dataset_ttl_to_its_datasets_copies():
+    site = Site()
+    site.ready("c1")
+    site.ready("c1", project=OTHER, dataset="ds-9")
+    site.ready("c2")
+    site.ready("c2", project=OTHER, dataset="ds-9")
+    site(TtlChanged(SITE, "commit", "c1", 60, at(SECOND)))
+    site(TtlChanged(SITE, "dataset", "ds-9", 120, at(SECOND)))
+
+    assert [(site.explain(c, at(HOUR), project=p)["ttl_seconds"], site.explain(c, at(HOUR), project=p)["ttl_source"])
+            for c in ("c1", "c2") for p in (PROJECT, OTHER)] == [
+        (60, "commit"), (60, "commit"), (86400, "default"), (120, "dataset")]
+    assert sorted((d.commit_id, d.project) for d in site.tick(at(121 * SECOND))) == [
+        ("c1", OTHER), ("c1", PROJECT), ("c2", OTHER)]
+
+
+def test_explain_of_a_project_without_a_copy_says_nothing_about_another_projects_copy():
+    site = Site()
+    site.ready("c1")
+    site.lease("c1", at(SECOND), until=at(HOUR), holder="secret-job")
+
+    answer = site.explain("c1", at(MINUTE), project=OTHER)
+    assert answer["state"] == "unknown" and answer["project"] == OTHER
+    assert "secret-job" not in json.dumps(answer) and "ds-1" not in json.dumps(answer)
+
+
+def test_state_saved_before_copies_were_per_project_is_re_keyed_when_loaded():
+    site = Site()
+    site.ready("c1")
+    site.lease("c1", at(SECOND), until=at(HOUR))
+    saved = site.state.to_dict()
+    # The layout of before: copies keyed by commit id, and a copy whose project was never learnt.
+    copies = saved["volumes"][VOLUME]["copies"]
+    unseen = {**copies["team/c1"], "commit_id": "c2", "project": None, "status": "unseen", "dataset_id": None}
+    saved["volumes"][VOLUME]["copies"] = {"c1": copies["team/c1"], "c2": unseen}
+
+    restored = SiteState.from_dict(json.loads(json.dumps(saved)))
+    assert restored == site.state
+    assert list(restored.volumes[VOLUME].copies) == ["team/c1"]
+
+
+# --- TTL limits ----------------------------------------------------------------------------------------------
+
+
+def test_ttls_above_ten_years_are_refused_where_they_are_set():
+    assert MAX_TTL_SECONDS == 10 * 365 * 86400
+    TtlChanged(SITE, "dataset", "ds-1", MAX_TTL_SECONDS, T0)
+    with pytest.raises(ValueError, match=f"must be 1 to {MAX_TTL_SECONDS} seconds or None"):
+        TtlChanged(SITE, "dataset", "ds-1", MAX_TTL_SECONDS + 1, T0)
+    with pytest.raises(ValueError, match=f"default_ttl_seconds must be 1 to {MAX_TTL_SECONDS} seconds"):
+        PolicySettings(default_ttl_seconds=MAX_TTL_SECONDS + 1)
+
+
+def test_a_volume_ttl_past_the_maximum_counts_as_the_maximum_instead_of_overflowing():
+    site = Site()
+    site.report(ttl=10**15)  # the cacher accepts any positive volume TTL
+    site.ready("c1", at(SECOND))
+
+    assert site.tick(at(300 * DAY)) == []
+    answer = site.explain("c1", at(300 * DAY))
+    assert (answer["ttl_seconds"], answer["ttl_source"]) == (MAX_TTL_SECONDS, "volume")
 
 
 # --- capacity ------------------------------------------------------------------------------------------------
@@ -363,7 +487,8 @@ def test_refused_decision_waits_before_deciding_again():
     site = Site()
     site.ready("c1")
     [decision] = site.tick(at(DAY + SECOND))
-    refusal = EvictionRefused(SITE, VOLUME, "c1", decision.decision_id, "generation: changed", at(DAY + 2 * SECOND))
+    refusal = EvictionRefused(SITE, VOLUME, PROJECT, "c1", decision.decision_id, "generation: changed",
+                              at(DAY + 2 * SECOND))
     site(refusal)
     snapshot = site.state.to_dict()
     assert site(refusal) == [] and site.state.to_dict() == snapshot
@@ -380,7 +505,7 @@ def test_late_refusal_of_a_superseded_decision_is_ignored():
     site.ready("c1")
     [first] = site.tick(at(DAY + SECOND))
     [second] = site.tick(at(DAY + 302 * SECOND))
-    site(EvictionRefused(SITE, VOLUME, "c1", first.decision_id, "not-ready", at(DAY + 303 * SECOND)))
+    site(EvictionRefused(SITE, VOLUME, PROJECT, "c1", first.decision_id, "not-ready", at(DAY + 303 * SECOND)))
 
     assert site.explain("c1", at(DAY + 304 * SECOND))["last_decision"]["decision_id"] == second.decision_id
     assert site.explain("c1", at(DAY + 304 * SECOND))["state"] == "evicting-pending"
@@ -394,7 +519,7 @@ def test_decision_id_is_the_same_for_the_same_facts_and_names_the_attempt():
     [b] = two.tick(at(DAY + SECOND))
 
     assert a == b
-    copy = one.state.volumes[VOLUME].copies["c1"]
+    copy = one.copy("c1")
     assert a.decision_id == decision_id(SITE, VOLUME, copy, 1, "ttl-expired")
     assert a.decision_id != decision_id(SITE, VOLUME, copy, 2, "ttl-expired")
 
@@ -425,7 +550,7 @@ def test_dry_run_capacity_counts_its_own_decisions_as_done():
     [decision] = site.tick(at(60 * SECOND))
     assert decision.dry_run and decision.commit_id == "a"
     assert site.tick(at(120 * SECOND)) == []
-    assert site.state.volumes[VOLUME].copies["a"].status == "ready"
+    assert site.copy("a").status == "ready"
 
 
 # --- explain -------------------------------------------------------------------------------------------------
@@ -495,32 +620,32 @@ def test_lease_on_a_copy_that_never_becomes_ready_is_forgotten_after_it_ends():
     site.lease("ghost", at(SECOND), until=at(HOUR))
 
     site.tick(at(DAY))
-    assert "ghost" in site.state.volumes[VOLUME].copies
+    assert "ghost" in site.commits()
     site.tick(at(DAY + HOUR + SECOND))
-    assert "ghost" not in site.state.volumes[VOLUME].copies
+    assert "ghost" not in site.commits()
 
 
 def test_read_without_volume_credits_the_ready_copies_of_the_commit():
     site = Site()
     site.ready("c1", volume="fast")
     site.ready("c1", volume="slow")
-    site(CopyRead(SITE, None, "c1", at(HOUR)))
-    site(CopyRead(SITE, None, "c-unknown", at(HOUR)))
+    site(CopyRead(SITE, None, PROJECT, "c1", at(HOUR)))
+    site(CopyRead(SITE, None, PROJECT, "c-unknown", at(HOUR)))
 
     assert site.tick(at(DAY + SECOND)) == []
     assert sorted(d.volume for d in site.tick(at(DAY + HOUR + SECOND))) == ["fast", "slow"]
-    assert "c-unknown" not in site.state.volumes["fast"].copies
+    assert "c-unknown" not in site.commits("fast")
 
 
 def test_eviction_of_an_earlier_incarnation_replayed_late_is_ignored():
     site = Site()
     site.ready("c1", at(SECOND))
-    site(CopyEvicted(SITE, VOLUME, "c1", "d-1", 100, at(2 * SECOND)))
+    site(CopyEvicted(SITE, VOLUME, PROJECT, "c1", "d-1", 100, at(2 * SECOND)))
     site.ready("c1", at(3 * SECOND))
-    site(CopyEvicted(SITE, VOLUME, "c1", "d-1", 100, at(2 * SECOND)))  # redelivered
+    site(CopyEvicted(SITE, VOLUME, PROJECT, "c1", "d-1", 100, at(2 * SECOND)))  # redelivered
     site.ready("c1", at(SECOND))  # redelivered
 
-    copy = site.state.volumes[VOLUME].copies["c1"]
+    copy = site.copy("c1")
     assert (copy.status, copy.ready_at) == ("ready", at(3 * SECOND))
 
 
@@ -531,7 +656,7 @@ def test_ready_repeated_for_another_request_is_not_counted_twice():
     site.ready("c1", at(MINUTE), fetched=300)  # answer to a request that joined later
 
     assert site.state.volumes[VOLUME].used_bytes() == 300
-    assert site.state.volumes[VOLUME].copies["c1"].ready_at == at(SECOND)
+    assert site.copy("c1").ready_at == at(SECOND)
     assert site.explain("c1", at(MINUTE))["idle_seconds"] == 59
 
 
@@ -539,7 +664,7 @@ def test_usage_is_the_last_report_plus_fills_minus_evictions_after_it():
     site = Site()
     site.report(T0, capacity=1000, used=100)
     site.ready("a", at(SECOND), fetched=200)
-    site(CopyEvicted(SITE, VOLUME, "z", "d-z", 50, at(2 * SECOND)))
+    site(CopyEvicted(SITE, VOLUME, PROJECT, "z", "d-z", 50, at(2 * SECOND)))
     assert site.state.volumes[VOLUME].used_bytes() == 250
 
     site.report(at(3 * SECOND), used=260)
@@ -566,21 +691,21 @@ def test_settings_refuse_inverted_watermarks():
 def facts_of_every_kind() -> list:
     return [
         VolumeReported(SITE, VOLUME, 1000, 100, None, None, None, T0),
-        CopyReady(SITE, VOLUME, "a", "ds-1", "team", 600, 300, 0, at(SECOND)),
-        CopyReady(SITE, VOLUME, "b", "ds-1", "team", 800, 600, 0, at(2 * SECOND)),
-        LeaseAcquired(SITE, VOLUME, "a", "l-1", at(HOUR), 1, at(3 * SECOND), holder="job"),
-        LeaseRenewed(SITE, VOLUME, "a", "l-1", at(2 * HOUR), 2, at(4 * SECOND)),
-        CopyRead(SITE, None, "a", at(5 * SECOND)),
-        PinChanged(SITE, VOLUME, "b", True, 1, at(6 * SECOND)),
+        CopyReady(SITE, VOLUME, PROJECT, "a", "ds-1", 600, 300, 0, at(SECOND)),
+        CopyReady(SITE, VOLUME, PROJECT, "b", "ds-1", 800, 600, 0, at(2 * SECOND)),
+        LeaseAcquired(SITE, VOLUME, PROJECT, "a", "l-1", at(HOUR), 1, at(3 * SECOND), holder="job"),
+        LeaseRenewed(SITE, VOLUME, PROJECT, "a", "l-1", at(2 * HOUR), 2, at(4 * SECOND)),
+        CopyRead(SITE, None, PROJECT, "a", at(5 * SECOND)),
+        PinChanged(SITE, VOLUME, PROJECT, "b", True, 1, at(6 * SECOND)),
         TtlChanged(SITE, "dataset", "ds-1", 60, at(7 * SECOND)),
         Tick(SITE, at(10 * SECOND)),
         SpaceNeeded(SITE, VOLUME, 400, "fill-1", at(11 * SECOND)),
-        EvictRequested(SITE, VOLUME, "a", "alice", at(12 * SECOND)),
-        LeaseReleased(SITE, VOLUME, "a", "l-1", 3, at(13 * SECOND)),
-        PinChanged(SITE, VOLUME, "b", False, 2, at(14 * SECOND)),
+        EvictRequested(SITE, VOLUME, PROJECT, "a", "alice", at(12 * SECOND)),
+        LeaseReleased(SITE, VOLUME, PROJECT, "a", "l-1", 3, at(13 * SECOND)),
+        PinChanged(SITE, VOLUME, PROJECT, "b", False, 2, at(14 * SECOND)),
         Tick(SITE, at(DAY)),
-        EvictionRefused(SITE, VOLUME, "b", "unknown-decision", "pinned", at(DAY + SECOND)),
-        CopyEvicted(SITE, VOLUME, "a", "d-a", 300, at(DAY + 2 * SECOND)),
+        EvictionRefused(SITE, VOLUME, PROJECT, "b", "unknown-decision", "pinned", at(DAY + SECOND)),
+        CopyEvicted(SITE, VOLUME, PROJECT, "a", "d-a", 300, at(DAY + 2 * SECOND)),
         Tick(SITE, at(2 * DAY)),
     ]
 
@@ -601,8 +726,7 @@ def test_state_round_trips_exactly_through_json_and_decides_the_same_afterwards(
     facts = facts_of_every_kind()
     for fact in facts[:9]:
         site(fact)
-    site.state.volumes[VOLUME].copies["a"].leases["l-2"] = replace(
-        site.state.volumes[VOLUME].copies["a"].leases["l-1"], released_at=at(9 * SECOND))
+    site.copy("a").leases["l-2"] = replace(site.copy("a").leases["l-1"], released_at=at(9 * SECOND))
 
     restored = SiteState.from_dict(json.loads(json.dumps(site.state.to_dict())))
     assert restored == site.state
@@ -618,10 +742,10 @@ def test_old_evicted_copies_are_forgotten_but_pinned_ones_are_kept():
     site = Site(PolicySettings(forget_after_seconds=7 * 86400))
     for commit in ("gone", "pinned"):
         site.ready(commit)
-        site(CopyEvicted(SITE, VOLUME, commit, "d", 100, at(SECOND)))
+        site(CopyEvicted(SITE, VOLUME, PROJECT, commit, "d", 100, at(SECOND)))
     site.pin("pinned", at(2 * SECOND))
 
     site.tick(at(7 * DAY))
-    assert set(site.state.volumes[VOLUME].copies) == {"gone", "pinned"}
+    assert site.commits() == {"gone", "pinned"}
     site.tick(at(8 * DAY))
-    assert set(site.state.volumes[VOLUME].copies) == {"pinned"}
+    assert site.commits() == {"pinned"}

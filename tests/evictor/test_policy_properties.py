@@ -38,6 +38,7 @@ from lakecache.evictor.policy import (
 )
 
 SITE = "lab"
+PROJECT = "p"  # one project: tests/evictor/test_policy_projects.py checks how projects' copies stay apart
 VOLUMES = ("v1", "v2")
 FETCHED = {"c0": 300, "c1": 200, "c2": 350, "c3": 100, "c4": 250}
 DATASETS = {"c0": "d0", "c1": "d0", "c2": "d1", "c3": "d1", "c4": "d2"}
@@ -47,6 +48,11 @@ T0 = datetime(2025, 1, 1, tzinfo=UTC)
 LIVE = PolicySettings(default_ttl_seconds=600, redecide_after_seconds=300, forget_after_seconds=3600)
 DRY = PolicySettings(default_ttl_seconds=600, redecide_after_seconds=300, forget_after_seconds=3600, dry_run=True)
 EXAMPLES = settings(max_examples=80, deadline=None)
+
+
+def copy_of(key: tuple[str, str]) -> tuple[str, str, str]:
+    """A (volume, commit) key of the simulation as a fact names the copy: volume, project, commit."""
+    return key[0], PROJECT, key[1]
 
 
 @dataclass
@@ -115,7 +121,7 @@ class World:
         key, size = (volume, commit), FETCHED[commit]
         current = self.copies.setdefault(key, TrueCopy())
         if current.ready:  # answering one more request for a ready copy
-            self.emit(CopyReady(SITE, volume, commit, DATASETS[commit], "p", size, size, current.generation,
+            self.emit(CopyReady(SITE, volume, PROJECT, commit, DATASETS[commit], size, size, current.generation,
                                 self.stamp()))
             return
         if self.used[volume] + size > CAPACITY:
@@ -129,7 +135,7 @@ class World:
         current.ready, current.ready_at = True, self.stamp()
         current.touched += 1
         self.used[volume] += size
-        self.emit(CopyReady(SITE, volume, commit, DATASETS[commit], "p", size, size, current.generation,
+        self.emit(CopyReady(SITE, volume, PROJECT, commit, DATASETS[commit], size, size, current.generation,
                             current.ready_at))
 
     def execute(self, decision: Decision) -> None:
@@ -140,12 +146,12 @@ class World:
             return
         copy = self.copies[key]
         if not self.evictable(key, self.now) or decision.generation not in (None, copy.generation):
-            self.emit(EvictionRefused(SITE, key[0], key[1], decision.decision_id, "refused", self.stamp()))
+            self.emit(EvictionRefused(SITE, *copy_of(key), decision.decision_id, "refused", self.stamp()))
             return
         copy.ready = False
         self.lost.pop(key, None)
         self.used[key[0]] -= FETCHED[key[1]]
-        self.emit(CopyEvicted(SITE, key[0], key[1], decision.decision_id, FETCHED[key[1]], self.stamp()))
+        self.emit(CopyEvicted(SITE, *copy_of(key), decision.decision_id, FETCHED[key[1]], self.stamp()))
 
     def emit(self, fact) -> list:
         outcomes = apply(self.state, fact, self.policy)
@@ -153,7 +159,8 @@ class World:
             before = self.state.to_dict()
             repeated = apply(self.state, fact, self.policy)
             # A manual request for a copy never seen is declined each time (nothing is recorded for it).
-            unknown = isinstance(fact, EvictRequested) and self.state.find(fact.volume, fact.commit_id) is None
+            unknown = isinstance(fact, EvictRequested) and \
+                self.state.find(fact.volume, fact.project, fact.commit_id) is None
             assert repeated == (outcomes if unknown else []), f"a repeated {fact} caused outcomes"
             assert self.state.to_dict() == before, f"a repeated {fact} changed the state"
         self.log.append((fact, outcomes))
@@ -270,7 +277,7 @@ class World:
                     if other[1] == key[1] and copy.ready and volume in (None, other[0]):
                         copy.last_read = at
                         self.touch(other)
-                self.emit(CopyRead(SITE, volume, key[1], at))
+                self.emit(CopyRead(SITE, volume, PROJECT, key[1], at))
         elif kind == "lease":
             key = self.pick(args[0], ready=True)
             if key is not None:
@@ -279,7 +286,7 @@ class World:
                 self.leases.append(lease)
                 self.copies[key].generation += 1
                 self.touch(key)
-                self.emit(LeaseAcquired(SITE, *key, f"l{len(self.leases) - 1}", lease.expires_at,
+                self.emit(LeaseAcquired(SITE, *copy_of(key), f"l{len(self.leases) - 1}", lease.expires_at,
                                         self.copies[key].generation, at, holder="job"))
         elif kind == "renew" and self.leases:
             index, ttl = args[0] % len(self.leases), args[1]
@@ -289,7 +296,7 @@ class World:
                 lease.expires_at = max(lease.expires_at, at + timedelta(seconds=ttl))
                 self.copies[lease.key].generation += 1
                 self.touch(lease.key)
-                self.emit(LeaseRenewed(SITE, *lease.key, f"l{index}", lease.expires_at,
+                self.emit(LeaseRenewed(SITE, *copy_of(lease.key), f"l{index}", lease.expires_at,
                                        self.copies[lease.key].generation, at))
         elif kind == "release" and self.leases:
             index = args[0] % len(self.leases)
@@ -298,7 +305,7 @@ class World:
                 lease.released_at = self.stamp()
                 self.copies[lease.key].generation += 1
                 self.touch(lease.key)
-                self.emit(LeaseReleased(SITE, *lease.key, f"l{index}", self.copies[lease.key].generation,
+                self.emit(LeaseReleased(SITE, *copy_of(lease.key), f"l{index}", self.copies[lease.key].generation,
                                         lease.released_at))
         elif kind == "pin":
             key = self.pick(args[0], ready=False)
@@ -306,7 +313,7 @@ class World:
                 self.copies[key].pinned = args[1]
                 self.copies[key].generation += 1
                 self.touch(key)
-                self.emit(PinChanged(SITE, *key, args[1], self.copies[key].generation, self.stamp()))
+                self.emit(PinChanged(SITE, *copy_of(key), args[1], self.copies[key].generation, self.stamp()))
         elif kind == "need":
             volume, need = args
             self.requests += 1
@@ -326,7 +333,7 @@ class World:
             self.emit(TtlChanged(SITE, scope, target, ttl, self.stamp()))
         elif kind == "evict":
             key = self.pick(args[0], ready=False) or ("v1", "c-unknown")
-            self.emit(EvictRequested(SITE, *key, "operator", self.stamp()))
+            self.emit(EvictRequested(SITE, *copy_of(key), "operator", self.stamp()))
         elif kind == "drop":
             self.drop_next = True
         self.check_usage()

@@ -3,20 +3,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import uuid
+from datetime import datetime, timedelta
 
-import aiohttp
 import pytest
 
 from lakecache.cacher.bootstrap import SERVICE as CACHER
 from lakecache.core.contracts.cache import CacheEvicted, CacheReady
 from lakecache.core.runtime import runner, start_service
+from lakecache.evictor.api import POLICIES_KEY
+from lakecache.evictor.api import ROUTES as EVICTOR_ROUTES
 from lakecache.evictor.bootstrap import SERVICE as EVICTOR
 from tests.cacher.helpers import tree_of
 from tests.cacher.service.conftest import running_cacher
 from tests.support.http import call
+from tests.support.identity import internal_session
 from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.kafka, pytest.mark.s3, pytest.mark.mongo]
@@ -41,11 +43,11 @@ async def test_a_leased_copy_outlives_its_ttl_and_goes_once_released(tmp_path, k
     evictor_settings = EVICTOR.settings_type(home=tmp_path / "evictor", bus_url=kafka_server.url,
                                              evictor={"port": 0, "tick_seconds": 1})
     async with running_cacher(cacher_settings) as api, start_service(EVICTOR, evictor_settings) as evictor, \
-            aiohttp.ClientSession() as session:
+            internal_session(tmp_path / "evictor", "evictor", EVICTOR_ROUTES) as session:
         commit = await api.commit(FILES, options=cacher_settings.lake_options_for(f"s3://{bucket}"))
         rid = await api.request(commit, site=site)
         await eventually(lambda: api.of(CacheReady, rid), timeout=60, message="cache.ready over Kafka")
-        copies = f"/api/v1/sites/{site}/copies/{commit}"
+        copies = f"/api/v1/projects/team/sites/{site}/copies/{commit}"
         lease = await api.call("POST", f"{copies}/leases", json_body={"holder": "job-1", "ttl_seconds": 600})
         assert lease.status == 201, lease.body
 
@@ -62,10 +64,20 @@ async def test_a_leased_copy_outlives_its_ttl_and_goes_once_released(tmp_path, k
 
         # The Faust app joins its group and consumes the copy's history, lease included.
         await eventually(leased_in_evictor, timeout=120, message="the evictor to see the ready, leased copy")
-        await asyncio.sleep(TTL + 3)  # past the TTL, several ticks
+        # Wait for the evictor's own clock (its ticks) to pass the TTL with a tick to spare: had the
+        # lease not protected the copy, that tick would have decided it.
+        ready_at = datetime.fromisoformat((await explained())["ready_at"])
+        policies = evictor.app[POLICIES_KEY]
+
+        async def ticked_past_ttl() -> bool:
+            clock = (await policies.state(site)).clock
+            return clock is not None and clock > ready_at + timedelta(seconds=TTL + 2)
+
+        await eventually(ticked_past_ttl, timeout=60, message="the evictor's ticks to pass the copy's TTL")
+        verdict = await explained()
+        assert verdict["last_decision"] is None and "lease" in verdict["verdict"], verdict
         assert (await api.call("GET", copies)).body["state"] == "ready" and evictions() == []
         assert tree_of(volume / "team" / "ds" / commit) == FILES
-        assert "lease" in (await explained())["verdict"]
 
         released = await api.call("DELETE", f"{copies}/leases/{lease.body['id']}")
         assert released.status == 204

@@ -27,7 +27,7 @@ from lakecache.core.contracts.cache import CacheEvictionRequested, CacheReady, C
 from lakecache.core.contracts.eviction import EvictionBlocked, EvictionTick
 from lakecache.core.contracts.topics import CACHE_COMMANDS, EVICTION_TICKS
 from lakecache.core.contracts.usage import DatasetRead, LeaseAcquired, LeaseReleased
-from lakecache.evictor.policy import SiteState
+from lakecache.evictor.policy import SiteState, copy_key
 from lakecache.evictor.settings import EvictorSettings
 from lakecache.evictor.sites import EvictorMetrics
 from lakecache.evictor.streams import TABLE, EvictorApp, partition_of
@@ -47,8 +47,8 @@ def commit(n: int) -> str:
     return f"{n:064x}"
 
 
-def ready(site: str, commit_id: str, at: datetime, *, fetched: int = 100) -> Event[EventData]:
-    data = CacheReady(fill_id=f"fill-{uuid.uuid4().hex[:8]}", project=PROJECT, dataset_id=DATASET,
+def ready(site: str, commit_id: str, at: datetime, *, fetched: int = 100, project: str = PROJECT) -> Event[EventData]:
+    data = CacheReady(fill_id=f"fill-{uuid.uuid4().hex[:8]}", project=project, dataset_id=DATASET,
                       commit_id=commit_id, site=site, volume=VOLUME, path=f"/cache/{commit_id[:12]}", files=1,
                       size_bytes=fetched, bytes_fetched=fetched, bytes_deduplicated=0, duration_seconds=1.0)
     return Event(data=data, source="/lakecache/cacher", time=at)
@@ -60,15 +60,16 @@ def read(site: str, commit_id: str, at: datetime) -> Event[EventData]:
     return Event(data=data, source="/lakecache/sdk", time=at)
 
 
-def lease(site: str, commit_id: str, at: datetime, until: datetime, lease_id: str = "lease-1") -> Event[EventData]:
-    data = LeaseAcquired(lease_id=lease_id, project=PROJECT, site=site, volume=VOLUME, dataset_id=DATASET,
+def lease(site: str, commit_id: str, at: datetime, until: datetime, lease_id: str = "lease-1",
+          project: str = PROJECT) -> Event[EventData]:
+    data = LeaseAcquired(lease_id=lease_id, project=project, site=site, volume=VOLUME, dataset_id=DATASET,
                          commit_id=commit_id, holder="job-7", ttl_seconds=max(1, int((until - at).total_seconds())),
                          expires_at=until)
     return Event(data=data, source="/lakecache/sdk", time=at)
 
 
 def release(site: str, commit_id: str, at: datetime, lease_id: str = "lease-1") -> Event[EventData]:
-    data = LeaseReleased(lease_id=lease_id, site=site, volume=VOLUME, commit_id=commit_id)
+    data = LeaseReleased(lease_id=lease_id, site=site, volume=VOLUME, commit_id=commit_id, project=PROJECT)
     return Event(data=data, source="/lakecache/sdk", time=at)
 
 
@@ -245,10 +246,11 @@ async def test_facts_agent_keeps_each_sites_state_in_the_table_on_the_sites_part
     )
 
     a, b = site_state(harness.table, site_a), site_state(harness.table, site_b)
-    one, two = a.volumes[VOLUME].copies[commit(1)], a.volumes[VOLUME].copies[commit(2)]
+    one, two = a.find(VOLUME, PROJECT, commit(1)), a.find(VOLUME, PROJECT, commit(2))
     assert (one.status, one.ready_at, one.last_read) == ("ready", T0, T0 + 10 * MINUTE)
     assert two.status == "unseen" and two.leases["lease-1"].expires_at == leased_until
-    assert list(b.volumes[VOLUME].copies) == [commit(3)] and b.volumes[VOLUME].copies[commit(3)].status == "ready"
+    assert list(b.volumes[VOLUME].copies) == [copy_key(PROJECT, commit(3))]
+    assert b.find(VOLUME, PROJECT, commit(3)).status == "ready"
     assert sorted(harness.table.keys()) == sorted([site_a, site_b])
     # Every change went to the changelog partition of the site's events, so the instance that
     # owns a site's partition owns its state; nothing was decided.
@@ -274,6 +276,18 @@ async def test_space_request_is_answered_by_the_facts_agent_with_the_least_recen
     assert len(harness.decisions()) == 1
 
 
+async def test_two_projects_copies_of_one_commit_are_two_records_and_a_lease_protects_its_own(harness):
+    (site,) = sites_on_distinct_partitions(1)
+    await harness.deliver(ready(site, commit(1), T0), ready(site, commit(1), T0, project="rival"),
+                          lease(site, commit(1), T0 + MINUTE, T0 + 3 * HOUR, project="rival"))
+
+    copies = site_state(harness.table, site).volumes[VOLUME].copies
+    assert sorted(copies) == [copy_key("rival", commit(1)), copy_key(PROJECT, commit(1))]
+    await harness.tick(T0 + TTL + MINUTE)
+    [(message, decision)] = harness.decisions()
+    assert (decision.project, decision.commit_id, decision.reason) == (PROJECT, commit(1), "ttl-expired")
+
+
 # --- the ticks agent --------------------------------------------------------------------------
 
 async def test_idle_ready_copy_is_decided_on_the_first_tick_past_its_ttl_on_its_sites_command_topic(harness):
@@ -290,10 +304,10 @@ async def test_idle_ready_copy_is_decided_on_the_first_tick_past_its_ttl_on_its_
     assert harness.producer.created[command_topic.name] == command_topic.partitions  # declared from the catalog
     event = message.event()
     assert (event.type, event.source) == ("lakecache.cache.eviction.requested", "/lakecache/evictor")
-    assert (decision.site, decision.volume, decision.commit_id, decision.dataset_id) == (site, VOLUME, commit(1),
-                                                                                        DATASET)
+    assert (decision.site, decision.volume, decision.project, decision.commit_id, decision.dataset_id) == (
+        site, VOLUME, PROJECT, commit(1), DATASET)
     assert decision.reason == "ttl-expired" and not decision.dry_run
-    record = site_state(harness.table, site).volumes[VOLUME].copies[commit(1)].decision
+    record = site_state(harness.table, site).find(VOLUME, PROJECT, commit(1)).decision
     assert record is not None and (record.decision_id, record.outcome) == (decision.decision_id, "pending")
 
 

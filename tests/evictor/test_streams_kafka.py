@@ -31,6 +31,7 @@ from tests.evictor.test_streams import (
     HOUR,
     MINUTE,
     PARTITIONS,
+    PROJECT,
     T0,
     TTL,
     VOLUME,
@@ -130,8 +131,7 @@ def copy_of(evictor: EvictorApp, site: str, commit_id: str) -> CopyState | None:
     """A copy as this instance's table holds it (None if the site or the copy is not there)."""
     if evictor.table.get(site) is None:
         return None
-    volume = site_state(evictor.table, site).volumes.get(VOLUME)
-    return None if volume is None else volume.copies.get(commit_id)
+    return site_state(evictor.table, site).find(VOLUME, PROJECT, commit_id)
 
 
 async def all_ticked(evictor: EvictorApp, sites: list[str], now) -> None:
@@ -181,9 +181,9 @@ async def test_restarted_instance_recovers_its_sites_and_decides_each_copy_exact
         for site in sites:  # and to start from the state the first one left in the changelog
             state = site_state(second.table, site)
             assert state.clock == tick1
-            copies = state.volumes[VOLUME].copies
-            assert copies[IDLE].decision.decision_id in before_restart[(site, IDLE)]
-            assert copies[READ].last_read == T0 + HOUR and copies[LEASED].leases
+            idle, read_, leased = (state.find(VOLUME, PROJECT, c) for c in (IDLE, READ, LEASED))
+            assert idle.decision.decision_id in before_restart[(site, IDLE)]
+            assert read_.last_read == T0 + HOUR and leased.leases
 
         tick2 = T0 + 2 * HOUR + MINUTE  # READ idle since T0+1h, LATE since T0+10m; IDLE still pending
         await second.send_ticks(tick2)

@@ -23,8 +23,9 @@ from lakecache.gateway.auth.tokens import issue_user_token
 from lakecache.gateway.auth.users import create_user
 from lakecache.gateway.copies import CopyStatusView
 from lakecache.gateway.copies.volumes import SiteVolumesView
-from tests.gateway.stack import gateway_client, unreachable_upstreams
+from tests.gateway.stack import gateway_client, running_backends, unreachable_upstreams
 
+TEAM_A, TEAM_B = "vision", "speech"
 COLLECTIONS = ("users", "memberships", "tokens", "audit", "copy_status", "site_volumes")
 
 
@@ -119,3 +120,25 @@ async def api(auth, store):
     bus_url = f"memory://gateway-{uuid.uuid4().hex[:8]}"
     async with gateway_client(auth, store, unreachable_upstreams(), bus_url) as client:
         yield client
+
+
+@pytest.fixture
+async def backends(tmp_path):
+    """The real catalog, cacher (site dgx) and evictor on one in-memory bus."""
+    async with running_backends(tmp_path) as running:
+        yield running
+
+
+@pytest.fixture
+async def gateway(auth, store, backends):
+    """A client of the gateway in front of ``backends``."""
+    async with gateway_client(auth, store, backends.upstreams(), backends.bus_url) as client:
+        yield client
+
+
+@pytest.fixture
+async def people(auth) -> dict[str, Someone]:
+    """alice edits vision, bob administers speech, root administers the installation."""
+    return {"alice": await make_user(auth, "alice", {TEAM_A: Role.EDITOR}),
+            "bob": await make_user(auth, "bob", {TEAM_B: Role.ADMIN}),
+            "root": await make_user(auth, "root", admin=True)}

@@ -8,16 +8,23 @@ them) on one in-memory bus, which the gateway's publisher and read-model consume
 from __future__ import annotations
 
 import contextlib
+import json
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from lakecache.cacher.bootstrap import SERVICE as CACHER
 from lakecache.catalog.bootstrap import SERVICE as CATALOG
 from lakecache.core.adapters.bus.memory import InMemoryEventBus
+from lakecache.core.contracts.topics import CACHE_COMMANDS, CACHE_EVENTS, EVICTION, USAGE
+from lakecache.core.identity import SigningKey
+from lakecache.core.identity.keys import key_id
+from lakecache.core.ports.bus import EventBus, Message
 from lakecache.core.ports.docstore import DocumentStore
 from lakecache.core.publishing import EventPublisher
 from lakecache.core.runtime import RunningService, start_service
@@ -29,6 +36,8 @@ from lakecache.gateway.auth import AuthStore
 from lakecache.gateway.copies import CopyStatusView
 from lakecache.gateway.copies.volumes import SiteVolumesView
 from lakecache.gateway.upstream import Upstreams
+from tests.support.identity import gateway_keys
+from tests.support.waiting import eventually
 
 SITE, VOLUME = "dgx", "nfs1"
 
@@ -40,10 +49,54 @@ class Backends:
     evictor: RunningService
     bus_url: str
     volume: Path
+    home: Path
+
+    @property
+    def bus(self) -> EventBus:
+        return self.cacher.resources.bus
+
+    async def settled(self, timeout: float = 30.0) -> None:
+        """Wait until every consumer group on the bus (the backends', the gateway's read model,
+        a test's recorder) has handled everything published so far: what follows from a message
+        has been published, or was decided not to be."""
+        broker = getattr(self.bus, "inner", self.bus).broker  # the traced wrapper around the in-memory bus
+
+        def idle() -> bool:
+            for group in broker.groups.values():
+                for topic in {t for member in group.members for t in member.topics}:
+                    for index, partition in enumerate(broker.topics.get(topic, [])):
+                        if group.committed.get((topic, index), partition.base) < partition.end:
+                            return False
+            return True
+
+        await eventually(idle, timeout=timeout, interval=0.02, message="every consumer to catch up")
+
+    async def recorder(self) -> BusRecorder:
+        """Every event on the cache and eviction topics from now on, as (type, data)."""
+        recorder = BusRecorder()
+        topics = [CACHE_EVENTS.name, CACHE_COMMANDS.for_site(SITE).name, EVICTION.name, USAGE.name]
+        await self.bus.subscribe(topics, group=f"recorder-{uuid.uuid4().hex[:8]}", handler=recorder.handle)
+        return recorder
 
     def upstreams(self) -> Upstreams:
+        """The backends as the gateway reaches them, signing with the ``gateway`` key they trust."""
         return Upstreams(catalog=self.catalog.base_url, evictor=self.evictor.base_url,
-                         default_cacher="http://127.0.0.1:9", cachers={SITE: self.cacher.base_url})
+                         default_cacher="http://127.0.0.1:9", cachers={SITE: self.cacher.base_url},
+                         signing_key=gateway_keys(self.home).signing_key)
+
+
+@dataclass
+class BusRecorder:
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    async def handle(self, message: Message) -> None:
+        kind = (message.header("ce_type") or b"").decode()
+        self.events.append((kind, json.loads(message.value) if message.value else {}))
+
+    def of(self, kind: str, **matching: Any) -> list[dict[str, Any]]:
+        """The events of type ``lakecache.<kind>`` whose data has the ``matching`` values."""
+        return [data for name, data in self.events if name == f"lakecache.{kind}"
+                and all(data.get(k) == v for k, v in matching.items())]
 
 
 @contextlib.asynccontextmanager
@@ -63,13 +116,14 @@ async def running_backends(tmp_path: Path) -> AsyncIterator[Backends]:
     }
     async with contextlib.AsyncExitStack() as stack:
         running = [await stack.enter_async_context(start_service(d, s)) for d, s in settings.items()]
-        yield Backends(*running, bus_url=bus_url, volume=volume)
+        yield Backends(*running, bus_url=bus_url, volume=volume, home=home)
 
 
 def unreachable_upstreams() -> Upstreams:
     """Backends nobody listens for (port 9, discard): a forwarded call answers 503."""
-    url = "http://127.0.0.1:9"
-    return Upstreams(catalog=url, evictor=url, default_cacher=url)
+    url, private = "http://127.0.0.1:9", Ed25519PrivateKey.generate()
+    key = SigningKey("gateway", key_id(private.public_key()), private)
+    return Upstreams(catalog=url, evictor=url, default_cacher=url, signing_key=key)
 
 
 @contextlib.asynccontextmanager

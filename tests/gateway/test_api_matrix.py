@@ -1,8 +1,9 @@
 """The authorization matrix: every route the gateway's router has × every kind of caller.
 
 The gateway runs in front of the real catalog, cacher and evictor (embedded adapters), with a
-dataset, a ready cached copy and a lease of project ``vision`` in place, so allowed calls reach
-the backends and must not fail there (no 5xx) either.
+dataset, a ready cached copy, a lease and an import location of project ``vision`` in place, so
+allowed calls reach the backends — signed by the gateway, checked again there — and must not
+fail there (no 5xx, and never a 401/403 the gateway did not give) either.
 
 Routes come from the aiohttp router itself (a new route cannot be left out), expectations from
 each route's declared requirement and the ACTIONS table — restated here, not computed by
@@ -12,6 +13,7 @@ denial and each mutation, none for an allowed read.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from dataclasses import dataclass
@@ -29,10 +31,12 @@ from lakecache.sdk.refs import DatasetRef
 from lakecache.sdk.settings import ClientSettings
 from lakecache.sdk.sync import sync_directory
 from tests.gateway.conftest import gateway_app, make_user
-from tests.gateway.stack import SITE, VOLUME, gateway_client, running_backends
+from tests.gateway.stack import SITE, VOLUME, gateway_client
 from tests.support.waiting import eventually
 
 PROJECT, OTHER, RUN = "vision", "speech", "run-1"
+#: Bytes the content-upload route is given (with their sha256 in the path).
+CONTENT = b"matrix content"
 _VARIABLE = re.compile(r"\{([^}:]+)\}")
 
 
@@ -71,6 +75,7 @@ OBJECT_ACTIONS = {("DELETE", "/api/v1/tokens/{token_id}"): "users:write"}
 
 def sample_body(method: str, path: str, caller: Caller, world: dict[str, str]) -> dict | None:
     """A valid body for the routes that take one, so allowed calls really run their handler."""
+    copy = "/api/v1/projects/{project}/sites/{site}/copies/{commit_id}"
     bodies = {
         ("POST", "/api/v1/users"): {"name": f"new-{caller.name}"},
         ("PUT", "/api/v1/projects/{project}/members/{name}"): {"role": "viewer"},
@@ -84,15 +89,28 @@ def sample_body(method: str, path: str, caller: Caller, world: dict[str, str]) -
         ("POST", "/api/v1/sites/{site}/volumes"): {"name": f"v-{caller.name}", "path": world["spare_volume"]},
         ("PUT", "/api/v1/sites/{site}/ttl"): {"scope": "dataset", "target": world["dataset_id"],
                                               "ttl_seconds": 3600},
-        ("POST", "/api/v1/sites/{site}/copies/{commit_id}/leases"): {"holder": f"matrix-{caller.name}"},
+        ("POST", copy + "/leases"): {"holder": f"matrix-{caller.name}"},
+        ("POST", "/api/v1/datasets/{project}/{name}/uploads"): {"contents": [{"sha256": world["sha256"],
+                                                                               "size": len(CONTENT)}]},
+        ("POST", "/api/v1/datasets/{project}/{name}/imports"): {"source": world["import_source"],
+                                                                "message": f"imported by {caller.name}"},
+        ("PUT", "/api/v1/projects/{project}/import-locations/{name}"): {"url": world["import_location"]},
     }
     return bodies.get((method, path), {} if method in ("POST", "PUT", "PATCH") else None)
 
 
 def values_for(path: str, world: dict[str, str]) -> dict[str, str]:
-    """Path variables: ``{name}`` is a dataset, a volume or a user depending on the route."""
-    name = "cats" if path.startswith("/api/v1/datasets/") else VOLUME if "/volumes/" in path else "tgt"
+    """Path variables: ``{name}`` is a dataset, a volume, an import location or a user depending on the route."""
+    name = ("cats" if path.startswith("/api/v1/datasets/") else VOLUME if "/volumes/" in path
+            else "raw" if "/import-locations/" in path else "tgt")
     return {**world, "name": name}
+
+
+def request_options(method: str, path: str, caller: Caller, world: dict[str, str]) -> dict:
+    """How the matrix sends a route its body: raw bytes for content uploads, else JSON."""
+    if path.endswith("/contents/{sha256}"):
+        return {"data": CONTENT, "headers": {"Content-Type": "application/octet-stream"}}
+    return {"json": sample_body(method, path, caller, world)}
 
 
 def project_touched(requirement: Permission, path: str) -> str | None:
@@ -127,21 +145,23 @@ async def callers(auth, clock) -> list[Caller]:
 
 
 @pytest.fixture
-async def backends(tmp_path):
-    async with running_backends(tmp_path) as running:
-        yield running
-
-
-@pytest.fixture
 async def world(auth, store, backends, tmp_path) -> dict[str, str]:
     """Project vision's dataset ``cats`` with a commit, its copy ready at site dgx and a lease on it;
-    the user the user routes act on and a token of theirs (not any caller's)."""
+    an import location of vision's with a file in it; the user the user routes act on and a token
+    of theirs (not any caller's)."""
     someone = await make_user(auth, "tgt")
     issued = await issue_user_token(auth, someone.id, Actor.system(), name="victim")
     owner = await make_user(auth, "owner", {PROJECT: Role.ADMIN})
+    installer = await make_user(auth, "installer", admin=True)
     spare = tmp_path / "spare-volume"
     spare.mkdir()
+    imports = backends.home.resolve() / "lake" / "imports" / PROJECT
+    (imports / "raw").mkdir(parents=True)
+    (imports / "raw" / "labels.csv").write_bytes(b"file,label\n")
     async with gateway_client(auth, store, backends.upstreams(), backends.bus_url) as client:
+        async with client.put(f"/api/v1/projects/{PROJECT}/import-locations/raw", headers=installer.header,
+                              json={"url": imports.as_uri()}) as response:
+            assert response.status == 201, await response.text()
         data = tmp_path / "data"
         data.mkdir()
         (data / "a.bin").write_bytes(b"matrix")
@@ -153,7 +173,7 @@ async def world(auth, store, backends, tmp_path) -> dict[str, str]:
         async with client.post("/api/v1/caches", headers=owner.header,
                                json={"project": PROJECT, "dataset": "cats", "site": SITE}) as response:
             assert response.status == 202, await response.text()
-        copy = f"/api/v1/sites/{SITE}/copies/{commit['id']}"
+        copy = f"/api/v1/projects/{PROJECT}/sites/{SITE}/copies/{commit['id']}"
 
         async def ready() -> bool:
             async with client.get(copy, headers=owner.header) as response:
@@ -164,7 +184,8 @@ async def world(auth, store, backends, tmp_path) -> dict[str, str]:
             lease = await response.json()
     return {"project": PROJECT, "token_id": issued.id, "run_id": RUN, "ref": "latest", "tag": "v1", "site": SITE,
             "commit_id": commit["id"], "lease_id": lease["id"], "dataset_id": commit["dataset_id"],
-            "spare_volume": str(spare)}
+            "spare_volume": str(spare), "sha256": hashlib.sha256(CONTENT).hexdigest(),
+            "import_location": imports.as_uri(), "import_source": (imports / "raw").as_uri()}
 
 
 def concrete(path: str, values: dict[str, str]) -> str:
@@ -201,7 +222,8 @@ async def test_every_route_answers_every_caller_as_the_actions_table_says(auth, 
                 path = concrete(rule.path, values_for(rule.path, world))
                 request_id = uuid.uuid4().hex
                 headers = {**caller.header, "X-Request-Id": request_id}
-                body = sample_body(rule.method, rule.path, caller, world)
+                options = request_options(rule.method, rule.path, caller, world)
+                headers.update(options.pop("headers", {}))
                 requirement = rule.requirement
                 query = ({"project": PROJECT} if isinstance(requirement, Permission)
                          and requirement.project_from == "query:project" else
@@ -211,8 +233,8 @@ async def test_every_route_answers_every_caller_as_the_actions_table_says(auth, 
                         status = response.status
                         response.close()
                 else:
-                    async with client.request(rule.method, path, headers=headers, json=body,
-                                              params=query) as response:
+                    async with client.request(rule.method, path, headers=headers, params=query,
+                                              **options) as response:
                         status = response.status
                 records = await audit.count_documents({"request_id": request_id})
                 where = f"{rule.method} {rule.path} as {caller.name}: {status}"

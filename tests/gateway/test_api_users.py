@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lakecache.gateway.auth import Role
 from tests.gateway.conftest import make_user
-from tests.gateway.test_api_tokens import call
+from tests.gateway.test_api_tokens import bearer, call
 
 
 async def test_an_administrator_creates_shows_and_lists_users(api, auth):
@@ -46,15 +46,27 @@ async def test_user_listings_page_by_name_and_refuse_foreign_cursors(api, auth):
     assert status == 400 and "start again without a cursor" in problem["detail"]
 
 
-async def test_a_disabled_user_is_locked_out_at_once_and_back_when_enabled(api, auth):
+async def test_a_disabled_user_loses_every_token_for_good_and_comes_back_only_with_new_ones(api, auth):
     root = await make_user(auth, "root", admin=True)
-    ada = await make_user(auth, "ada")
+    ada = await make_user(auth, "ada", {"vision": Role.EDITOR})
+    status, job = await call(api, "POST", "/api/v1/projects/vision/runs/run-1/job-tokens", ada.header,
+                             json={"expires_at": "2030-01-01T06:00:00Z"})
+    assert status == 201, job
     status, user = await call(api, "POST", "/api/v1/users/ada/disable", root.header)
-    assert status == 200 and user["disabled"] is True
-    status, problem = await call(api, "GET", "/api/v1/me", ada.header)
-    assert status == 401 and "disabled" in problem["detail"]
-    assert (await call(api, "POST", "/api/v1/users/ada/enable", root.header))[0] == 200
-    assert (await call(api, "GET", "/api/v1/me", ada.header))[0] == 200
+    assert status == 200 and user["disabled"] is True and "revoked for good" in user["note"]
+    for header in (ada.header, bearer(job["token"])):
+        status, problem = await call(api, "GET", "/api/v1/me", header)
+        assert status == 401 and "was revoked" in problem["detail"]
+
+    status, user = await call(api, "POST", "/api/v1/users/ada/enable", root.header)
+    assert status == 200 and user["disabled"] is False
+    assert "with a new token" in user["note"] and "stay revoked" in user["note"]
+    for header in (ada.header, bearer(job["token"])):  # what leaked before the disable stays dead
+        assert (await call(api, "GET", "/api/v1/me", header))[0] == 401
+    status, fresh = await call(api, "POST", "/api/v1/users/ada/tokens", root.header, json={"name": "again"})
+    assert status == 201, fresh
+    status, me = await call(api, "GET", "/api/v1/me", bearer(fresh["token"]))
+    assert status == 200 and me["roles"] == {"vision": "editor"}  # the account and its roles are back
 
 
 async def test_the_last_administrator_cannot_be_disabled(api, auth):

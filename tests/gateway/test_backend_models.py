@@ -1,10 +1,10 @@
 """The gateway's models of the catalog's, cacher's and evictor's APIs, against the real services.
 
 The three services run in-process on the embedded adapters and one in-memory bus, as ``lakecache
-up`` runs them (``tests/evictor/conftest.py``). Every call sends inputs the gateway's models
-accept and validates the answer against the response model strictly, refusing unknown fields;
-every refusal is one both the model and the service make (the service with a 400). A change on
-either side fails here.
+up`` runs them (``tests/evictor/conftest.py``). Every call is signed as the gateway signs it
+(``tests/support/identity.py``), sends inputs the gateway's models accept and validates the answer
+against the response model strictly, refusing unknown fields; every refusal is one both the model
+and the service make (the service with a 400). A change on either side fails here.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+import aiohttp
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -30,7 +31,8 @@ from lakecache.gateway.api.backends import catalog_models as m
 from lakecache.gateway.api.backends import evictor_models as e
 from tests.catalog.conftest import entry, ndjson
 from tests.evictor.conftest import SITE, VOLUME, VOLUME_TTL, Lake, running_lake
-from tests.support.http import Reply
+from tests.support.http import Reply, call
+from tests.support.identity import PROJECT_HEADER, TEST_SUBJECT, gateway_keys, signing_middleware, source_grant
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ DIFF = Route("GET", DATASET + "/diff", m.DatasetPath, m.DiffQuery)
 LIST_TAGS = Route("GET", DATASET + "/tags", m.DatasetPath)
 PUT_TAG = Route("PUT", DATASET + "/tags/{tag}", m.TagPath, body=m.NewTag)
 
-SITE_PATH, COPY = "/api/v1/sites/{site}", "/api/v1/sites/{site}/copies/{commit_id}"
+SITE_PATH, COPY = "/api/v1/sites/{site}", "/api/v1/projects/{project}/sites/{site}/copies/{commit_id}"
 ADD_VOLUME = Route("POST", SITE_PATH + "/volumes", c.SitePath, body=c.NewVolume)
 LIST_VOLUMES = Route("GET", SITE_PATH + "/volumes", c.SitePath)
 SHOW_VOLUME = Route("GET", SITE_PATH + "/volumes/{name}", c.VolumePath)
@@ -85,11 +87,37 @@ EXPLAIN = Route("GET", COPY + "/eviction", e.CopyPath, e.ExplainQuery)
 SET_TTL = Route("PUT", SITE_PATH + "/ttl", e.SitePath, body=e.TtlOverride)
 
 
+def signing_session(lake: Lake) -> aiohttp.ClientSession:
+    """A session whose requests to the lake's services are signed as the gateway signs them,
+    each for the action its service's own route table declares."""
+    keys = gateway_keys(lake.home)
+    signers = {s.base_url: signing_middleware(keys, s.definition.name, s.parts.routes)
+               for s in (lake.catalog, lake.cacher, lake.evictor)}
+
+    async def sign(request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType) -> aiohttp.ClientResponse:
+        return await signers[str(request.url.origin())](request, handler)
+
+    return aiohttp.ClientSession(middlewares=(sign,))
+
+
+async def signed(lake: Lake, service: RunningService, method: str, path: str, **options: Any) -> Reply:
+    async with signing_session(lake) as session:
+        return await call(session, service.base_url, method, path, **options)
+
+
 async def send(lake: Lake, service: RunningService, route: Route, values: dict[str, str] | None = None, *,
                query: dict[str, str] | None = None, body: Any = None) -> Reply:
     """Send a request whose inputs the gateway's models accept."""
     route.check(values or {}, query, body)
-    return await lake.call(service, route.method, route.url(values or {}), json_body=body, params=query)
+    return await signed(lake, service, route.method, route.url(values or {}), json_body=body, params=query,
+                        headers=_project_of(values, body))
+
+
+def _project_of(values: dict[str, str] | None, body: Any) -> dict[str, str]:
+    """The project to sign for, for routes that only learn theirs from the body."""
+    project = (body or {}).get("project") if isinstance(body, dict) else None
+    project = project or (values or {}).get("project")
+    return {PROJECT_HEADER: project} if isinstance(project, str) and project else {}
 
 
 def answer(reply: Reply, status: int, model: type[BaseModel]) -> Any:
@@ -102,7 +130,8 @@ async def refused(lake: Lake, service: RunningService, route: Route, values: dic
     """The gateway's models refuse the request, and so does the service, with a 400."""
     with pytest.raises(ValidationError):
         route.check(values or {}, query, body)
-    reply = await lake.call(service, route.method, route.url(values or {}), json_body=body, params=query)
+    reply = await signed(lake, service, route.method, route.url(values or {}), json_body=body, params=query,
+                         headers=_project_of(values, body))
     assert reply.status == 400, (route, values, query, body, reply.body)
 
 
@@ -111,8 +140,8 @@ async def commit(lake: Lake, values: dict[str, str], header: dict[str, Any], ent
     m.CommitHeaderLine.model_validate_json(json.dumps(header))
     for line in entries:
         m.CommitEntryLine.model_validate_json(json.dumps(line))
-    return await lake.call(lake.catalog, "POST", DATASET.format(**values) + "/commits", data=ndjson(header, entries),
-                           headers={"Content-Type": "application/x-ndjson"})
+    return await signed(lake, lake.catalog, "POST", DATASET.format(**values) + "/commits",
+                        data=ndjson(header, entries), headers={"Content-Type": "application/x-ndjson"})
 
 
 @pytest.fixture
@@ -134,9 +163,10 @@ async def test_catalog_datasets_agree_with_their_models(lake):
     query = {"project": "vision", "limit": "1", "cursor": first.next_cursor}
     second = answer(await send(lake, lake.catalog, LIST_DATASETS, query=query), 200, m.DatasetPage)
     assert [d.name for d in first.items + second.items] == ["cats", "dogs"] and second.next_cursor is None
-    blank = {"project": "", "tag": "", "q": "", "limit": "", "cursor": ""}  # empty parameters count as absent
+    blank = {"project": "vision", "tag": "", "q": "", "limit": "", "cursor": ""}  # empty parameters count as absent
     assert len(answer(await send(lake, lake.catalog, LIST_DATASETS, query=blank), 200, m.DatasetPage).items) == 2
-    found = answer(await send(lake, lake.catalog, LIST_DATASETS, query={"tag": "pets", "q": "CAT"}), 200, m.DatasetPage)
+    query = {"project": "vision", "tag": "pets", "q": "CAT"}
+    found = answer(await send(lake, lake.catalog, LIST_DATASETS, query=query), 200, m.DatasetPage)
     assert [d.name for d in found.items] == ["cats"]
 
     changes = {"description": "only cats", "tags": ["felines"]}
@@ -151,13 +181,17 @@ async def test_catalog_datasets_agree_with_their_models(lake):
     await refused(lake, lake.catalog, CREATE_DATASET, body={**dogs, "tags": [f"t{i}" for i in range(51)]})
     await refused(lake, lake.catalog, UPDATE_DATASET, cats, body={"owner": "eve"})
     await refused(lake, lake.catalog, UPDATE_DATASET, cats, body={"tags": None})
-    await refused(lake, lake.catalog, LIST_DATASETS, query={"limit": "501"})
-    await refused(lake, lake.catalog, LIST_DATASETS, query={"limit": "10.0"})
+    await refused(lake, lake.catalog, LIST_DATASETS, query={"project": "vision", "limit": "501"})
+    await refused(lake, lake.catalog, LIST_DATASETS, query={"project": "vision", "limit": "10.0"})
 
 
 async def test_catalog_commits_refs_entries_diffs_and_tags_agree_with_their_models(lake):
     cats = {"project": "vision", "name": "cats"}
     await send(lake, lake.catalog, CREATE_DATASET, body=cats)
+    # Entries may name objects outside the dataset only in an import location an administrator registered.
+    registered = await signed(lake, lake.catalog, "PUT", "/api/v1/projects/vision/import-locations/raw",
+                              json_body={"url": "s3://raw"})
+    assert registered.status == 201, registered.body
     files = [entry("train/0.jpg", "zero"), entry("train/1.jpg", "one"),
              entry("labels.csv", "x,y\n", object="s3://raw/labels.csv", etag="e1", version_id="v7")]
     header = {"message": "first", "parents": None, "allow_empty": False}
@@ -203,8 +237,8 @@ async def test_catalog_commits_refs_entries_diffs_and_tags_agree_with_their_mode
                                   (header, {**files[0], "object": "raw/labels.csv"})]:
         with pytest.raises(ValidationError):
             await commit(lake, cats, bad_header, [bad_entry])
-        reply = await lake.call(lake.catalog, "POST", DATASET.format(**cats) + "/commits",
-                                data=ndjson(bad_header, [bad_entry]), headers={"Content-Type": "application/x-ndjson"})
+        reply = await signed(lake, lake.catalog, "POST", DATASET.format(**cats) + "/commits",
+                             data=ndjson(bad_header, [bad_entry]), headers={"Content-Type": "application/x-ndjson"})
         assert reply.status == 400, reply.body
     await refused(lake, lake.catalog, COMMIT_LOG, cats, query={"limit": "0"})
     await refused(lake, lake.catalog, SHOW_REF, {**cats, "ref": "x" * 129})
@@ -227,13 +261,15 @@ async def test_cacher_volumes_copies_leases_and_pins_agree_with_their_models(lak
     assert [v.name for v in page.items] == [VOLUME, "nfs2"]
     answer(await send(lake, lake.cacher, SHOW_VOLUME, {**site, "name": VOLUME}), 200, c.Volume)
     for body in ({"name": "nfs3", "path": "relative/dir"}, {"name": "nfs3", "path": "/tmp", "high_watermark": 0.7},
-                 {"name": "nfs3", "path": "/tmp", "size": 1}, {"name": "NFS3", "path": "/tmp"}):
+                 {"name": "nfs3", "path": "/tmp", "size": 1}, {"name": "NFS3", "path": "/tmp"},
+                 {"name": "nfs3", "path": "/" + "a" * 4999}, {"name": "nfs3", "path": "/mnt/a\x00b"},
+                 {"name": "nfs3", "path": str(tmp_path / "nfs2"), "ttl_seconds": 10 ** 20}):
         await refused(lake, lake.cacher, ADD_VOLUME, site, body=body)
 
     made = await lake.commit(tmp_path)
     await lake.cache(made)
     await lake.cache(await lake.commit(tmp_path, {"a.txt": b"a"}, dataset="texts"))
-    copy = {**site, "commit_id": made["id"]}
+    copy = {**site, "project": "team", "commit_id": made["id"]}
     ready = answer(await send(lake, lake.cacher, SHOW_COPY, copy), 200, c.Copy)
     assert ready.state == "ready" and ready.path and ready.progress is None
     answer(await send(lake, lake.cacher, SHOW_COPY, copy, query={"volume": VOLUME}), 200, c.Copy)
@@ -243,22 +279,26 @@ async def test_cacher_volumes_copies_leases_and_pins_agree_with_their_models(lak
                   c.CopyPage)
     assert "/" in page.next_cursor and len(rest.items) == 1  # the last copy's id, not an opaque cursor
 
-    missing = "f" * 64  # a commit without a manifest: its fill fails
+    missing = "f" * 64  # a commit without a manifest, granted as the catalog would: its fill fails
+    images = (await signed(lake, lake.catalog, "GET", DATASET.format(project="team", name="images"))).body
     await lake.catalog.resources.publisher.emit(CacheRequested(
         request_id="r-missing", project="team", dataset_id=made["dataset_id"], dataset="images", commit_id=missing,
-        site=SITE, volume=VOLUME, requester="ada", manifest_url=made["manifest_url"].replace(made["id"], missing)))
+        site=SITE, volume=VOLUME, requester="ada", manifest_url=made["manifest_url"].replace(made["id"], missing),
+        source_grant=source_grant(lake.home, project="team", dataset="images", dataset_id=made["dataset_id"],
+                                  commit_id=missing, location=images["lake_url"])))
     await lake.wait_for(CacheFailed, missing)
-    failed = answer(await send(lake, lake.cacher, SHOW_COPY, {**site, "commit_id": missing}), 200, c.Copy)
+    failed = answer(await send(lake, lake.cacher, SHOW_COPY, {**copy, "commit_id": missing}), 200, c.Copy)
     assert failed.state == "failed" and failed.error is not None
 
     lease = answer(await send(lake, lake.cacher, ACQUIRE, copy, body={"holder": "job-7", "ttl_seconds": 60}), 201,
                    c.Lease)
     other = answer(await send(lake, lake.cacher, ACQUIRE, copy, query={"volume": VOLUME}, body={"volume": ""}), 201,
                    c.Lease)
-    assert (lease.holder, other.holder, other.ttl_seconds) == ("job-7", "local", 600)
+    assert (lease.holder, other.holder, other.ttl_seconds) == ("job-7", TEST_SUBJECT, 600)  # by default, the caller
     held = {**copy, "lease_id": lease.id}
     answer(await send(lake, lake.cacher, RENEW, held, body={"ttl_seconds": 120}), 200, c.Lease)
     assert answer(await send(lake, lake.cacher, RENEW, held), 200, c.Lease).ttl_seconds == 120
+    await refused(lake, lake.cacher, RENEW, held, body={"ttl_seconds": None})  # while the lease exists
     leased = answer(await send(lake, lake.cacher, SHOW_COPY, copy), 200, c.Copy)
     assert leased.leased_until is not None
     for name in (lease.id, other.id):
@@ -266,18 +306,17 @@ async def test_cacher_volumes_copies_leases_and_pins_agree_with_their_models(lak
     assert answer(await send(lake, lake.cacher, PIN, copy, query={"volume": VOLUME}), 200, c.Copy).pinned
     assert not answer(await send(lake, lake.cacher, UNPIN, copy), 200, c.Copy).pinned
 
-    await refused(lake, lake.cacher, LIST_COPIES, site, query={"state": "gone"})
-    await refused(lake, lake.cacher, LIST_COPIES, site, query={"limit": "1001"})
+    await refused(lake, lake.cacher, LIST_COPIES, site, query={"project": "team", "state": "gone"})
+    await refused(lake, lake.cacher, LIST_COPIES, site, query={"project": "team", "limit": "1001"})
     for body in ({"ttl_seconds": 600.0}, {"ttl_seconds": 0}, {"ttl_seconds": None}, {"holder": "x" * 201}):
         await refused(lake, lake.cacher, ACQUIRE, copy, body=body)
-    await refused(lake, lake.cacher, RENEW, held, body={"ttl_seconds": None})
 
 
 async def test_evictor_summary_explanations_and_ttls_agree_with_their_models(lake, tmp_path):
     site = {"site": SITE}
     made = await lake.commit(tmp_path)
     await lake.cache(made)
-    copy = {**site, "commit_id": made["id"]}
+    copy = {**site, "project": "team", "commit_id": made["id"]}
     lease = await lake.lease(made["id"])
     summary = answer(await send(lake, lake.evictor, SUMMARY, site), 200, e.SiteEviction)
     assert [(v.volume, v.copies) for v in summary.volumes] == [(VOLUME, {"ready": 1})]

@@ -1,5 +1,5 @@
-"""The copy-status read model: facts settle on the newest whatever their order, and facts in
-another project's name never touch a copy."""
+"""The copy-status read model: facts settle on the newest whatever their order, and a copy is
+one project's: facts about another project's copy of the same commit never touch it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from lakecache.gateway.api.caches import status_json
 from lakecache.gateway.copies import CopyStatusView
-from lakecache.gateway.copies.status import overall_state
+from lakecache.gateway.copies.status import overall_state, status_id
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
 SITE, COMMIT = "dgx", "c" * 64
@@ -31,14 +31,13 @@ async def request(view: CopyStatusView, seconds: float = 0, project: str = "visi
                               request_id="r1", requester="user:alice", at=at(seconds))
 
 
-async def fact(view: CopyStatusView, seconds: float, state: str, project: str | None = "vision", **fields) -> None:
-    await view.apply_volume_fact(site=SITE, commit_id=COMMIT, volume="nfs1", at=at(seconds),
-                                 fields={"state": state, **fields},
-                                 identity={"project": project} if project else None)
+async def fact(view: CopyStatusView, seconds: float, state: str, project: str = "vision", **fields) -> None:
+    await view.apply_volume_fact(site=SITE, project=project, commit_id=COMMIT, volume="nfs1", at=at(seconds),
+                                 fields={"state": state, **fields})
 
 
-async def state(view: CopyStatusView) -> str:
-    doc = await view.get(SITE, COMMIT)
+async def state(view: CopyStatusView, project: str = "vision") -> str:
+    doc = await view.get(SITE, project, COMMIT)
     assert doc is not None
     return overall_state(doc)
 
@@ -46,8 +45,8 @@ async def state(view: CopyStatusView) -> str:
 async def test_a_late_progress_event_does_not_turn_a_ready_copy_back_into_a_filling_one(view):
     await request(view)
     await fact(view, 3, "ready", path="/v/cats")
-    await fact(view, 2, "filling", project=None, files_done=1)  # sent before ready, arrived after
-    doc = await view.get(SITE, COMMIT)
+    await fact(view, 2, "filling", files_done=1)  # sent before ready, arrived after
+    doc = await view.get(SITE, "vision", COMMIT)
     assert overall_state(doc) == "ready" and doc["volumes"]["nfs1"]["path"] == "/v/cats"
     assert "files_done" not in doc["volumes"]["nfs1"]
 
@@ -58,25 +57,32 @@ async def test_a_new_request_after_a_failure_reads_requested_until_the_cacher_an
     assert await state(view) == "failed"
     await request(view, 2)
     assert await state(view) == "requested"
-    await fact(view, 3, "filling", project=None)
+    await fact(view, 3, "filling")
     assert await state(view) == "filling"
 
 
-async def test_facts_in_another_projects_name_leave_the_copy_as_it_was(view):
+async def test_another_projects_copy_of_the_same_commit_is_another_document(view):
     await request(view)
     await fact(view, 1, "ready", path="/v/cats")
-    before = await view.get(SITE, COMMIT)
-    await fact(view, 2, "failed", project="speech", error="forged")
-    await view.record_failure(site=SITE, commit_id=COMMIT, reason="forged", retryable=False, at=at(3),
-                              identity={"project": "speech"})
-    assert await view.get(SITE, COMMIT) == before
+    before = await view.get(SITE, "vision", COMMIT)
+    await request(view, 2, project="speech")
+    await fact(view, 3, "failed", project="speech", error="refused")
+    await view.record_failure(site=SITE, project="speech", commit_id=COMMIT, reason="forged", retryable=False,
+                              at=at(4))
+    await view.set_pinned(site=SITE, project="speech", commit_id=COMMIT, volume="nfs1", pinned=True, at=at(5))
+    assert await view.get(SITE, "vision", COMMIT) == before
+    speech = await view.get(SITE, "speech", COMMIT)
+    assert speech["project"] == "speech" and await state(view, "speech") == "failed"
+    assert speech["volumes"]["nfs1"]["pinned"] is True and status_json(speech).links["self"] == (
+        f"/api/v1/projects/speech/sites/{SITE}/copies/{COMMIT}")
 
 
 async def test_facts_about_copies_nobody_asked_the_gateway_for_leave_no_trace(view):
     await fact(view, 1, "ready", path="/v/cats")
-    await view.record_failure(site=SITE, commit_id=COMMIT, reason="refused", retryable=False, at=at(2),
-                              identity={"project": "speech"})
-    assert await view.get(SITE, COMMIT) is None
+    await view.record_failure(site=SITE, project="speech", commit_id=COMMIT, reason="refused", retryable=False,
+                              at=at(2))
+    assert await view.get(SITE, "vision", COMMIT) is None
+    assert await view.get(SITE, "speech", COMMIT) is None
 
 
 async def test_a_copy_made_before_the_gateway_ran_is_adopted_from_the_cachers_answer(view):
@@ -89,10 +95,11 @@ async def test_a_copy_made_before_the_gateway_ran_is_adopted_from_the_cachers_an
 
 async def test_a_change_wakes_the_streams_waiting_on_that_copy_only(view):
     await request(view)
-    mine = view.changes.subscribe(f"{SITE}/{COMMIT}")
-    other = view.changes.subscribe(f"{SITE}/{'d' * 64}")
-    await fact(view, 1, "filling", project=None)
-    assert mine.is_set() and not other.is_set()
+    mine = view.changes.subscribe(status_id(SITE, "vision", COMMIT))
+    other_commit = view.changes.subscribe(status_id(SITE, "vision", "d" * 64))
+    other_project = view.changes.subscribe(status_id(SITE, "speech", COMMIT))
+    await fact(view, 1, "filling")
+    assert mine.is_set() and not other_commit.is_set() and not other_project.is_set()
 
 
 async def test_a_copy_adopted_while_the_cacher_evicts_it_reads_evicting(view):

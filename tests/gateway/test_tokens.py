@@ -10,8 +10,8 @@ import pytest
 
 from lakecache.core.adapters.registry import document_store_from_url
 from lakecache.core.errors import InvalidArgument, NotFound
-from lakecache.gateway.auth import Actor, AuthStore, Unauthenticated, UserPrincipal, authenticate
-from lakecache.gateway.auth.tokens import hash_token, issue_user_token, list_tokens, revoke_token
+from lakecache.gateway.auth import Actor, AuthStore, Role, Unauthenticated, UserPrincipal, authenticate
+from lakecache.gateway.auth.tokens import hash_token, issue_job_token, issue_user_token, list_tokens, revoke_token
 from lakecache.gateway.auth.users import set_disabled
 from tests.gateway.conftest import audit_records, everything_stored, make_user
 
@@ -102,12 +102,35 @@ async def test_users_revoke_only_their_own_tokens(auth):
     await authenticate(auth, bearer(bob.token))
 
 
-async def test_disabling_a_user_stops_its_tokens_at_once(auth):
-    ada = await make_user(auth, "ada")
+async def test_disabling_a_user_revokes_its_tokens_and_its_jobs_tokens_for_good(auth, clock):
+    ada = await make_user(auth, "ada", {"vision": Role.EDITOR})
+    bob = await make_user(auth, "bob", {"vision": Role.EDITOR})
     await make_user(auth, "root", admin=True)
+    job = await issue_job_token(auth, project="vision", run_id="run-1", issuer_id=ada.id,
+                                expires_at=clock() + timedelta(hours=4), actor=Actor.system())
     await set_disabled(auth, ada.id, True, Actor.system())
-    with pytest.raises(Unauthenticated, match="disabled"):
+    [disabled] = await audit_records(auth, action="user.disabled")
+    assert disabled["reason"] == "2 token(s) revoked for good"
+
+    await set_disabled(auth, ada.id, False, Actor.system())
+    for token in (ada.token, job.token):  # re-enabling the user brings none of them back
+        with pytest.raises(Unauthenticated, match="was revoked"):
+            await authenticate(auth, bearer(token))
+    assert await list_tokens(auth, user_id=ada.id) == []
+    await authenticate(auth, bearer(bob.token))  # nobody else's
+    fresh = await issue_user_token(auth, ada.id, Actor.system(), name="after")
+    assert (await authenticate(auth, bearer(fresh.token))).name == "ada"
+
+
+async def test_enabling_a_user_after_a_disable_that_stopped_half_way_leaves_no_token_alive(auth):
+    ada = await make_user(auth, "ada")
+    # The flag was written, then the process died before it revoked anything.
+    await auth.users.update_one({"_id": ada.id}, {"$set": {"disabled": True}})
+    await set_disabled(auth, ada.id, False, Actor.system())
+    with pytest.raises(Unauthenticated, match="was revoked"):
         await authenticate(auth, bearer(ada.token))
+    [enabled] = await audit_records(auth, action="user.enabled")
+    assert enabled["reason"] == "1 token(s) revoked for good"
 
 
 @pytest.mark.parametrize(("header", "error"), [

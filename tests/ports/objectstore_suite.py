@@ -10,6 +10,7 @@ connection leaks show up with a few MiB of data.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import os
 from datetime import UTC, datetime, timedelta
@@ -391,3 +392,68 @@ class ObjectStoreConformance:
     async def test_url_names_the_store(self, store: ObjectStore):
         assert store.url.split("://")[0] in ("file", "s3")
         assert "secret" not in store.url
+
+    # -- presigned uploads ---------------------------------------------------------------
+
+    #: Whether the adapter hands out upload URLs (S3); the others must answer None.
+    PRESIGNS = False
+
+    @pytest.mark.parametrize("bad", [
+        {"sha256": "0" * 63}, {"sha256": "A" * 64}, {"size": -1}, {"size": 5 * 1024**3 + 1},
+        {"expires_seconds": 0}, {"expires_seconds": 7 * 86400 + 1}, {"key": "a\x00b"},
+    ])
+    async def test_presign_put_refuses_bad_arguments(self, store: ObjectStore, bad):
+        args = {"key": "up/x", "sha256": sha256_hex(b"x"), "size": 1, "expires_seconds": 60, **bad}
+        key = args.pop("key")
+
+        with pytest.raises(InvalidArgument):
+            await store.presign_put(key, **args)
+
+    async def test_presign_put_is_offered_only_by_stores_that_can(self, store: ObjectStore):
+        presigned = await store.presign_put("up/x", sha256=sha256_hex(b"x"), size=1, expires_seconds=60)
+
+        if not self.PRESIGNS:
+            assert presigned is None
+            return
+        assert presigned is not None and presigned.url.startswith(("http://", "https://"))
+        assert presigned.headers["Content-Length"] == "1"
+        lifetime = presigned.expires_at - datetime.now(UTC)
+        assert timedelta(seconds=50) < lifetime <= timedelta(seconds=60)
+        assert not await store.exists("up/x"), "presigning writes nothing"
+
+    async def _presigned_put(self, store: ObjectStore, key: str, declared: bytes, body: bytes,
+                             **header_changes: str) -> int:
+        import aiohttp
+
+        if not self.PRESIGNS:
+            pytest.skip("this store hands out no upload URLs (presign_put returns None)")
+        presigned = await store.presign_put(key, sha256=sha256_hex(declared), size=len(declared), expires_seconds=60)
+        assert presigned is not None
+        headers = {**presigned.headers, **header_changes}
+        async with aiohttp.ClientSession() as http, http.put(presigned.url, data=body, headers=headers) as answer:
+            return answer.status
+
+    async def test_a_presigned_put_stores_exactly_the_declared_content(self, store: ObjectStore):
+        status = await self._presigned_put(store, "up/ok", BINARY, BINARY)
+
+        assert status == 200
+        assert await store.read("up/ok") == BINARY
+        assert (await store.head("up/ok")).sha256 in (sha256_hex(BINARY), None)
+
+    async def test_a_presigned_put_refuses_other_bytes_of_the_same_size(self, store: ObjectStore):
+        other = bytes(reversed(BINARY))
+
+        status = await self._presigned_put(store, "up/forged", BINARY, other)
+
+        assert 400 <= status < 500
+        assert not await store.exists("up/forged")
+
+    async def test_a_presigned_put_refuses_a_changed_checksum_or_length(self, store: ObjectStore):
+        other = b"other content"
+        forged = base64.b64encode(hashlib.sha256(other).digest()).decode()
+
+        assert 400 <= await self._presigned_put(store, "up/a", BINARY, other, **{
+            "x-amz-checksum-sha256": forged, "Content-Length": str(len(other))}) < 500
+        assert 400 <= await self._presigned_put(store, "up/b", BINARY, BINARY[:-1], **{
+            "Content-Length": str(len(BINARY) - 1)}) < 500
+        assert not await store.exists("up/a") and not await store.exists("up/b")

@@ -1,17 +1,22 @@
 """The whole stack behind the gateway — catalog, a cacher of one site, evictor, gateway — as
 `lakecache up` runs it, on its own event loop in a background thread, for tests that call it
-synchronously (the CLI's runner, schemathesis)."""
+synchronously (the CLI's runner, schemathesis); and the gateway calls an administrator makes to
+give someone a token (:func:`create_user`)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import queue
 import threading
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 from lakecache.cacher.bootstrap import SERVICE as CACHER
 from lakecache.catalog.bootstrap import SERVICE as CATALOG
@@ -36,32 +41,33 @@ class Stack:
         return (self.home / "admin-token").read_text().strip()
 
 
-def stack_settings(home: Path, volume: Path) -> list:
+def stack_settings(home: Path, volume: Path, **shared: Any) -> list:
     """The catalog, a cacher of site ``dgx`` with volume ``nfs1``, the evictor and the gateway,
-    as `lakecache up` runs them (the gateway last: it reaches the others wherever they listen)."""
+    as `lakecache up` runs them (the gateway last: it reaches the others wherever they listen).
+    ``shared`` settings go to every service (e.g. an S3 ``lake_url`` and its ``s3_*`` options)."""
     home.mkdir(parents=True, exist_ok=True)
     volume.mkdir(parents=True, exist_ok=True)
     bus_url = f"memory://clients-stack-{uuid.uuid4().hex[:8]}"
     return [
-        (CATALOG, CATALOG.settings_type(home=home, bus_url=bus_url, catalog={"port": 0})),
+        (CATALOG, CATALOG.settings_type(home=home, bus_url=bus_url, catalog={"port": 0}, **shared)),
         # Watermarks at the top: the volume's usage is the shared test disk's, not this test's.
         (CACHER, CACHER.settings_type(home=home, bus_url=bus_url, cacher={
             "port": 0, "site": STACK_SITE, "volumes": [{"name": STACK_VOLUME, "path": str(volume),
-                                                        "high_watermark": 1.0, "low_watermark": 0.99}]})),
-        (EVICTOR, EVICTOR.settings_type(home=home, bus_url=bus_url, evictor={"port": 0})),
-        (GATEWAY, GatewaySettings(home=home, bus_url=bus_url, gateway=GatewaySection(port=0))),
+                                                        "high_watermark": 1.0, "low_watermark": 0.99}]}, **shared)),
+        (EVICTOR, EVICTOR.settings_type(home=home, bus_url=bus_url, evictor={"port": 0}, **shared)),
+        (GATEWAY, GatewaySettings(home=home, bus_url=bus_url, gateway=GatewaySection(port=0), **shared)),
     ]
 
 
 @contextlib.contextmanager
-def served_stack(home: Path, volume: Path) -> Iterator[Stack]:
+def served_stack(home: Path, volume: Path, **shared: Any) -> Iterator[Stack]:
     """The stack of :func:`stack_settings` on its own event loop in a background thread."""
     started: queue.Queue[str | BaseException] = queue.Queue()
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()
 
     async def serve() -> None:
-        await run_until_stopped(stack_settings(home, volume), stop=stop,
+        await run_until_stopped(stack_settings(home, volume, **shared), stop=stop,
                                 on_started=lambda running: started.put(running[-1].base_url))
 
     def run() -> None:
@@ -83,3 +89,24 @@ def served_stack(home: Path, volume: Path) -> Iterator[Stack]:
         loop.close()
 
 
+def gateway_call(base_url: str, token: str, method: str, path: str, body: Any = None) -> Any:
+    """One JSON request to the gateway as the holder of ``token``; the decoded answer (an HTTP
+    error raises ``urllib.error.HTTPError``). Synchronous: usable with any running stack."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(base_url.rstrip("/") + path, data=data, method=method, headers={
+        "Authorization": f"Bearer {token}", "Content-Type": "application/json", "Accept": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as reply:
+        text = reply.read()
+    return json.loads(text) if text else None
+
+
+def create_user(base_url: str, admin_token: str, name: str, roles: dict[str, str]) -> str:
+    """What an administrator does for a new user through the gateway API: create the user, give
+    them ``roles`` (project → ``viewer``/``editor``/``admin``) and a token, which is returned."""
+    gateway_call(base_url, admin_token, "POST", "/api/v1/users", {"name": name})
+    for project, role in roles.items():
+        gateway_call(base_url, admin_token, "PUT",
+                     f"/api/v1/projects/{quote(project, safe='')}/members/{quote(name, safe='')}", {"role": role})
+    issued = gateway_call(base_url, admin_token, "POST", f"/api/v1/users/{quote(name, safe='')}/tokens",
+                          {"name": "tests"})
+    return issued["token"]

@@ -4,13 +4,16 @@ import asyncio
 import uuid
 
 import aiohttp
+import pytest
 from aiohttp import web
 
 from lakecache.catalog.bootstrap import SERVICE as CATALOG
 from lakecache.core.contracts.usage import DatasetRead
 from lakecache.core.dispatch import dispatcher
 from lakecache.core.runtime import Resources, ServiceDefinition, ServiceParts, SubscriptionSpec, start_service
+from lakecache.core.runtime.access import Access, route
 from lakecache.core.settings import LakeCacheSettings, ServiceSection
+from tests.support.identity import assertion_headers, gateway_keys
 from tests.support.waiting import eventually
 
 
@@ -23,8 +26,8 @@ def settings_for(tmp_path, **overrides):
     return ProbeSettings(home=tmp_path, bus_url=f"memory://rt-{uuid.uuid4().hex[:6]}", **overrides)
 
 
-async def get(url):
-    async with aiohttp.ClientSession() as session, session.get(url) as response:
+async def get(url, headers=None):
+    async with aiohttp.ClientSession() as session, session.get(url, headers=headers) as response:
         return response.status, response.headers.get("Content-Type", ""), await response.text()
 
 
@@ -37,7 +40,10 @@ async def test_catalog_service_answers_probes_with_its_store_and_bus_checked(tmp
         status, _, body = await get(running.base_url + "/readyz")
         assert status == 200
         assert '"bus": "ok"' in body and '"store": "ok"' in body
-        status, content_type, body = await get(running.base_url + "/metrics")
+        status, _, _ = await get(running.base_url + "/metrics")
+        assert status == 401  # internal metrics need the installation's metrics token
+        token = (tmp_path / "keys" / "metrics-token").read_text().strip()
+        status, content_type, body = await get(running.base_url + "/metrics", {"Authorization": f"Bearer {token}"})
         assert status == 200 and content_type.startswith("text/plain")
         assert "lakecache_bus_published_messages" in body
     assert (tmp_path / "catalog.db").exists()
@@ -77,7 +83,7 @@ async def test_subscriptions_routes_and_background_work_run_and_stop_cleanly(tmp
             stopped.append(True)
 
         return ServiceParts(
-            routes=[web.get("/api/v1/hello", hello)],
+            routes=[route("GET", "/api/v1/hello", hello, Access("sites:read"))],
             subscriptions=[SubscriptionSpec(["lakecache.usage"], "probe", dispatcher({DatasetRead: on_read}))],
             background=[ticker],
             on_shutdown=[closing],
@@ -89,7 +95,10 @@ async def test_subscriptions_routes_and_background_work_run_and_stop_cleanly(tmp
             DatasetRead(project="p", site="s", dataset_id="d", commit_id="e" * 64, reader="job-7", cache_hit=True)
         )
         await eventually(lambda: handled == ["job-7"] and ticks, message="handler and ticker ran")
-        status, _, body = await get(running.base_url + "/api/v1/hello")
+        assert (await get(running.base_url + "/api/v1/hello"))[0] == 401
+        signed = assertion_headers(gateway_keys(tmp_path), "probe", "GET", "/api/v1/hello", action="sites:read",
+                                   project=None)
+        status, _, body = await get(running.base_url + "/api/v1/hello", signed)
         assert (status, body) == (200, '{"hello": "world"}')
         base_url = running.base_url
         task = next(t for t in asyncio.all_tasks() if t.get_name() == "probe:ticker")
@@ -100,6 +109,18 @@ async def test_subscriptions_routes_and_background_work_run_and_stop_cleanly(tmp
         raise AssertionError("the HTTP server still answers after shutdown")
     except aiohttp.ClientConnectionError:
         pass
+
+
+async def test_a_service_with_an_undeclared_route_refuses_to_start(tmp_path):
+    async def hello(request):
+        return web.json_response({})
+
+    async def bootstrap(resources: Resources) -> ServiceParts:
+        return ServiceParts(routes=[web.get("/api/v1/open", hello, allow_head=False)])
+
+    with pytest.raises(RuntimeError, match="declare no action: GET /api/v1/open"):
+        async with start_service(ServiceDefinition("probe", ProbeSettings, bootstrap), settings_for(tmp_path)):
+            pass
 
 
 async def test_http_requests_are_traced_as_server_spans_of_the_service(tmp_path):

@@ -1,4 +1,8 @@
-"""A cacher started through the service runtime on embedded adapters, with a lake holding commits."""
+"""A cacher started through the service runtime on embedded adapters, with a lake holding commits.
+
+Its API is called as the gateway calls it (every request signed, ``tests.support.identity``),
+and cache commands carry a source grant signed with the catalog key of the cacher's home.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from lakecache.cacher.api import CACHER_KEY
+from lakecache.cacher.api import CACHER_KEY, ROUTES
 from lakecache.cacher.bootstrap import SERVICE
 from lakecache.cacher.storage import Cacher
 from lakecache.core.adapters.registry import object_store_from_url
@@ -24,6 +28,7 @@ from lakecache.core.layout import join_url, manifest_key
 from lakecache.core.runtime import RunningService, start_service
 from tests.cacher.helpers import WrappedStore, make_commit
 from tests.support.http import Reply, call
+from tests.support.identity import internal_session, source_grant
 
 SITE = "dgx"
 
@@ -33,6 +38,7 @@ class CacherClient:
     running: RunningService
     session: aiohttp.ClientSession
     lake_url: str
+    home: Path
     events: list[Event] = field(default_factory=list)
     stores: list[WrappedStore] = field(default_factory=list)
     delay: float = 0.0
@@ -62,25 +68,40 @@ class CacherClient:
             await store.put(manifest_key(commit_id), manifest)
         return commit_id
 
+    def grant(self, commit_id: str, *, project: str = "team", dataset: str = "ds", **changes: Any) -> str:
+        """A source grant for ``project/dataset@commit_id`` at its lake location (``changes``
+        override any of ``source_grant``'s arguments)."""
+        fields = {"project": project, "dataset": dataset, "dataset_id": f"id-{dataset}", "commit_id": commit_id,
+                  "location": self.dataset_url(project, dataset), "parents": [], **changes}
+        return source_grant(self.home, **fields)
+
     async def request(self, commit_id: str, *, project: str = "team", dataset: str = "ds",
-                      volume: str | None = None, request_id: str | None = None,
-                      manifest_url: str | None = "default", site: str = SITE) -> str:
+                      volume: str | None = None, request_id: str | None = None, site: str = SITE,
+                      grant: str | None = "default") -> str:
+        """Send ``cache.requested`` as the gateway would (with a grant, unless ``grant`` says otherwise)."""
         request_id = request_id or uuid.uuid4().hex
-        if manifest_url == "default":
-            manifest_url = join_url(self.dataset_url(project, dataset), manifest_key(commit_id))
+        if grant == "default":
+            grant = self.grant(commit_id, project=project, dataset=dataset)
+        manifest_url = join_url(self.dataset_url(project, dataset), manifest_key(commit_id))
         await self.running.resources.publisher.emit(CacheRequested(
             request_id=request_id, project=project, dataset_id=f"id-{dataset}", dataset=dataset,
-            commit_id=commit_id, site=site, volume=volume, requester="ada", manifest_url=manifest_url))
+            commit_id=commit_id, site=site, volume=volume, requester="ada", manifest_url=manifest_url,
+            source_grant=grant))
         return request_id
 
     def of(self, event_type: type, subject: str | None = None) -> list[Any]:
         return [e for e in self.events if isinstance(e.data, event_type)
                 and (subject is None or e.subject == subject)]
 
-    async def copy(self, commit_id: str) -> dict[str, Any]:
-        reply = await self.call("GET", f"/api/v1/sites/{SITE}/copies/{commit_id}")
+    async def copy(self, commit_id: str, project: str = "team", volume: str | None = None) -> dict[str, Any]:
+        reply = await self.call("GET", copy_path(commit_id, project), params={"volume": volume})
         assert reply.status == 200, reply.body
         return reply.body
+
+
+def copy_path(commit_id: str, project: str = "team", site: str = SITE) -> str:
+    """The API path of ``project``'s copy of ``commit_id`` at ``site``."""
+    return f"/api/v1/projects/{project}/sites/{site}/copies/{commit_id}"
 
 
 def cacher_settings(home: Path, volume: Path | None, **section: Any):
@@ -92,8 +113,13 @@ def cacher_settings(home: Path, volume: Path | None, **section: Any):
 
 @contextlib.asynccontextmanager
 async def running_cacher(settings, delay: float = 0.0) -> AsyncIterator[CacherClient]:
-    async with start_service(SERVICE, settings) as running, aiohttp.ClientSession() as session:
-        client = CacherClient(running, session, settings.resolved_lake_url(), delay=delay)
+    lake_url = settings.resolved_lake_url()
+    if lake_url.startswith("file:"):  # the lake exists before the cacher reads it (the catalog makes it)
+        async with object_store_from_url(lake_url):
+            pass
+    async with start_service(SERVICE, settings) as running, \
+            internal_session(settings.home, "cacher", ROUTES) as session:
+        client = CacherClient(running, session, settings.resolved_lake_url(), settings.home, delay=delay)
         original = client.cacher.open_store
 
         def counting(url: str):

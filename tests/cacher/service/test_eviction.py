@@ -14,6 +14,7 @@ from lakecache.core.contracts.cache import (
     VolumeReported,
 )
 from lakecache.core.contracts.usage import LeaseAcquired, LeaseReleased
+from tests.cacher.service.conftest import copy_path
 from tests.support.waiting import eventually
 
 FILES = {"a.bin": os.urandom(40_000), "b.bin": os.urandom(10_000)}
@@ -30,7 +31,7 @@ async def evict(api, commit: str, *, generation: int | None = None, dry_run: boo
     decision = uuid.uuid4().hex
     await api.running.resources.publisher.emit(CacheEvictionRequested(
         decision_id=decision, site="dgx", volume="nfs1", commit_id=commit, dataset_id="id-ds", reason="ttl-expired",
-        generation=generation, dry_run=dry_run, explanation="unused for a day"))
+        generation=generation, dry_run=dry_run, explanation="unused for a day", project="team"))
     return decision
 
 
@@ -58,7 +59,7 @@ async def test_eviction_removes_the_view_and_announces_the_bytes_freed(api, volu
 async def test_a_lease_taken_after_the_decision_keeps_the_copy(api, volume):
     commit, copy = await ready_copy(api)
     decided_at = copy["generation"]
-    lease = await api.call("POST", f"/api/v1/sites/dgx/copies/{commit}/leases",
+    lease = await api.call("POST", copy_path(commit) + "/leases",
                            json_body={"holder": "job-7", "ttl_seconds": 600})
     assert lease.status == 201 and lease.body["generation"] == decided_at + 1
     await evict(api, commit, generation=decided_at)
@@ -72,7 +73,7 @@ async def test_a_lease_taken_after_the_decision_keeps_the_copy(api, volume):
     assert api.of(CacheEvictionRefused)[0].data.reason.startswith("leased:")
 
     # Released, the lease no longer protects, but the decision's generation is stale: still refused.
-    base = f"/api/v1/sites/dgx/copies/{commit}/leases/{lease.body['id']}"
+    base = copy_path(commit) + f"/leases/{lease.body['id']}"
     assert (await api.call("DELETE", base)).status == 204
     await evict(api, commit, generation=decided_at)
     await eventually(lambda: refused(api, "generation") == 1, message="stale generation refused")
@@ -87,7 +88,7 @@ async def test_a_lease_taken_after_the_decision_keeps_the_copy(api, volume):
 
 async def test_a_pinned_copy_is_not_evicted_until_unpinned(api, volume):
     commit, _ = await ready_copy(api)
-    pinned = await api.call("PUT", f"/api/v1/sites/dgx/copies/{commit}/pin")
+    pinned = await api.call("PUT", copy_path(commit) + "/pin")
     assert pinned.status == 200 and pinned.body["pinned"] is True
     await eventually(lambda: api.of(CachePinChanged), message="cache.pin.changed")
     change = api.of(CachePinChanged)[0].data
@@ -95,7 +96,7 @@ async def test_a_pinned_copy_is_not_evicted_until_unpinned(api, volume):
     await evict(api, commit)
     await eventually(lambda: refused(api, "pinned") == 1, message="pinned refusal")
     assert (volume / "team" / "ds" / commit).exists()
-    assert (await api.call("DELETE", f"/api/v1/sites/dgx/copies/{commit}/pin")).status == 200
+    assert (await api.call("DELETE", copy_path(commit) + "/pin")).status == 200
     await evict(api, commit)
     await eventually(lambda: api.of(CacheEvicted), message="evicted once unpinned")
 
@@ -111,10 +112,10 @@ async def test_a_dry_run_deletes_nothing(api, volume):
 
 async def test_leases_need_a_ready_copy_and_expired_or_unknown_leases_are_problems(api):
     commit, _ = await ready_copy(api)
-    base = f"/api/v1/sites/dgx/copies/{commit}/leases"
+    base = copy_path(commit) + "/leases"
     bad = await api.call("POST", base, json_body={"holder": "job", "ttl_seconds": 0})
     assert bad.status == 400 and bad.content_type == "application/problem+json"
-    missing = await api.call("POST", f"/api/v1/sites/dgx/copies/{'0' * 64}/leases", json_body={"holder": "job"})
+    missing = await api.call("POST", copy_path("0" * 64) + "/leases", json_body={"holder": "job"})
     assert missing.status == 404
     lease = (await api.call("POST", base, json_body={"holder": "job", "ttl_seconds": 60})).body
     renewed = await api.call("PUT", f"{base}/{lease['id']}", json_body={"ttl_seconds": 120})

@@ -1,4 +1,4 @@
-"""Cache commands become one durable fill per (site, volume, commit), answered by events."""
+"""Cache commands become one durable fill per (site, volume, project, commit), answered by events."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 
 from lakecache.core.contracts.cache import CacheFailed, CacheFillProgress, CacheReady
 from tests.cacher.helpers import make_commit, raw_manifest, tree_of
+from tests.cacher.service.conftest import cacher_settings, running_cacher
 from tests.support.waiting import eventually
 
 FILES = {
@@ -33,7 +34,7 @@ async def test_request_fills_the_volume_and_announces_ready_with_its_numbers(api
     assert ready.bytes_deduplicated == len(FILES["train/b.bin"])
     assert api.of(CacheFillProgress)[-1].data.bytes_done == ready.bytes_fetched
     copy = await api.copy(commit)
-    assert (copy["state"], copy["volume"], copy["path"], copy["ownership"]) == ("ready", "nfs1", str(view), "verified")
+    assert (copy["state"], copy["volume"], copy["path"], copy["project"]) == ("ready", "nfs1", str(view), "team")
     assert copy["fill_id"] == ready.fill_id
 
 
@@ -90,11 +91,24 @@ async def test_a_failed_copy_is_filled_again_by_a_new_request(api, volume):
     assert (await api.copy(commit))["error"] is None
 
 
-async def test_a_command_for_another_projects_data_is_refused_before_any_read(api):
-    commit = await api.commit(FILES, project="secret")
-    url = api.dataset_url("secret", "ds") + f"/_lakecache/manifests/{commit}.jsonl.gz"
-    rid = await api.request(commit, project="team", manifest_url=url)
+async def test_a_symlinked_ready_marker_fails_the_copy_instead_of_leaving_it_filling(api, volume, tmp_path, caplog):
+    commit = await api.commit(FILES)
+    marker = volume / "team" / "ds" / f"{commit}.ready"
+    marker.parent.mkdir(parents=True)
+    marker.symlink_to(tmp_path / "elsewhere")
+    rid = await api.request(commit)
     await eventually(lambda: api.of(CacheFailed, rid), message="cache.failed")
-    assert "project 'secret'" in api.of(CacheFailed, rid)[0].data.reason
-    assert api.gets() == 0
-    assert (await api.call("GET", f"/api/v1/sites/dgx/copies/{commit}")).status == 404
+    failed = api.of(CacheFailed, rid)[0].data
+    assert not failed.retryable and failed.failed_paths == [str(marker)] and "symbolic link" in failed.reason
+    assert (await api.copy(commit))["state"] == "failed"
+    assert str(marker) in caplog.text
+
+
+async def test_the_view_mode_setting_decides_who_may_read_views(tmp_path, volume):
+    async with running_cacher(cacher_settings(tmp_path / "home", volume, view_mode="group")) as api:
+        commit = await api.commit(FILES)
+        rid = await api.request(commit)
+        await eventually(lambda: api.of(CacheReady, rid), message="cache.ready")
+    view = volume / "team" / "ds" / commit
+    assert oct(view.stat().st_mode & 0o777) == oct(0o550)
+    assert oct((view / "README.md").stat().st_mode & 0o777) == oct(0o440)

@@ -11,7 +11,7 @@ from lakecache.cacher.bootstrap import SERVICE
 from lakecache.core.contracts.cache import CacheReady
 from lakecache.core.runtime import runner
 from tests.cacher.helpers import tree_of
-from tests.cacher.service.conftest import running_cacher
+from tests.cacher.service.conftest import copy_path, running_cacher
 from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.kafka, pytest.mark.s3, pytest.mark.mongo]
@@ -26,7 +26,7 @@ async def test_request_to_ready_on_kafka_s3_and_mongo(tmp_path, volume, kafka_se
     database = f"cacher_{uuid.uuid4().hex[:8]}"
     site = f"s{uuid.uuid4().hex[:8]}"
     settings = SERVICE.settings_type(
-        home=tmp_path, bus_url=kafka_server.url, lake_url=f"s3://{bucket}", **s3_server.lake_settings(),
+        home=tmp_path / "home", bus_url=kafka_server.url, lake_url=f"s3://{bucket}", **s3_server.lake_settings(),
         cacher={"port": 0, "site": site, "volumes": [{"name": "nfs1", "path": str(volume)}],
                 "store_url": mongo_server.url.replace("/?", f"/{database}?", 1)},
     )
@@ -37,5 +37,5 @@ async def test_request_to_ready_on_kafka_s3_and_mongo(tmp_path, volume, kafka_se
         ready = api.of(CacheReady, rid)[0].data
         assert ready.bytes_fetched == sum(len(d) for d in FILES.values())
         assert tree_of(volume / "team" / "ds" / commit) == FILES
-        copy = (await api.call("GET", f"/api/v1/sites/{site}/copies/{commit}")).body
+        copy = (await api.call("GET", copy_path(commit, site=site))).body
         assert copy["state"] == "ready" and copy["path"] == ready.path

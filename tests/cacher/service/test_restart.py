@@ -6,7 +6,7 @@ import os
 
 from lakecache.core.contracts.cache import CacheReady
 from tests.cacher.helpers import tree_of
-from tests.cacher.service.conftest import cacher_settings, running_cacher
+from tests.cacher.service.conftest import cacher_settings, copy_path, running_cacher
 from tests.support.waiting import eventually
 
 FILES = {f"part/{i:02}.bin": os.urandom(20_000) for i in range(12)}
@@ -19,7 +19,7 @@ async def test_a_copy_left_filling_by_a_stopped_cacher_becomes_ready_after_resta
         rid = await api.request(commit)
 
         async def filling() -> bool:
-            reply = await api.call("GET", f"/api/v1/sites/dgx/copies/{commit}")
+            reply = await api.call("GET", copy_path(commit))
             return reply.status == 200 and reply.body["state"] == "filling" and api.gets("_lakecache/objects/") > 0
 
         await eventually(filling, message="the fill to start")

@@ -4,24 +4,18 @@ follow its progress live, show where it is, and evict it.
 Every request goes to the gateway at ``LAKECACHE_API_URL`` (default ``http://127.0.0.1:8080``)
 with the token ``LAKECACHE_TOKEN`` (default: the administrator token ``lakecache up`` wrote to
 ``<home>/admin-token``). Live progress is the gateway's Server-Sent Events stream of the copy's
-status, read by the small parser below.
+status (``lakecache.cli.live``). A copy is its dataset's project's: every route names it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Coroutine
-from dataclasses import dataclass
-from datetime import timedelta
+from collections.abc import Coroutine
 from typing import Annotated, Any
 from urllib.parse import quote
 
 import aiohttp
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn
 from rich.table import Column, Table
 
 from lakecache.cli.common import (
@@ -29,15 +23,16 @@ from lakecache.cli.common import (
     console,
     err_console,
     fail,
-    fail_request,
     http_session,
     load_settings,
     parse_name,
     print_json,
+    run_async,
     short,
 )
+from lakecache.cli.live import CopyBars, duration_text, follow_status, rate_text
 from lakecache.cli.site import human_size
-from lakecache.sdk.catalog import API, CatalogError, CatalogUnavailable, problem_error, request_json
+from lakecache.sdk.catalog import API, request_json
 from lakecache.sdk.refs import DatasetRef
 from lakecache.sdk.settings import ClientSettings
 
@@ -52,11 +47,6 @@ cache_app = typer.Typer(
     no_args_is_help=True,
 )
 
-#: States after which a copy's live progress stream ends.
-TERMINAL = ("ready", "failed", "evicted")
-#: Reconnections of a live-progress stream that dropped before a final state, before giving up.
-STREAM_RETRIES = 5
-
 TargetArgument = Annotated[str, typer.Argument(
     metavar="PROJECT/DATASET[@REF]", help="The dataset and its commit: a commit id, a tag or 'latest' (default).")]
 SiteOption = Annotated[str, typer.Option("--site", help="The site whose volume holds (or is to hold) the copy.")]
@@ -65,168 +55,17 @@ ProjectOption = Annotated[str | None, typer.Option(
     show_default=False)]
 
 
-# --- Server-Sent Events ----------------------------------------------------------------------
-# Parsed here in a few lines: the client libraries for aiohttp (aiohttp-sse-client, last release
-# 0.2.1 in 2021, and its fork aiohttp-sse-client2, 0.3.0 in 2023) are unmaintained.
-
-
-@dataclass(frozen=True)
-class SseMessage:
-    event: str
-    data: str
-    id: str | None
-
-
-class SseParser:
-    """Lines to messages (``text/event-stream``): ``field: value`` lines, ``data`` lines joined
-    with newlines, a blank line ends a message, lines starting with ``:`` are comments. Lines
-    end with LF or CRLF; a message cut off by the end of the stream is dropped."""
-
-    def __init__(self) -> None:
-        self._buffer = b""
-        self._event = ""
-        self._data: list[str] = []
-        self.last_id: str | None = None
-
-    def feed(self, chunk: bytes) -> list[SseMessage]:
-        *lines, self._buffer = (self._buffer + chunk).split(b"\n")
-        return [m for m in (self._line(raw.rstrip(b"\r").decode("utf-8", "replace")) for raw in lines) if m]
-
-    def _line(self, line: str) -> SseMessage | None:
-        if not line:
-            message = SseMessage(self._event or "message", "\n".join(self._data), self.last_id) if self._data else None
-            self._event, self._data = "", []
-            return message
-        if line.startswith(":"):
-            return None
-        name, _, value = line.partition(":")
-        value = value.removeprefix(" ")
-        if name == "event":
-            self._event = value
-        elif name == "data":
-            self._data.append(value)
-        elif name == "id" and "\0" not in value:
-            self.last_id = value
-        return None  # `retry` and unknown fields: ignored
-
-
-async def sse_messages(chunks: AsyncIterable[bytes], parser: SseParser | None = None) -> AsyncIterator[SseMessage]:
-    parser = parser or SseParser()
-    async for chunk in chunks:
-        for message in parser.feed(chunk):
-            yield message
-
-
-async def follow_status(http: aiohttp.ClientSession, url: str, *, what: str,
-                        on_status: Callable[[dict[str, Any]], None], backoff: float = 0.5) -> dict[str, Any]:
-    """Read the copy's ``status`` messages at ``url`` until a final state, which is returned.
-
-    A stream that drops before then is opened again (it starts with the whole status) after
-    ``backoff`` seconds, doubling, up to ``STREAM_RETRIES`` times in a row; an error answer
-    raises its problem."""
-    failures, reason = 0, "the stream ended"
-    parser = SseParser()
-    while True:
-        headers = {"Accept": "text/event-stream"}
-        if parser.last_id is not None:
-            headers["Last-Event-ID"] = parser.last_id
-        try:
-            async with http.get(url, headers=headers) as response:
-                if response.status >= 400:
-                    text = await response.text()
-                    try:
-                        body: Any = json.loads(text)
-                    except json.JSONDecodeError:
-                        body = text
-                    raise problem_error(what, response.status, body, token_sent="Authorization" in http.headers)
-                async for message in sse_messages(response.content.iter_any(), parser):
-                    if message.event != "status":
-                        continue
-                    try:
-                        status = json.loads(message.data)
-                    except json.JSONDecodeError as exc:
-                        raise CatalogUnavailable(f"{what}: the gateway sent a status that is not JSON ({exc})") from exc
-                    failures = 0
-                    on_status(status)
-                    if status.get("state") in TERMINAL:
-                        return status
-                reason = "the stream ended before the copy was ready, failed or evicted"
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        failures += 1
-        if failures > STREAM_RETRIES:
-            raise CatalogUnavailable(f"{what}: lost the live progress ({reason}); the copy may still be filling")
-        await asyncio.sleep(min(backoff * 2 ** failures, 10.0))
-
-
-# --- progress display --------------------------------------------------------------------------
-
-
-def _duration(seconds: float | None) -> str:
-    return "" if seconds is None else f"eta {timedelta(seconds=round(seconds))}"
-
-
-def _rate(rate: float | None) -> str:
-    return "" if not rate else f"{human_size(int(rate))}/s"
-
-
-class CopyBars:
-    """One bar per volume of the copy (files, bytes, the cacher's rate and ETA), on stderr."""
-
-    def __init__(self, console: Console, *, enabled: bool = True) -> None:
-        self._progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            TextColumn("{task.fields[state]:<9}"),
-            BarColumn(),
-            TextColumn("{task.fields[files]}"),
-            DownloadColumn(binary_units=True),
-            TextColumn("{task.fields[rate]}"),
-            TextColumn("{task.fields[eta]}"),
-            console=console,
-            disable=not enabled,
-        )
-        self._tasks: dict[str, TaskID] = {}
-
-    def __enter__(self) -> CopyBars:
-        self._progress.__enter__()
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self._progress.__exit__(*exc_info)
-
-    def update(self, status: dict[str, Any]) -> None:
-        volumes = status.get("volumes") or []
-        waiting = f"{status.get('site')} (no volume yet)"
-        if not volumes:  # requested: the cacher has not started on a volume
-            self._show(waiting, {"state": status.get("state")})
-            return
-        if waiting in self._tasks:
-            self._progress.remove_task(self._tasks.pop(waiting))
-        for volume in volumes:
-            self._show(f"{status.get('site')}/{volume['volume']}", volume)
-
-    def _show(self, name: str, v: dict[str, Any]) -> None:
-        files = f"{v['files_done']}/{v['files_total']} files" if v.get("files_total") is not None else ""
-        fields = {"state": v.get("state") or "", "files": files, "rate": _rate(v.get("rate_bytes_per_s")),
-                  "eta": _duration(v.get("eta_seconds"))}
-        total, done = v.get("bytes_total"), v.get("bytes_done") or 0
-        if name not in self._tasks:
-            self._tasks[name] = self._progress.add_task(name, total=total, completed=done, **fields)
-        else:
-            self._progress.update(self._tasks[name], total=total, completed=done, **fields)
-
-
 # --- requests ----------------------------------------------------------------------------------
 
 
-def _copy_path(site: str, commit_id: str) -> str:
-    return f"{API}/sites/{quote(site, safe='')}/copies/{quote(commit_id, safe='')}"
+def _copy_path(project: str, site: str, commit_id: str) -> str:
+    """The project's copy of the commit at the site (another project's copy of it is another copy)."""
+    return f"{API}/projects/{quote(project, safe='')}/sites/{quote(site, safe='')}/copies/{quote(commit_id, safe='')}"
 
 
 async def _gateway(http: aiohttp.ClientSession, settings: ClientSettings, method: str, path: str, *, what: str,
                    params: dict[str, Any] | None = None, json_body: Any = None) -> Any:
-    return await request_json(http, settings.service_url("catalog"), method, path, what=what, service="gateway",
-                              setting="LAKECACHE_API_URL", unavailable=CatalogUnavailable, params=params,
+    return await request_json(http, settings.gateway_url, method, path, what=what, params=params,
                               json_body=json_body)
 
 
@@ -242,16 +81,9 @@ def _label(ref: DatasetRef) -> str:
     return f"{ref.project}/{ref.name}@{ref.ref_or_latest}"
 
 
-def _run(as_json: bool, work: Coroutine[Any, Any, Any], *, interrupted: str | None = None) -> Any:
+def _run(as_json: bool, work: Coroutine[Any, Any, Any], *, interrupted: str = "interrupted") -> Any:
     """Run ``work``; a refused request exits 1 (a refused input 2, no valid token 2)."""
-    try:
-        return asyncio.run(work)
-    except CatalogError as exc:
-        if exc.status == 400:  # the gateway refused an input of this command
-            fail(str(exc), 2, as_json=as_json, extra={"status": exc.status, "errors": exc.errors})
-        fail_request(exc, as_json=as_json)
-    except KeyboardInterrupt:
-        fail(interrupted or "interrupted", 130, as_json=as_json)
+    return run_async(work, as_json=as_json, interrupted=interrupted, refused_input=2)
 
 
 def _status_command(site: str, ref: DatasetRef) -> str:
@@ -293,7 +125,7 @@ def request(
     as_json: JsonOption = False,
 ) -> None:
     """Request a cached copy and follow it (see ``REQUEST_HELP``)."""
-    settings = load_settings(project)
+    settings = load_settings(project, as_json=as_json)
     ref = parse_name(target, settings, as_json=as_json)
     body = {"project": ref.project, "dataset": ref.name, "ref": ref.ref_or_latest, "site": site, "volume": volume}
 
@@ -303,7 +135,7 @@ def request(
                                       json_body={k: v for k, v in body.items() if v is not None})
         if no_wait:
             return accepted, None
-        events_url = settings.service_url("catalog") + accepted["events_url"]
+        events_url = settings.gateway_url + accepted["events_url"]
         async with http_session(settings, stream=True) as http:
             with CopyBars(err_console, enabled=not as_json) as bars:
                 final = await follow_status(http, events_url, what=f"follow {_label(ref)} at {site}",
@@ -341,7 +173,8 @@ async def _on_copy(settings: ClientSettings, ref: DatasetRef, site: str, method:
     """``method`` on the copy route of the commit ``ref`` resolves to, at ``site``."""
     async with http_session(settings) as http:
         commit_id = await _commit_id(http, settings, ref)
-        return await _gateway(http, settings, method, _copy_path(site, commit_id), params=params, what=what)
+        return await _gateway(http, settings, method, _copy_path(ref.project, site, commit_id), params=params,
+                              what=what)
 
 
 STATUS_HELP = """Show the status of the commit's copy at SITE.
@@ -359,7 +192,7 @@ def status(
     as_json: JsonOption = False,
 ) -> None:
     """Show a copy's status (see ``STATUS_HELP``)."""
-    settings = load_settings(project)
+    settings = load_settings(project, as_json=as_json)
     ref = parse_name(target, settings, as_json=as_json)
 
     found = _run(as_json, _on_copy(settings, ref, site, "GET", f"show the copy of {_label(ref)} at site {site}"))
@@ -396,7 +229,7 @@ def _progress_text(v: dict[str, Any]) -> str:
     if v.get("bytes_total") is not None:
         parts.append(f"{human_size(v.get('bytes_done') or 0)}/{human_size(v['bytes_total'])}")
     if v.get("state") == "filling":
-        parts += [p for p in (_rate(v.get("rate_bytes_per_s")), _duration(v.get("eta_seconds"))) if p]
+        parts += [p for p in (rate_text(v.get("rate_bytes_per_s")), duration_text(v.get("eta_seconds"))) if p]
     return ", ".join(parts) or "-"
 
 
@@ -419,7 +252,7 @@ def evict(
     as_json: JsonOption = False,
 ) -> None:
     """Evict a ready copy now (see ``EVICT_HELP``)."""
-    settings = load_settings(project)
+    settings = load_settings(project, as_json=as_json)
     ref = parse_name(target, settings, as_json=as_json)
 
     accepted = _run(as_json, _on_copy(settings, ref, site, "DELETE", f"evict the copy of {_label(ref)} at site {site}",

@@ -1,11 +1,12 @@
-"""What every ``lakecache data|site|cache`` command shares: settings, name parsing, an HTTP
-session with the token, running the async call, and turning its errors into messages and exit
-codes.
+"""What every ``lakecache data|site|cache|import-location`` command shares: settings, name
+parsing, an HTTP session with the token, running the async call, and turning its errors into
+messages and exit codes.
 
 Exit codes: 0 done, 1 the operation was refused or failed (message on stderr), 2 wrong
-usage or configuration (including no valid token: the message says how to set one).
-``--json`` prints one JSON document on stdout (errors go to stderr as JSON too) and hides
-progress bars.
+usage or configuration (including no valid token: the message says how to set one), 130
+interrupted (Ctrl-C). ``--json`` prints one JSON document on stdout (errors go to stderr as
+one JSON object too) and hides progress bars. A failure is always one message, never a
+traceback (``lakecache.cli.guard`` catches what the commands do not).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Annotated, Any, NoReturn
 
 import aiohttp
@@ -25,6 +26,7 @@ from rich.markup import escape
 from lakecache.core.errors import ConfigurationError, LakeCacheError
 from lakecache.core.manifest import UnsafePaths
 from lakecache.sdk.catalog import CatalogClient, CatalogError, CatalogUnauthenticated
+from lakecache.sdk.files import Interrupted
 from lakecache.sdk.refs import DatasetRef, parse_ref
 from lakecache.sdk.settings import ClientSettings
 
@@ -36,21 +38,33 @@ ProjectOption = Annotated[
     str | None, typer.Option("--project", "-p", help="Project of NAME (env LAKECACHE_PROJECT).", show_default=False)
 ]
 MessageOption = Annotated[str, typer.Option("--message", "-m", help="Commit message.")]
+#: Exit code of a command stopped by Ctrl-C (128 + SIGINT, as shells report it).
+INTERRUPTED = 130
 
 
-def load_settings(project: str | None) -> ClientSettings:
+def load_settings(project: str | None, *, as_json: bool = False) -> ClientSettings:
+    """The client's settings (``project`` overriding ``LAKECACHE_PROJECT``); exit 2 when invalid."""
     try:
         settings = ClientSettings()
-    except (ValidationError, LakeCacheError) as exc:
-        fail(f"invalid client settings: {exc}", 2, as_json=False)
+    except ValidationError as exc:
+        fail(f"invalid client settings: {validation_text(exc)}", 2, as_json=as_json)
+    except LakeCacheError as exc:
+        fail(f"invalid client settings: {exc}", 2, as_json=as_json)
     return settings.model_copy(update={"project": project}) if project else settings
 
 
+def validation_text(exc: ValidationError) -> str:
+    """A settings or input error on one line: ``field: problem (got value)``, joined by ``;``."""
+    return "; ".join(f"{'.'.join(str(p) for p in error['loc']) or 'value'}: {error['msg']} (got {error.get('input')!r})"
+                     for error in exc.errors())
+
+
 def fail(message: str, code: int, *, as_json: bool, extra: dict[str, Any] | None = None) -> NoReturn:
+    """Print ``message`` on stderr (one JSON object with ``--json``) and exit with ``code``."""
     if as_json:
         print(json.dumps({"error": message, **(extra or {})}), file=sys.stderr)
     else:
-        err_console.print("[bold red]error:[/] " + escape(message), highlight=False)
+        err_console.print("[bold red]error:[/] " + escape(message), highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -72,31 +86,47 @@ def http_session(settings: ClientSettings, *, stream: bool = False) -> aiohttp.C
     return aiohttp.ClientSession(timeout=timeout, headers={"Accept": "application/json", **settings.auth_headers()})
 
 
-def fail_request(exc: CatalogError, *, as_json: bool) -> NoReturn:
+def fail_request(exc: CatalogError, *, as_json: bool, refused_input: int = 1) -> NoReturn:
     """Exit for a refused or failed request: 2 when the token is missing or invalid (a setting
-    to fix), else 1."""
-    code = 2 if isinstance(exc, CatalogUnauthenticated) else 1
+    to fix), ``refused_input`` when the gateway refused an input (400), else 1."""
+    code = 2 if isinstance(exc, CatalogUnauthenticated) else refused_input if exc.status == 400 else 1
     fail(str(exc), code, as_json=as_json, extra={"status": exc.status, "errors": exc.errors})
 
 
-def run_sdk(settings: ClientSettings, as_json: bool, work: Callable[[CatalogClient], Awaitable[Any]]) -> Any:
+def run_async(work: Coroutine[Any, Any, Any], *, as_json: bool, interrupted: str | Callable[[], str] = "interrupted",
+              refused_input: int = 1) -> Any:
+    """Run ``work``; every error becomes one message and an exit code (see the module;
+    ``interrupted``: the message for Ctrl-C, or a function giving it then; ``refused_input``:
+    the code when the gateway refuses an input of the command)."""
+    try:
+        return asyncio.run(work)
+    except (KeyboardInterrupt, Interrupted):
+        fail(interrupted() if callable(interrupted) else interrupted, INTERRUPTED, as_json=as_json)
+    except UnsafePaths as exc:
+        problems = [{"path": p.path, "reason": p.reason} for p in exc.problems]
+        fail(str(exc), 1, as_json=as_json, extra={"errors": problems})
+    except CatalogError as exc:
+        fail_request(exc, as_json=as_json, refused_input=refused_input)
+    except ConfigurationError as exc:
+        fail(str(exc), 2, as_json=as_json)
+    except LakeCacheError as exc:
+        fail(str(exc), 1, as_json=as_json)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        fail(f"the connection failed ({type(exc).__name__}: {exc or 'no details'}); check the network and "
+             "LAKECACHE_API_URL, then run the command again", 1, as_json=as_json)
+    except OSError as exc:
+        fail(f"{exc.strerror or exc}{f': {exc.filename!r}' if exc.filename else ''}", 1, as_json=as_json)
+
+
+def run_sdk(settings: ClientSettings, as_json: bool, work: Callable[[CatalogClient], Awaitable[Any]], *,
+            interrupted: str | Callable[[], str] = "interrupted") -> Any:
     """Run ``work`` with an open client; map errors to messages and exit codes."""
 
     async def main() -> Any:
         async with CatalogClient(settings) as catalog:
             return await work(catalog)
 
-    try:
-        return asyncio.run(main())
-    except UnsafePaths as exc:
-        problems = [{"path": p.path, "reason": p.reason} for p in exc.problems]
-        fail(str(exc), 1, as_json=as_json, extra={"errors": problems})
-    except CatalogError as exc:
-        fail_request(exc, as_json=as_json)
-    except ConfigurationError as exc:
-        fail(str(exc), 2, as_json=as_json)
-    except LakeCacheError as exc:
-        fail(str(exc), 1, as_json=as_json)
+    return run_async(main(), as_json=as_json, interrupted=interrupted)
 
 
 def print_json(data: Any) -> None:
@@ -105,5 +135,3 @@ def print_json(data: Any) -> None:
 
 def short(commit_id: str | None) -> str:
     return (commit_id or "-")[:12]
-
-

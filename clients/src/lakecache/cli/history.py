@@ -32,7 +32,7 @@ def log(
     as_json: JsonOption = False,
 ) -> None:
     """Show the commits leading to REF, newest first."""
-    settings = load_settings(project)
+    settings = load_settings(project, as_json=as_json)
     ref = parse_name(name, settings, as_json=as_json)
 
     async def work(catalog: CatalogClient) -> list[dict[str, Any]]:
@@ -58,7 +58,7 @@ def ls(
     as_json: JsonOption = False,
 ) -> None:
     """List the files of a commit (path, size, sha256), in path order."""
-    settings = load_settings(project)
+    settings = load_settings(project, as_json=as_json)
     ref = parse_name(name, settings, as_json=as_json)
 
     async def work(catalog: CatalogClient) -> list[dict[str, Any]]:
@@ -75,7 +75,7 @@ def ls(
 
 
 def _diff_refs(a: str, b: str, project: str | None, as_json: bool) -> tuple[DatasetRef, str, str]:
-    settings = load_settings(project)
+    settings = load_settings(project, as_json=as_json)
     old = parse_name(a, settings, as_json=as_json)
     # B may be a bare ref of the same dataset ("v2") or a full NAME@REF.
     new = parse_name(b, settings, as_json=as_json) if "@" in b else DatasetRef(old.project, old.name, b)
@@ -92,7 +92,8 @@ def diff(
 ) -> None:
     """Show paths added, removed and changed between two commits of a dataset."""
     dataset, old, new = _diff_refs(a, b, project, as_json)
-    result = run_sdk(load_settings(project), as_json, lambda c: c.diff(dataset.project, dataset.name, old, new))
+    result = run_sdk(load_settings(project, as_json=as_json), as_json,
+                     lambda c: c.diff(dataset.project, dataset.name, old, new))
     if as_json:
         return print_json(result)
     marks = {"added": "[green]+[/]", "removed": "[red]-[/]", "changed": "[yellow]~[/]"}
@@ -111,7 +112,7 @@ def tag(
     as_json: JsonOption = False,
 ) -> None:
     """Name a commit with a tag (NAME@TAG then refers to it)."""
-    settings = load_settings(project)
+    settings = load_settings(project, as_json=as_json)
     ref = parse_name(name, settings, as_json=as_json)
     result = run_sdk(settings, as_json, lambda c: c.set_tag(ref.project, ref.name, tag_name, ref.ref_or_latest,
                                                             force=force))

@@ -14,6 +14,8 @@ from rich.console import Console
 
 from lakecache.cli.cache import cache_app
 from lakecache.cli.data import data_app
+from lakecache.cli.guard import GuardedGroup
+from lakecache.cli.import_locations import import_location_app
 from lakecache.cli.services import SERVICES, load_service
 from lakecache.cli.site import site_app
 from lakecache.core.errors import LakeCacheError
@@ -25,12 +27,16 @@ app = typer.Typer(
     help="LakeCache: cache versioned datasets from an S3 data lake on your compute sites' volumes.",
     no_args_is_help=True,
     rich_markup_mode="rich",
+    cls=GuardedGroup,
+    # A failure is one line (lakecache.cli.guard), never a traceback.
+    pretty_exceptions_enable=False,
 )
 config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(data_app, name="data")
 app.add_typer(site_app, name="site")
 app.add_typer(cache_app, name="cache")
+app.add_typer(import_location_app, name="import-location")
 
 console = Console()
 err_console = Console(stderr=True)

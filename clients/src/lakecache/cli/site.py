@@ -2,14 +2,12 @@
 copies are kept or evicted.
 
 Requests go to the gateway at ``LAKECACHE_API_URL`` (default ``http://127.0.0.1:8080``), which
-forwards them to the site's cacher or to the evictor; ``LAKECACHE_CACHER_URL`` and
-``LAKECACHE_EVICTOR_URL`` reach one of those directly instead (tests, debugging). Exit codes
-as for ``lakecache data``: 0 done, 1 refused or failed, 2 usage or configuration.
+forwards them to the site's cacher or to the evictor (they answer nobody else). Exit codes as
+for ``lakecache data``: 0 done, 1 refused or failed, 2 usage or configuration.
 """
 
 from __future__ import annotations
 
-import asyncio
 import math
 import re
 from typing import Annotated, Any
@@ -22,21 +20,20 @@ from lakecache.cli.common import (
     JsonOption,
     console,
     fail,
-    fail_request,
     http_session,
     load_settings,
     print_json,
+    run_async,
     short,
 )
-from lakecache.sdk.catalog import CatalogError, request_json
-from lakecache.sdk.settings import ClientSettings, Service
+from lakecache.sdk.catalog import API, request_json
+from lakecache.sdk.settings import ClientSettings
 
 site_app = typer.Typer(
     help="A site's cache volumes and copies, and why copies are kept or evicted, through the gateway at "
     "LAKECACHE_API_URL (default http://127.0.0.1:8080) with the token LAKECACHE_TOKEN (default: the "
-    "administrator token `lakecache up` wrote to <home>/admin-token). LAKECACHE_CACHER_URL and LAKECACHE_EVICTOR_URL "
-    "reach a cacher or the evictor directly instead. Exit codes: 0 done, 1 refused or failed, 2 usage or "
-    "configuration error (including no valid token).",
+    "administrator token `lakecache up` wrote to <home>/admin-token). Exit codes: 0 done, 1 refused or failed, "
+    "2 usage or configuration error (including no valid token).",
     no_args_is_help=True,
 )
 
@@ -101,29 +98,25 @@ def human_duration(seconds: int) -> str:
     return f"{seconds}s"
 
 
-class ServiceUnavailable(CatalogError):
-    """The cacher or the evictor could not be reached."""
-
-
-async def _request(settings: ClientSettings, service: Service, method: str, path: str, *, what: str,
+async def _request(settings: ClientSettings, method: str, path: str, *, what: str,
                    params: dict[str, Any] | None = None, json_body: Any = None) -> Any:
-    setting = settings.url_setting(service)
     async with http_session(settings) as http:
-        return await request_json(http, settings.service_url(service), method, path, what=what,
-                                  service="gateway" if setting == "LAKECACHE_API_URL" else service, setting=setting,
-                                  unavailable=ServiceUnavailable, params=params, json_body=json_body)
+        return await request_json(http, settings.gateway_url, method, path, what=what, params=params,
+                                  json_body=json_body)
 
 
-def _call(settings: ClientSettings, as_json: bool, method: str, path: str, *, what: str,
-          service: Service = "cacher", **options: Any) -> Any:
-    try:
-        return asyncio.run(_request(settings, service, method, path, what=what, **options))
-    except CatalogError as exc:
-        fail_request(exc, as_json=as_json)
+def _call(settings: ClientSettings, as_json: bool, method: str, path: str, *, what: str, **options: Any) -> Any:
+    return run_async(_request(settings, method, path, what=what, **options), as_json=as_json)
 
 
 def _site_path(site: str, *parts: str) -> str:
-    return "/".join([f"/api/v1/sites/{quote(site, safe='')}", *(quote(p, safe="") for p in parts)])
+    return "/".join([f"{API}/sites/{quote(site, safe='')}", *(quote(p, safe="") for p in parts)])
+
+
+def _copy_path(project: str, site: str, commit_id: str, *parts: str) -> str:
+    """A project's copy of a commit at a site (another project's copy of it is another copy)."""
+    tail = "/".join(quote(part, safe="") for part in (commit_id, *parts))
+    return f"{API}/projects/{quote(project, safe='')}/sites/{quote(site, safe='')}/copies/{tail}"
 
 
 def _volume_row(table: Table, v: dict[str, Any]) -> None:
@@ -168,7 +161,7 @@ def add(
 
     The path must be an existing directory the cacher can write to, on the cacher's host.
     """
-    settings = load_settings(None)
+    settings = load_settings(None, as_json=as_json)
     body: dict[str, Any] = {"name": volume, "path": path}
     try:
         if capacity is not None:
@@ -197,7 +190,7 @@ def volumes(
     as_json: JsonOption = False,
 ) -> None:
     """List SITE's cache volumes: capacity, space used and free, ready copies, eviction settings."""
-    settings = load_settings(None)
+    settings = load_settings(None, as_json=as_json)
     if name is not None:
         items = [_call(settings, as_json, "GET", _site_path(site, "volumes", name),
                        what=f"show volume {name!r} at site {site!r}")]
@@ -228,17 +221,15 @@ def copies(
 ) -> None:
     """List a project's dataset copies at SITE (newest request first), or show one commit's copy.
 
-    Through the gateway, one commit's copy is its status (as `lakecache cache status`): a row per volume.
+    One commit's copy is the project's copy status (as `lakecache cache status`): a row per volume.
     """
-    settings = load_settings(project)
+    settings = load_settings(project, as_json=as_json)
     if state is not None and state not in STATES:
         fail(f"--state must be one of {', '.join(STATES)}, got {state!r}", 2, as_json=as_json)
     if commit_id is not None:
-        # The gateway answers with its copy status (every volume) and takes no ?volume=; a cacher, one copy.
-        direct = settings.cacher_url is not None
-        found = _call(settings, as_json, "GET", _site_path(site, "copies", commit_id),
-                      params={"volume": volume} if direct else None,
-                      what=f"show the copy of {commit_id} at site {site!r}")
+        # The gateway answers with the copy's status on every volume; --volume picks one here.
+        found = _call(settings, as_json, "GET", _copy_path(settings.project, site, commit_id),
+                      what=f"show project {settings.project!r}'s copy of {commit_id} at site {site!r}")
         items = _copy_rows(found)
         if volume is not None and isinstance(found.get("volumes"), list):
             items = [c for c in items if c["volume"] == volume]
@@ -272,14 +263,11 @@ def copies(
 
 
 def _copy_rows(found: dict[str, Any]) -> list[dict[str, Any]]:
-    """Rows of the copies table from one commit's answer: a cacher's copy, or the gateway's
-    status with one entry per volume."""
-    if not isinstance(found.get("volumes"), list):
-        return [found]
+    """Rows of the copies table from one copy's status: one per volume."""
     return [{"commit_id": found["commit_id"], "project": found.get("project"), "dataset": found.get("dataset"),
              "volume": v["volume"], "state": v["state"], "files": v.get("files_total"),
              "size_bytes": v.get("bytes_total"), "pinned": v.get("pinned"), "path": v.get("path"),
-             "error": v.get("error")} for v in found["volumes"]]
+             "error": v.get("error")} for v in found.get("volumes") or []]
 
 
 @site_app.command("why")
@@ -288,16 +276,20 @@ def why(
     commit_id: Annotated[str, typer.Argument(help="Commit id of the copy.")],
     volume: Annotated[str | None, typer.Option("--volume", help="Volume of the copy (default: the one holding it).",
                                                show_default=False)] = None,
+    project: Annotated[str | None, typer.Option(
+        "--project", "-p", help="The project whose copy it is (env LAKECACHE_PROJECT, default 'default').",
+        show_default=False)] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Why the copy of COMMIT_ID at SITE is kept, due for eviction, or was evicted.
+    """Why the project's copy of COMMIT_ID at SITE is kept, due for eviction, or was evicted.
 
     Shows the evictor's view: last use, live leases, pin, the TTL and where it comes from
     (commit, dataset, volume or default), the volume's watermarks and the last decision.
     """
-    settings = load_settings(None)
-    found = _call(settings, as_json, "GET", _site_path(site, "copies", commit_id, "eviction"),
-                  params={"volume": volume}, service="evictor", what=f"explain the copy of {commit_id} at {site!r}")
+    settings = load_settings(project, as_json=as_json)
+    found = _call(settings, as_json, "GET", _copy_path(settings.project, site, commit_id, "eviction"),
+                  params={"volume": volume},
+                  what=f"explain project {settings.project!r}'s copy of {commit_id} at {site!r}")
     if as_json:
         return print_json(found)
     console.print(f"[bold]{short(commit_id)}[/] on {found['site']}/{found['volume']}: {found['state']}",
@@ -333,7 +325,7 @@ def ttl(
 ) -> None:
     """Override the idle TTL of one dataset or one commit at SITE (commit wins over dataset,
     dataset over the volume's TTL, the volume's over the evictor's default of one day)."""
-    settings = load_settings(None)
+    settings = load_settings(None, as_json=as_json)
     if (dataset_id is None) == (commit_id is None):
         fail("pass exactly one of --dataset-id ID or --commit ID", 2, as_json=as_json)
     if clear == (duration is not None):
@@ -346,7 +338,7 @@ def ttl(
             fail(str(exc), 2, as_json=as_json)
     scope, target = ("commit", commit_id) if commit_id is not None else ("dataset", dataset_id)
     body = {"scope": scope, "target": target, "ttl_seconds": seconds}
-    accepted = _call(settings, as_json, "PUT", _site_path(site, "ttl"), json_body=body, service="evictor",
+    accepted = _call(settings, as_json, "PUT", _site_path(site, "ttl"), json_body=body,
                      what=f"set the TTL of {scope} {target} at {site!r}")
     if as_json:
         return print_json({**body, **accepted})

@@ -1,9 +1,7 @@
-"""``CatalogClient``: the async HTTP client of the catalog API (``/api/v1``).
+"""``CatalogClient``: the async HTTP client of the catalog's routes at the gateway (``/api/v1``).
 
-Every method returns the decoded JSON the API answers. Failures raise a ``CatalogError``
-subclass that is also the matching port error (``NotFound``, ``Conflict``,
-``InvalidArgument``, ``Unavailable``), carrying the problem's ``detail`` and, for refused
-commits, the per-path ``errors``; callers catch by meaning, not by HTTP status.
+Every method returns the decoded JSON the API answers; failures raise the ``CatalogError``
+subclasses of ``lakecache.sdk.http`` (re-exported here).
 """
 
 from __future__ import annotations
@@ -15,119 +13,36 @@ from urllib.parse import quote
 
 import aiohttp
 
-from lakecache.core.errors import Conflict, InvalidArgument, LakeCacheError, NotFound, Unavailable
 from lakecache.core.manifest import ManifestEntry
+from lakecache.sdk.http import (
+    TOKEN_HINT,
+    CatalogConflict,
+    CatalogError,
+    CatalogNotFound,
+    CatalogRejected,
+    CatalogUnauthenticated,
+    CatalogUnavailable,
+    problem_error,
+    request_json,
+)
 from lakecache.sdk.settings import ClientSettings
 
+__all__ = ["API", "TOKEN_HINT", "CatalogClient", "CatalogConflict", "CatalogError", "CatalogNotFound",
+           "CatalogRejected", "CatalogUnauthenticated", "CatalogUnavailable", "problem_error", "request_json"]
+
 API = "/api/v1"
+#: Contents per ``upload_tickets`` call (the catalog's limit).
+MAX_UPLOAD_BATCH = 1000
 # Entries are sent in batches of lines: one write per entry would cost more than the JSON.
 _LINES_PER_CHUNK = 2000
 
 
-class CatalogError(LakeCacheError):
-    """The catalog refused or failed a request. ``errors`` lists ``{path, reason}`` items."""
-
-    def __init__(self, message: str, *, status: int = 0, title: str = "", detail: str = "",
-                 errors: list[dict[str, Any]] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.title, self.detail = status, title, detail
-        self.errors = errors or []
-
-
-class CatalogNotFound(CatalogError, NotFound):
-    """The dataset, ref or tag does not exist."""
-
-
-class CatalogConflict(CatalogError, Conflict):
-    """The write met existing state (a dataset with that name, a moved head, a tag without force)."""
-
-
-class CatalogRejected(CatalogError, InvalidArgument):
-    """The request was refused as invalid (e.g. unsafe paths in a commit)."""
-
-
-class CatalogUnavailable(CatalogError, Unavailable):
-    """The catalog could not be reached or failed on its side; retry later."""
-
-
-class CatalogUnauthenticated(CatalogError):
-    """The gateway wants a valid token (401): none was sent, or it is unknown, revoked or expired."""
-
-
-#: What to do about a 401, in every message about one.
-TOKEN_HINT = ("Set LAKECACHE_TOKEN to an API token, or run `lakecache up`: it writes an administrator token to "
-              "<home>/admin-token (home: LAKECACHE_HOME, default .lakecache), which is used when readable.")
-
-
-def _error_type(status: int) -> type[CatalogError]:
-    if status == 401:
-        return CatalogUnauthenticated
-    if status == 404:
-        return CatalogNotFound
-    if status in (409, 412):
-        return CatalogConflict
-    if status >= 500 or status == 0:
-        return CatalogUnavailable
-    if status in (400, 422):
-        return CatalogRejected
-    return CatalogError
-
-
-async def request_json(session: aiohttp.ClientSession, base_url: str, method: str, path: str, *, what: str,
-                       service: str, setting: str, unavailable: type[CatalogError],
-                       params: dict[str, Any] | None = None, json_body: Any = None, data: Any = None,
-                       headers: dict[str, str] | None = None) -> Any:
-    """One request to a LakeCache service; the parsed JSON body, or the problem as an exception
-    (``unavailable`` when the service cannot be reached, naming the ``setting`` to fix)."""
-    query = {k: str(v) for k, v in (params or {}).items() if v is not None}
-    try:
-        async with session.request(method, base_url + path, params=query, json=json_body, data=data,
-                                   headers=headers) as response:
-            text = await response.text()
-            status = response.status
-    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-        raise unavailable(
-            f"{what}: cannot reach the {service} at {base_url} ({exc or type(exc).__name__}). "
-            f"Is it running? Set {setting} to its address."
-        ) from exc
-    try:
-        body = json.loads(text) if text else None
-    except json.JSONDecodeError:
-        body = text
-    if status >= 400:
-        token_sent = "Authorization" in session.headers or "Authorization" in (headers or {})
-        raise problem_error(what, status, body, token_sent=token_sent)
-    return body
-
-
-def problem_error(what: str, status: int, body: Any, *, token_sent: bool | None = None) -> CatalogError:
-    """A ``CatalogError`` from an RFC 9457 problem (or any other error body); a 401 says whether
-    a token was sent (when known) and how to set one."""
-    problem = body if isinstance(body, dict) else {}
-    title = str(problem.get("title") or f"HTTP {status}")
-    detail = str(problem.get("detail") or (body if isinstance(body, str) else "") or "")
-    errors = [e for e in problem.get("errors") or [] if isinstance(e, dict)]
-    message = f"{what}: {detail or title}"
-    if status == 401:
-        refused = {True: "the token was refused", False: "no token was sent"}.get(token_sent, "no valid token")
-        message = f"{what}: {refused} ({detail or title}). {TOKEN_HINT}"
-    if errors:
-        listed = "\n".join(f"  - {_error_line(e)}" for e in errors[:20])
-        more = f"\n  … and {len(errors) - 20} more" if len(errors) > 20 else ""
-        message += f"\n{listed}{more}"
-    return _error_type(status)(message, status=status, title=title, detail=detail, errors=errors)
-
-
-def _error_line(error: dict[str, Any]) -> str:
-    """One item of a problem's ``errors``: the catalog's ``{path, reason}`` (a refused file) or the
-    gateway's ``{location, message}`` (a refused input, e.g. ``query.project``)."""
-    if "location" in error and "path" not in error:
-        return f"{error.get('location')}: {error.get('message')}"
-    return f"{error.get('path')!r}: {error.get('reason')}"
-
-
 def _dataset_path(project: str, name: str) -> str:
     return f"{API}/datasets/{quote(project, safe='')}/{quote(name, safe='')}"
+
+
+def _locations_path(project: str) -> str:
+    return f"{API}/projects/{quote(project, safe='')}/import-locations"
 
 
 async def ndjson_lines(header: dict[str, Any], entries: Iterable[ManifestEntry] | AsyncIterable[ManifestEntry]
@@ -154,9 +69,9 @@ async def ndjson_lines(header: dict[str, Any], entries: Iterable[ManifestEntry] 
 class CatalogClient:
     """Async client of the catalog; use as ``async with CatalogClient(settings) as catalog:``."""
 
-    def __init__(self, settings: ClientSettings | None = None, *, base_url: str | None = None) -> None:
+    def __init__(self, settings: ClientSettings | None = None) -> None:
         self.settings = settings or ClientSettings()
-        self.base_url = (base_url or self.settings.api_url).rstrip("/")
+        self.base_url = self.settings.gateway_url
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Self:
@@ -170,12 +85,16 @@ class CatalogClient:
         if session is not None:
             await session.close()
 
-    async def _request(self, method: str, path: str, *, what: str, params: dict[str, Any] | None = None,
-                       json_body: Any = None, data: Any = None, headers: dict[str, str] | None = None) -> Any:
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """The open session (it sends the token): for requests the methods below do not cover."""
         if self._session is None:
             raise RuntimeError("use the client inside `async with CatalogClient(...) as catalog:`")
-        return await request_json(self._session, self.base_url, method, path, what=what, service="gateway",
-                                  setting="LAKECACHE_API_URL", unavailable=CatalogUnavailable, params=params,
+        return self._session
+
+    async def _request(self, method: str, path: str, *, what: str, params: dict[str, Any] | None = None,
+                       json_body: Any = None, data: Any = None, headers: dict[str, str] | None = None) -> Any:
+        return await request_json(self.session, self.base_url, method, path, what=what, params=params,
                                   json_body=json_body, data=data, headers=headers)
 
     # datasets
@@ -265,6 +184,51 @@ class CatalogClient:
     async def tags(self, project: str, name: str) -> Any:
         """The dataset's tags."""
         return await self._request("GET", _dataset_path(project, name) + "/tags", what=f"tags of {project}/{name}")
+
+    # uploads and imports
+
+    async def upload_tickets(self, project: str, name: str, contents: list[tuple[str, int]]) -> list[dict[str, Any]]:
+        """For each ``(sha256, size)`` (at most ``MAX_UPLOAD_BATCH``): whether the dataset's content
+        store has it (``present``), else how to upload it (``upload``: ``method``, ``url`` — a
+        presigned URL, or None to upload through the gateway — ``headers`` and ``expires_at``)."""
+        body = {"contents": [{"sha256": sha, "size": size} for sha, size in contents]}
+        answer = await self._request("POST", _dataset_path(project, name) + "/uploads", json_body=body,
+                                     what=f"ask where to upload {len(contents)} contents of {project}/{name}")
+        items = answer.get("items") if isinstance(answer, dict) else None
+        if not isinstance(items, list) or len(items) != len(contents) or not all(isinstance(i, dict) for i in items):
+            raise CatalogUnavailable(f"ask where to upload contents of {project}/{name}: the gateway answered "
+                                     f"{len(items) if isinstance(items, list) else 'no'} items for {len(contents)} "
+                                     "contents; is LAKECACHE_API_URL a LakeCache gateway of this version?")
+        return items
+
+    def content_path(self, project: str, name: str, sha256: str) -> str:
+        """The gateway's route that stores one content of the dataset (``PUT`` the bytes)."""
+        return f"{_dataset_path(project, name)}/contents/{quote(sha256, safe='')}"
+
+    async def import_source(self, project: str, name: str, source: str, *, message: str,
+                            allow_empty: bool = False) -> dict[str, Any]:
+        """Commit the objects under ``source`` (inside one of the project's import locations),
+        bytes left in place; the catalog lists and hashes them with its own credentials."""
+        body = {"source": source, "message": message, "allow_empty": allow_empty}
+        return await self._request("POST", _dataset_path(project, name) + "/imports", json_body=body,
+                                   what=f"import {source} into {project}/{name}")
+
+    async def import_locations(self, project: str) -> list[dict[str, Any]]:
+        """The lake locations ``project`` may import from, by name."""
+        return [item async for item in self._pages(_locations_path(project), {},
+                                                  what=f"list the import locations of project {project}")]
+
+    async def set_import_location(self, project: str, name: str, url: str) -> dict[str, Any]:
+        """Register (or confirm) the import location ``name`` of ``project`` at ``url``
+        (installation administrators)."""
+        return await self._request("PUT", f"{_locations_path(project)}/{quote(name, safe='')}",
+                                   json_body={"url": url},
+                                   what=f"register import location {name!r} of project {project}")
+
+    async def delete_import_location(self, project: str, name: str) -> None:
+        """Remove the import location ``name`` of ``project`` (installation administrators)."""
+        await self._request("DELETE", f"{_locations_path(project)}/{quote(name, safe='')}",
+                            what=f"remove import location {name!r} of project {project}")
 
     async def _pages(self, path: str, params: dict[str, Any], *, what: str,
                      stop_after: int | None = None) -> AsyncIterator[dict[str, Any]]:

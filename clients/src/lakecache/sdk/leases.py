@@ -3,9 +3,12 @@
     async with CopyLease("dgx", commit_id) as copy:
         train(copy.path)          # read the commit's files from the site's volume
 
-The lease is taken through the gateway (a job token may lease copies of its own project),
-renewed in the background at a third of its time to live, and released on exit, also when
-the job fails. If the job dies without releasing, the lease simply expires.
+A copy is one project's (another project's copy of the same commit is another copy), so the
+lease names the project: the ``project`` argument, else the project of the job token in use
+(a job token acts in one project only), else ``LAKECACHE_PROJECT`` (``ClientSettings.project``,
+default ``default``) for a user token. The lease is taken through the gateway, renewed in the
+background at a third of its time to live, and released on exit, also when the job fails. If
+the job dies without releasing, the lease simply expires.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 
@@ -34,15 +38,26 @@ class LeasedCopy:
     volume: str
     commit_id: str
     lease_id: str
+    project: str
+
+
+async def token_project(session: aiohttp.ClientSession, settings: ClientSettings) -> str:
+    """The project a lease is for when none is named: the job token's, else ``settings.project``."""
+    me = await request_json(session, settings.gateway_url, "GET", f"{API}/me", what="find the token's project")
+    if isinstance(me, dict) and me.get("kind") == "job" and me.get("project"):
+        return str(me["project"])
+    return settings.project
 
 
 class CopyLease:
-    """An async context manager holding a lease on the ready copy of ``commit_id`` at ``site``."""
+    """An async context manager holding a lease on ``project``'s ready copy of ``commit_id`` at
+    ``site`` (the project: see the module)."""
 
-    def __init__(self, site: str, commit_id: str, *, settings: ClientSettings | None = None,
-                 holder: str | None = None, ttl_seconds: int = 600, volume: str | None = None) -> None:
+    def __init__(self, site: str, commit_id: str, *, project: str | None = None,
+                 settings: ClientSettings | None = None, holder: str | None = None, ttl_seconds: int = 600,
+                 volume: str | None = None) -> None:
         self.settings = settings or ClientSettings()
-        self.site, self.commit_id, self.volume = site, commit_id, volume
+        self.site, self.commit_id, self.volume, self.project = site, commit_id, volume, project
         self.holder, self.ttl_seconds = holder, ttl_seconds
         self.copy: LeasedCopy | None = None
         #: The lease could not be renewed (it expired or was released elsewhere).
@@ -52,12 +67,13 @@ class CopyLease:
 
     @property
     def _copy_path(self) -> str:
-        return f"{API}/sites/{self.site}/copies/{self.commit_id}"
+        parts = (self.project or "", self.site, self.commit_id)
+        project, site, commit_id = (quote(part, safe="") for part in parts)
+        return f"{API}/projects/{project}/sites/{site}/copies/{commit_id}"
 
     async def _call(self, method: str, path: str, what: str, json_body: Any = None) -> Any:
         assert self._session is not None
-        return await request_json(self._session, self.settings.api_url.rstrip("/"), method, path, what=what,
-                                  service="gateway", setting="LAKECACHE_API_URL", unavailable=CatalogUnavailable,
+        return await request_json(self._session, self.settings.gateway_url, method, path, what=what,
                                   json_body=json_body)
 
     async def __aenter__(self) -> LeasedCopy:
@@ -65,7 +81,9 @@ class CopyLease:
         self._session = aiohttp.ClientSession(timeout=timeout, headers={"Accept": "application/json",
                                                                         **self.settings.auth_headers()})
         try:
-            what = f"lease commit {self.commit_id} at site {self.site}"
+            if self.project is None:
+                self.project = await token_project(self._session, self.settings)
+            what = f"lease project {self.project}'s copy of commit {self.commit_id} at site {self.site}"
             status = await self._call("GET", self._copy_path, what)
             if status["state"] != "ready":
                 raise CatalogConflict(f"{what}: the copy is {status['state']}, not ready; request it with "
@@ -77,7 +95,8 @@ class CopyLease:
             if volume is None or not volume.get("path"):
                 raise CatalogConflict(f"{what}: the lease is on volume {lease['volume']!r}, which has no ready "
                                       "copy in the status", status=409)
-            self.copy = LeasedCopy(Path(volume["path"]), self.site, lease["volume"], self.commit_id, lease["id"])
+            self.copy = LeasedCopy(Path(volume["path"]), self.site, lease["volume"], self.commit_id, lease["id"],
+                                   self.project)
         except BaseException:
             await self._session.close()
             raise

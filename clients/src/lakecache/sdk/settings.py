@@ -1,24 +1,21 @@
-"""Settings of the SDK and the ``lakecache`` command as a client of the services.
+"""Settings of the SDK and the ``lakecache`` command as a client of the gateway.
 
 Same sources and names as the services (``LAKECACHE_*`` environment variables, then the TOML
 config file), so one environment configures both sides: ``LAKECACHE_API_URL`` (the gateway),
-``LAKECACHE_TOKEN``, ``LAKECACHE_PROJECT``, and the lake's S3 options
-``LAKECACHE_S3_ENDPOINT_URL`` and friends, which are used to reach a dataset's ``lake_url``
-directly when syncing or importing.
+``LAKECACHE_TOKEN``, ``LAKECACHE_PROJECT``. The client talks to the gateway only: every
+internal service refuses requests the gateway did not sign, and files reach the lake through
+upload URLs the gateway hands out, so a client needs no lake credentials.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
 
 from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
-from lakecache.core.settings import LakeAccessSettings
-
-#: The services whose routes the gateway serves; each may be reached directly for tests and debugging.
-Service = Literal["catalog", "cacher", "evictor"]
+from lakecache.core.settings import config_file
 
 
 def default_cache_dir() -> Path:
@@ -27,22 +24,16 @@ def default_cache_dir() -> Path:
     return Path(base) / "lakecache"
 
 
-class ClientSettings(LakeAccessSettings):
-    """Where the gateway is, the token, the default project, and (inherited) how to reach an S3 lake."""
+class ClientSettings(BaseSettings):
+    """Where the gateway is, the token, the default project and the client's own cache."""
 
-    api_url: str = Field(
-        "http://127.0.0.1:8080",
-        description="Base URL of the gateway (or, for tests and debugging, one service's own API).",
+    model_config = SettingsConfigDict(
+        env_prefix="LAKECACHE_", env_nested_delimiter="__", extra="ignore", validate_default=True
     )
-    cacher_url: str | None = Field(
-        None, description="Base URL of a site's cacher API, to reach it directly instead of through the gateway "
-        "(`lakecache site`). Default: `api_url`.",
-    )
-    evictor_url: str | None = Field(
-        None, description="Base URL of the evictor API, to reach it directly instead of through the gateway "
-        "(`lakecache site why`, `lakecache site ttl`). Default: `api_url`.",
-    )
-    project: str = Field("default", description="Project of dataset names given without `project/`.")
+
+    api_url: str = Field("http://127.0.0.1:8080", description="Base URL of the gateway.")
+    project: str = Field("default", description="Project of dataset names given without `project/`; also the "
+                         "project of a `CopyLease` a user token takes (a job token's project wins).")
     token: SecretStr | None = Field(
         None, description="API token sent to the gateway as `Authorization: Bearer …` (`LAKECACHE_TOKEN`). Default: "
         "the administrator token `lakecache up` wrote to `<home>/admin-token`, when this user can read it.",
@@ -52,20 +43,30 @@ class ClientSettings(LakeAccessSettings):
         default_factory=default_cache_dir, description="Client cache (file hashes), `~/.cache/lakecache` by default."
     )
     request_timeout: float = Field(
-        300.0, gt=0, description="Seconds before a request is abandoned (for a live-progress stream: seconds of "
-        "silence).",
+        300.0, gt=0, description="Seconds before a request is abandoned (for a live-progress stream or an upload: "
+        "seconds of silence).",
     )
 
-    def service_url(self, service: Service) -> str:
-        """Base URL of ``service``'s routes, without a trailing slash: its own override
-        (``cacher_url``, ``evictor_url``) when set, else ``api_url`` (the gateway)."""
-        override = {"cacher": self.cacher_url, "evictor": self.evictor_url}.get(service)
-        return (override or self.api_url).rstrip("/")
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The services' order (lakecache.core.settings): arguments, environment, then the TOML file.
+        path = config_file()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
 
-    def url_setting(self, service: Service) -> str:
-        """The environment variable that sets :meth:`service_url` for ``service``, for error messages."""
-        override = {"cacher": self.cacher_url, "evictor": self.evictor_url}.get(service)
-        return f"LAKECACHE_{service.upper()}_URL" if override else "LAKECACHE_API_URL"
+    @property
+    def gateway_url(self) -> str:
+        """``api_url`` without a trailing slash."""
+        return self.api_url.rstrip("/")
 
     def bearer_token(self) -> str | None:
         """The token to send: ``token``, else the local administrator token file, else none."""
@@ -79,7 +80,3 @@ class ClientSettings(LakeAccessSettings):
     def auth_headers(self) -> dict[str, str]:
         token = self.bearer_token()
         return {"Authorization": f"Bearer {token}"} if token else {}
-
-    def lake_options(self, url: str) -> dict[str, Any]:
-        """Keyword options for ``object_store_from_url(url)``: S3 options for ``s3://``, none else."""
-        return self.lake_options_for(url)

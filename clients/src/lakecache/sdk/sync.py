@@ -1,24 +1,23 @@
 """Sync: make a dataset's next commit from a local directory (like ``cnvrg data sync``).
 
 Order matters for the user: everything that can be refused locally (missing directory,
-unsafe names, nothing to commit) is refused before the catalog or the lake is contacted,
-so a refusal never leaves anything behind.
+unsafe names, nothing to commit) is refused before the gateway is contacted, so a refusal
+never leaves anything behind; a file written during the sync stops it before the commit.
 """
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lakecache.core.adapters.registry import object_store_from_url
 from lakecache.core.errors import LakeCacheError
 from lakecache.sdk.catalog import CatalogClient
+from lakecache.sdk.files import TreeRoot
 from lakecache.sdk.hashing import HashCache
 from lakecache.sdk.progress import ProgressCallback, Tracker
 from lakecache.sdk.refs import DatasetRef
-from lakecache.sdk.staging import plan_tree, stage_tree
+from lakecache.sdk.staging import plan_tree, stage_tree, stoppable
 
 
 class NothingToCommit(LakeCacheError):
@@ -39,6 +38,8 @@ class SyncResult:
     uploaded: int
     uploaded_bytes: int
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    #: Distinct contents the dataset's store already held (an interrupted sync's finished uploads).
+    present: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         data = dict(self.__dict__)
@@ -46,43 +47,42 @@ class SyncResult:
         return data
 
 
-def open_dataset_lake(catalog: CatalogClient, lake_url: str) -> Any:
-    """An unopened object store for a dataset's ``lake_url`` with the client's S3 options.
-
-    A ``file://`` URL inside the catalog's local lake opens that lake's store under the
-    dataset's prefix, as an ``s3://bucket/prefix`` URL does (see ``LocalObjectStore.from_url``).
-    """
-    return object_store_from_url(lake_url, **catalog.settings.lake_options(lake_url))
+def _nothing(root: Path, skipped: int) -> NothingToCommit:
+    return NothingToCommit(
+        f"{str(root)!r} holds no files to sync ({skipped} skipped); nothing was committed. "
+        "Pass --allow-empty (allow_empty=True) to record an empty commit."
+    )
 
 
 async def sync_directory(catalog: CatalogClient, dataset: DatasetRef, root: Path, *, message: str,
                          allow_empty: bool = False, concurrency: int = 16, hash_workers: int | None = None,
                          use_hash_cache: bool = True, on_progress: ProgressCallback | None = None) -> SyncResult:
-    """Upload ``root``'s new contents to the dataset's lake location and commit the tree.
+    """Upload ``root``'s new contents to the dataset's content store through the gateway and
+    commit the tree.
 
-    Symlinks and special files are skipped (listed in ``skipped``), never followed. Raises
-    ``UnsafePaths`` (with every problem) before uploading anything, ``NothingToCommit`` for a
-    tree without files unless ``allow_empty``, ``CatalogError`` subclasses from the catalog and
-    the object store's errors from the lake. Re-running after an interruption uploads only
-    what is still missing.
+    Symlinks and special files are skipped (listed in ``skipped``), never followed, also when a
+    file turns into one during the sync. Raises ``UnsafePaths`` (with every problem) before
+    uploading anything, ``NothingToCommit`` for a tree without files unless ``allow_empty``,
+    ``FileChanged`` (nothing committed) when a file is written during the sync, ``Interrupted``
+    or ``CancelledError`` when stopped, and ``CatalogError`` subclasses for refusals. Re-running
+    after an interruption uploads only what is still missing.
     """
     tracker = Tracker(on_progress, "scan", 0, 0)
-    tree = await asyncio.to_thread(plan_tree, root)
+    tree = await stoppable(plan_tree, root)
     tracker.advance(len(tree.files), tree.bytes)
     if not tree.files and not allow_empty:
-        raise NothingToCommit(
-            f"{str(root)!r} holds no files to sync ({len(tree.skipped)} skipped); nothing was uploaded or "
-            "committed. Pass --allow-empty (allow_empty=True) to record an empty commit."
-        )
-    info = await catalog.get_dataset(dataset.project, dataset.name)
+        raise _nothing(root, len(tree.skipped))
+    await catalog.get_dataset(dataset.project, dataset.name)  # a wrong name fails before any file is read
     cache = HashCache(catalog.settings.cache_dir / "hashes.sqlite") if use_hash_cache else None
     try:
-        async with open_dataset_lake(catalog, info["lake_url"]) as store:
-            staged = await stage_tree(store, tree, cache=cache, concurrency=concurrency,
+        with TreeRoot(root) as handle:
+            staged = await stage_tree(catalog, dataset, handle, tree, cache=cache, concurrency=concurrency,
                                       hash_workers=hash_workers, on_progress=on_progress)
     finally:
         if cache is not None:
             cache.close()
+    if not staged.entries and not allow_empty:
+        raise _nothing(root, len(staged.skipped))
     Tracker(on_progress, "commit", len(staged.entries), staged.bytes)
     answer = await catalog.commit(dataset.project, dataset.name, staged.entries, message=message,
                                   allow_empty=allow_empty)
@@ -90,5 +90,5 @@ async def sync_directory(catalog: CatalogClient, dataset: DatasetRef, root: Path
         dataset=f"{dataset.project}/{dataset.name}", commit=answer.get("commit") or {},
         created=bool(answer.get("created")), unchanged=bool(answer.get("unchanged")),
         files=staged.files, bytes=staged.bytes, hashed=staged.hashed, uploaded=staged.uploaded,
-        uploaded_bytes=staged.uploaded_bytes, skipped=staged.skipped,
+        uploaded_bytes=staged.uploaded_bytes, skipped=staged.skipped, present=staged.present,
     )

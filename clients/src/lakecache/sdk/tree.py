@@ -3,16 +3,21 @@
 Symlinks are never followed: a link could point out of the tree (``../../etc``) or make a
 cycle, and following it would commit bytes the user did not mean to publish. They are skipped
 and reported, as are sockets, FIFOs and devices, so the caller can warn about each.
+
+The walk only lists: what it saw may change before a file is read, so every later read opens
+the file again, safely, and checks it is still what was listed (``lakecache.sdk.files``).
 """
 
 from __future__ import annotations
 
 import os
 import stat
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lakecache.core.errors import InvalidArgument
+from lakecache.sdk.files import Interrupted
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +43,11 @@ class Tree:
         return sum(f.size for f in self.files)
 
 
-def scan_tree(root: Path) -> Tree:
+def scan_tree(root: Path, *, stop: threading.Event | None = None) -> Tree:
     """Every regular file below ``root`` (symlinks and special files skipped and listed).
 
-    Raises ``InvalidArgument`` when ``root`` is not a directory. Blocking: run in a thread.
+    Raises ``InvalidArgument`` when ``root`` is not a directory, ``Interrupted`` once ``stop`` is
+    set. Blocking: run in a thread.
     """
     root = Path(root)
     if not root.is_dir():
@@ -50,6 +56,8 @@ def scan_tree(root: Path) -> Tree:
     stack = [(os.fspath(root), "")]
     while stack:
         directory, prefix = stack.pop()
+        if stop is not None and stop.is_set():
+            raise Interrupted("the scan was interrupted")
         try:
             entries = list(os.scandir(directory))
         except OSError as exc:
@@ -57,7 +65,12 @@ def scan_tree(root: Path) -> Tree:
         for entry in entries:
             # os.fsdecode keeps undecodable bytes as surrogates; path safety then reports them.
             relative = prefix + entry.name
-            info = entry.stat(follow_symlinks=False)
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue  # removed while the directory was read: it is not part of the tree
+            except OSError as exc:
+                raise InvalidArgument(f"cannot inspect {entry.path!r}: {exc.strerror}; fix its permissions") from exc
             if stat.S_ISLNK(info.st_mode):
                 tree.skipped.append((relative, "symbolic link (not followed)"))
             elif stat.S_ISDIR(info.st_mode):

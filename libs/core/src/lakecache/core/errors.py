@@ -22,6 +22,10 @@ class PreconditionFailed(LakeCacheError):
     """A conditional operation's condition (etag, generation, if-none-match) did not hold."""
 
 
+class PermissionDenied(LakeCacheError):
+    """The caller is known but may not do this (a service's own check of what it was allowed)."""
+
+
 class InvalidArgument(LakeCacheError):
     """The caller passed something the port cannot accept (bad key, bad range, bad filter)."""
 

@@ -60,6 +60,30 @@ class ServiceSection(BaseModel):
     )
 
 
+class IdentitySection(BaseModel):
+    """How services prove who they act for, and check it (``lakecache.core.identity``)."""
+
+    keys_dir: Path | None = Field(
+        None, description="Directory of this installation's service keys: `<service>.key` (this service's private "
+        "signing key, mode 0600), `<issuer>.pub` (trusted public keys) and `metrics-token`. Default: `<home>/keys`.",
+    )
+    generate_keys: bool = Field(
+        True, description="Create this service's key pair and the metrics token at start when missing (the embedded "
+        "default). In production provide them as secrets and turn this off, so a missing secret fails the start.",
+    )
+    trusted_issuers: list[str] = Field(
+        default_factory=lambda: ["gateway"],
+        description="Services whose signed assertions an internal service accepts (their `<name>.pub` must be in "
+        "`keys_dir`).",
+    )
+    assertion_ttl_seconds: int = Field(
+        60, ge=5, le=3600, description="Lifetime of the assertion the gateway signs for each forwarded request.",
+    )
+    clock_leeway_seconds: int = Field(
+        5, ge=0, le=300, description="Clock difference between hosts tolerated when checking a signed token's times.",
+    )
+
+
 class LakeAccessSettings(BaseSettings):
     """What every LakeCache process reads the same way: the sources above and how to reach
     an S3 lake. Services and the client (CLI, SDK) both build on it."""
@@ -123,10 +147,14 @@ class LakeCacheSettings(LakeAccessSettings):
     )
     environment: str = Field("dev", description="Deployment environment name, attached to traces.")
     log_level: str = Field("INFO", description="Python log level.")
+    identity: IdentitySection = Field(default_factory=IdentitySection, description="Service identity and keys.")
 
     @property
     def section(self) -> ServiceSection:
         return getattr(self, self.section_name)
+
+    def resolved_keys_dir(self) -> Path:
+        return (self.identity.keys_dir or self.home / "keys").resolve()
 
     def resolved_lake_url(self) -> str:
         return self.lake_url or f"file://{self.home.resolve() / 'lake'}"

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from lakecache.core.settings import LakeAccessSettings, LakeCacheSettings
+from lakecache.core.settings import IdentitySection, LakeAccessSettings, LakeCacheSettings
 
 SERVICE_SETTINGS = {
     "catalog": "lakecache.catalog.settings:CatalogSettings",
@@ -63,6 +63,9 @@ def _table(rows: list[str]) -> list[str]:
 def render() -> str:
     lines = [HEADER, "## Shared by every service", ""]
     lines += _table(_rows(LakeCacheSettings, "LAKECACHE_", ""))
+    lines += ["## identity (every service)", "",
+              "How services prove whom they act for and check it (see `docs/security.md`).", ""]
+    lines += _table(_rows(IdentitySection, "LAKECACHE_IDENTITY__", "[identity] "))
     for service, target in SERVICE_SETTINGS.items():
         module_name, _, class_name = target.partition(":")
         settings_type: type[LakeCacheSettings] = getattr(importlib.import_module(module_name), class_name)
@@ -72,7 +75,7 @@ def render() -> str:
         lines += _table(_rows(section_type, f"LAKECACHE_{service.upper()}__", f"[{service}] "))
     client = getattr(importlib.import_module(CLIENT_SETTINGS[0]), CLIENT_SETTINGS[1])
     lines += ["## Command line and SDK (`lakecache data …`, `lakecache.sdk`)", "",
-              "Besides the S3 settings shared above:", ""]
+              "The client talks only to the gateway (it needs no lake settings or credentials):", ""]
     lines += _table(_rows(client, "LAKECACHE_", "", skip=LakeAccessSettings.model_fields))
     return "\n".join(lines).rstrip() + "\n"
 

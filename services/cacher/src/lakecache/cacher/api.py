@@ -1,7 +1,10 @@
-"""The cacher's HTTP API (``/api/v1/sites/{site}/…``): volumes, copies, leases and pins.
+"""The cacher's HTTP API: a site's volumes (``/api/v1/sites/{site}/…``) and a project's copies,
+leases and pins (``/api/v1/projects/{project}/sites/{site}/copies/…``).
 
-The caller's identity is the ``X-LakeCache-User`` header (set by the gateway; ``local`` when
-absent). Errors are problem documents (``problems.py``). See ``docs/cacher.md``.
+Every route declares the action it performs (``lakecache.core.identity``); routes about one
+copy check that the caller was authorized in the copy's project before touching it. The caller
+is the assertion's subject. Errors are problem documents (``problems.py``). See
+``docs/cacher.md``.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from lakecache.cacher import leases, volumes
 from lakecache.cacher.copies import list_copies
 from lakecache.cacher.storage import Cacher, public_copy
 from lakecache.core.errors import InvalidArgument
-from lakecache.core.runtime.problems import caller, check_limit, json_object
+from lakecache.core.runtime.access import PATH, QUERY, Access, caller, route
+from lakecache.core.runtime.problems import check_limit, json_object
 
 CACHER_KEY = web.AppKey("cacher", Cacher)
 
@@ -57,25 +61,38 @@ async def copies(request: web.Request) -> web.Response:
     return web.json_response({"items": [public_copy(d) for d in page], "next_cursor": next_cursor})
 
 
+async def _copy(request: web.Request, volume: str | None) -> dict:
+    """The project's copy the path names (the middleware checked the caller acts in that project)."""
+    m = request.match_info
+    return await leases.copy_or_404(_cacher(request), m["project"], m["commit_id"], volume)
+
+
 async def show_copy(request: web.Request) -> web.Response:
-    cacher = _cacher(request)
-    doc = await leases.copy_or_404(cacher, request.match_info["commit_id"], request.query.get("volume") or None)
-    return web.json_response(public_copy(doc))
+    return web.json_response(public_copy(await _copy(request, request.query.get("volume") or None)))
 
 
 async def acquire_lease(request: web.Request) -> web.Response:
     cacher, body = _cacher(request), await json_object(request)
+    volume = body.get("volume") or request.query.get("volume") or None
+    if volume is not None and not isinstance(volume, str):
+        raise InvalidArgument(f"volume must be a volume name (e.g. nfs1), got {volume!r}")
+    await _copy(request, volume)
     holder = body.get("holder") or caller(request)
     if not isinstance(holder, str) or len(holder) > 200:
         raise InvalidArgument(f"holder must be a string of at most 200 characters (e.g. a job id), got {holder!r}")
-    lease = await leases.acquire(cacher, request.match_info["commit_id"], body.get("volume") or
-                                 request.query.get("volume") or None, holder,
-                                 leases.check_ttl(body.get("ttl_seconds", 600)))
+    lease = await leases.acquire(cacher, request.match_info["project"], request.match_info["commit_id"], volume,
+                                 holder, leases.check_ttl(body.get("ttl_seconds", 600)))
     return web.json_response(lease, status=201)
+
+
+async def _leased_copy(request: web.Request) -> None:
+    m = request.match_info
+    await leases.copy_of_lease(_cacher(request), m["project"], m["commit_id"], m["lease_id"])
 
 
 async def renew_lease(request: web.Request) -> web.Response:
     cacher = _cacher(request)
+    await _leased_copy(request)
     body = await json_object(request) if request.can_read_body else {}
     ttl = leases.check_ttl(body["ttl_seconds"]) if "ttl_seconds" in body else None
     m = request.match_info
@@ -83,13 +100,15 @@ async def renew_lease(request: web.Request) -> web.Response:
 
 
 async def release_lease(request: web.Request) -> web.Response:
+    await _leased_copy(request)
     m = request.match_info
     await leases.release(_cacher(request), m["commit_id"], m["lease_id"])
     return web.Response(status=204)
 
 
 async def _pin(request: web.Request, pinned: bool) -> web.Response:
-    doc = await leases.set_pin(_cacher(request), request.match_info["commit_id"],
+    await _copy(request, request.query.get("volume") or None)
+    doc = await leases.set_pin(_cacher(request), request.match_info["project"], request.match_info["commit_id"],
                                request.query.get("volume") or None, pinned, caller(request))
     return web.json_response(public_copy(doc))
 
@@ -102,17 +121,19 @@ async def unpin(request: web.Request) -> web.Response:
     return await _pin(request, False)
 
 
-_COPY = SITE + "/copies/{commit_id}"
+#: One project's copy of a commit at the site: another project's copy of the same commit is another copy.
+_COPY = "/api/v1/projects/{project}/sites/{site}/copies/{commit_id}"
+_READ_SITE, _LEASE, _PIN = Access("sites:read"), Access("leases:write", PATH), Access("caches:pin", PATH)
 
 ROUTES = [
-    web.post(SITE + "/volumes", add_volume),
-    web.get(SITE + "/volumes", list_volumes, allow_head=False),
-    web.get(SITE + "/volumes/{name}", show_volume, allow_head=False),
-    web.get(SITE + "/copies", copies, allow_head=False),
-    web.get(_COPY, show_copy, allow_head=False),
-    web.post(_COPY + "/leases", acquire_lease),
-    web.put(_COPY + "/leases/{lease_id}", renew_lease),
-    web.delete(_COPY + "/leases/{lease_id}", release_lease),
-    web.put(_COPY + "/pin", pin),
-    web.delete(_COPY + "/pin", unpin),
+    route("POST", SITE + "/volumes", add_volume, Access("sites:write")),
+    route("GET", SITE + "/volumes", list_volumes, _READ_SITE),
+    route("GET", SITE + "/volumes/{name}", show_volume, _READ_SITE),
+    route("GET", SITE + "/copies", copies, Access("caches:read", QUERY)),
+    route("GET", _COPY, show_copy, Access("caches:read", PATH)),
+    route("POST", _COPY + "/leases", acquire_lease, _LEASE),
+    route("PUT", _COPY + "/leases/{lease_id}", renew_lease, _LEASE),
+    route("DELETE", _COPY + "/leases/{lease_id}", release_lease, _LEASE),
+    route("PUT", _COPY + "/pin", pin, _PIN),
+    route("DELETE", _COPY + "/pin", unpin, _PIN),
 ]

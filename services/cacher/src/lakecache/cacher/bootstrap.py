@@ -18,7 +18,7 @@ RUNNER_KEY = web.AppKey("fill_runner", FillRunner)
 
 async def bootstrap(resources: Resources) -> ServiceParts:
     settings = resources.settings
-    cacher = Cacher.open(resources.store, resources.publisher, settings, resources.telemetry.registry)
+    cacher = Cacher.open(resources.store, resources.publisher, settings, resources.telemetry.registry, resources.keys)
     await cacher.create_indexes()
     await volumes.register_from_settings(cacher)
     runner = FillRunner(cacher)
@@ -34,7 +34,7 @@ async def bootstrap(resources: Resources) -> ServiceParts:
         app[RUNNER_KEY] = runner
         app.middlewares.append(problem_middleware)
 
-    handler = dispatcher(HANDLERS, cacher=cacher, runner=runner, default_lake=settings.resolved_lake_url())
+    handler = dispatcher(HANDLERS, cacher=cacher, runner=runner)
     return ServiceParts(
         routes=ROUTES,
         subscriptions=[SubscriptionSpec([CACHE_COMMANDS.for_site(cacher.site).name], f"cacher-{cacher.site}", handler)],
@@ -49,6 +49,7 @@ SERVICE = ServiceDefinition(
     settings_type=CacherSettings,
     bootstrap=bootstrap,
     needs_store=True,
-    needs_lake=True,
+    # Not the runtime's (writable) lake: fills open each source read-only (``Cacher.open_store``).
+    needs_lake=False,
     description="Consumes cache commands of its site and fills the site's volumes from the lake.",
 )

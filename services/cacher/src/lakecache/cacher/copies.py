@@ -1,4 +1,4 @@
-"""Cached copies: the record of each (site, volume, commit) and its state machine.
+"""Cached copies: the record of each (site, volume, project, commit) and its state machine.
 
     requested ──> filling ──> ready ──> evicting ──> evicted
         │            │
@@ -65,7 +65,7 @@ def _attempt_fields(command: CacheRequested, source: Source) -> dict[str, Any]:
     return {
         "state": "requested", "fill_id": uuid.uuid4().hex, "requests": [command.request_id],
         "project": command.project, "dataset": command.dataset, "dataset_id": command.dataset_id,
-        "lake_url": source.lake_url, "manifest_url": source.manifest_url, "ownership": source.ownership,
+        "lake_url": source.lake_url, "manifest_url": source.manifest_url, "source": source.as_document(),
         "requester": command.requester, "error": None, "progress": None, "space_requested": False,
     }
 
@@ -75,7 +75,7 @@ async def record_request(cacher: Cacher, command: CacheRequested, volume: str,
     """Record ``command`` on its copy. Returns ``("ready", doc)`` when the copy is ready (answer
     at once) or ``("fill", doc)`` when a fill must run (new, joined or resumed: scheduling is
     idempotent)."""
-    key = copy_key(cacher.site, volume, command.commit_id)
+    key = copy_key(cacher.site, volume, command.project, command.commit_id)
     rid = command.request_id
     for _ in range(_ATTEMPTS):
         doc = await cacher.copies.find_one({"_id": key})
@@ -105,10 +105,10 @@ async def record_request(cacher: Cacher, command: CacheRequested, volume: str,
     raise Conflict(f"copy {key} changed {_ATTEMPTS} times while recording request {rid}; retry")
 
 
-async def find_copy(cacher: Cacher, commit_id: str, volume: str | None = None) -> dict[str, Any] | None:
-    """The copy of ``commit_id`` at this site: on ``volume`` if given, else the ready one (or
-    the most recently updated)."""
-    query: dict[str, Any] = {"site": cacher.site, "commit_id": commit_id}
+async def find_copy(cacher: Cacher, project: str, commit_id: str, volume: str | None = None) -> dict[str, Any] | None:
+    """``project``'s copy of ``commit_id`` at this site: on ``volume`` if given, else the ready
+    one (or the most recently updated). Another project's copy of the commit is never found."""
+    query: dict[str, Any] = {"site": cacher.site, "project": project, "commit_id": commit_id}
     if volume:
         query["volume"] = volume
     ready = await cacher.copies.find_one({**query, "state": "ready"}, sort=[("_id", 1)])

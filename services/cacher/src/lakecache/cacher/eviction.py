@@ -27,7 +27,14 @@ log = logging.getLogger(__name__)
 
 async def execute(cacher: Cacher, command: CacheEvictionRequested, on_waiting=None) -> bool:
     """Run one eviction command; True when the copy was evicted (or already was by it)."""
-    key = copy_key(command.site, command.volume, command.commit_id)
+    if command.project is None:
+        # From before copies were per project: it cannot say whose copy it means.
+        log.warning("eviction %s names no project; refused", command.decision_id)
+        await cacher.publisher.emit(CacheEvictionRefused(
+            decision_id=command.decision_id, site=command.site, volume=command.volume, commit_id=command.commit_id,
+            reason="unknown: the command names no project"))
+        return False
+    key = copy_key(command.site, command.volume, command.project, command.commit_id)
     if command.dry_run:
         log.info("dry run: would evict %s (%s: %s)", key, command.reason, command.explanation or "no explanation")
         return False
@@ -49,7 +56,7 @@ async def execute(cacher: Cacher, command: CacheEvictionRequested, on_waiting=No
         # Best effort: if this is lost, the evictor decides again after its redecision delay.
         await cacher.publisher.emit(CacheEvictionRefused(
             decision_id=command.decision_id, site=command.site, volume=command.volume, commit_id=command.commit_id,
-            reason=reason))
+            reason=reason, project=command.project))
         return False
     return await finish(cacher, swapped, on_waiting)
 
@@ -72,14 +79,16 @@ async def finish(cacher: Cacher, doc: dict[str, Any], on_waiting=None) -> bool:
     key = doc["_id"]
     if doc["state"] == "evicting":
         try:
-            volume = await volumes.get_volume(cacher, doc["volume"])
+            volume = volumes.usable(await volumes.get_volume(cacher, doc["volume"]))
             freed = await evict_commit(volume["path"], doc["project"], doc["dataset"], doc["commit_id"])
-        except NotFound:
-            freed = 0  # the volume was unregistered: nothing of it to free here
+        except NotFound as exc:
+            # Unregistered, or refused (it may be an alias of another volume): delete nothing there.
+            log.warning("eviction of %s frees nothing on disk: %s", key, exc)
+            freed = 0
         decision = doc.get("eviction") or {}
         event = CacheEvicted(decision_id=decision.get("decision_id", "unknown"), site=doc["site"],
                              volume=doc["volume"], commit_id=doc["commit_id"], dataset_id=doc["dataset_id"],
-                             reason=decision.get("reason", "manual"), bytes_freed=freed)
+                             reason=decision.get("reason", "manual"), bytes_freed=freed, project=doc["project"])
         done = await transition(
             cacher, key, lambda d: d["state"] == "evicting",
             lambda d: {"$set": {"state": "evicted", "path": None, "bytes_freed": freed, "evicted_at": now()}},

@@ -24,7 +24,7 @@ from lakecache.cacher.fill.fetcher import NO_SPACE
 from lakecache.cacher.lake import Source, manifest_chunks
 from lakecache.cacher.storage import Cacher, now
 from lakecache.core.contracts.cache import CacheFailed, CacheFillProgress, CacheReady, CacheSpaceRequested
-from lakecache.core.errors import LakeCacheError, NotFound, Unavailable
+from lakecache.core.errors import ConfigurationError, InvalidArgument, LakeCacheError, NotFound, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ class FillRunner:
     async def _attempt(self, doc: dict[str, Any]) -> None:
         cacher, key, fill_id = self._cacher, doc["_id"], doc["fill_id"]
         try:
-            volume = await volumes.get_volume(cacher, doc["volume"])
+            volume = volumes.usable(await volumes.get_volume(cacher, doc["volume"]))
         except NotFound as exc:
             await self._failed(key, fill_id, FillError(str(exc), retryable=False))
             return
@@ -114,11 +114,19 @@ class FillRunner:
                     f"reading the manifest {started['manifest_url']} failed: {exc}",
                     retryable=isinstance(exc, Unavailable)))
                 return
+            except (ConfigurationError, InvalidArgument) as exc:  # refused by the lake or the grant: for good
+                await self._failed(key, fill_id, FillError(
+                    f"reading commit {started['commit_id']} from {started['lake_url']} was refused: {exc}",
+                    retryable=False))
+                return
         await self._ready(key, fill_id, result)
 
     async def _fill(self, doc: dict[str, Any], volume: dict[str, Any]) -> FillResult:
         cacher = self._cacher
-        source = Source(doc["lake_url"], doc["manifest_url"], doc.get("ownership", "unverified"))
+        if "source" not in doc:
+            raise FillError("this copy was requested before requests carried source grants; request the commit "
+                            "again", retryable=False)
+        source = Source.from_document(doc["source"], cacher.lake_roots)
 
         async def on_progress(p: FillProgress) -> None:
             progress = {"phase": p.phase, "files": p.files_total, "objects_done": p.objects_done,
@@ -129,7 +137,7 @@ class FillRunner:
                                                {"$set": {"progress": progress}})
                 await cacher.publisher.emit(CacheFillProgress(
                     fill_id=doc["fill_id"], site=doc["site"], volume=doc["volume"], commit_id=doc["commit_id"],
-                    files_done=p.files_total if p.phase == "done" else 0,
+                    project=doc["project"], files_done=p.files_total if p.phase == "done" else 0,
                     files_total=p.files_total, bytes_done=p.bytes_done, bytes_total=p.bytes_total,
                     rate_bytes_per_s=p.rate_bytes_per_s, eta_seconds=p.eta_seconds))
             except LakeCacheError as exc:  # progress is best effort; the fill goes on
@@ -138,8 +146,9 @@ class FillRunner:
         return await fill_commit(
             volume["path"], doc["project"], doc["dataset"], doc["commit_id"],
             manifest_chunks(cacher.open_store, source, doc["commit_id"]), cacher.open_store,
-            lake_url=source.lake_url, on_progress=on_progress, capacity_bytes=volume.get("capacity_bytes"),
-            progress_interval=cacher.section.progress_interval_seconds)
+            lake_url=source.lake_url, parents=source.grant.parents, check_object=source.check_object,
+            on_progress=on_progress, capacity_bytes=volume.get("capacity_bytes"),
+            progress_interval=cacher.section.progress_interval_seconds, view_mode=cacher.section.view_mode)
 
     async def _fill_with_space(self, doc: dict[str, Any], volume: dict[str, Any]) -> FillResult:
         try:
@@ -168,7 +177,7 @@ class FillRunner:
     async def _request_space(self, doc: dict[str, Any], volume: dict[str, Any], needed: int) -> None:
         free = await volumes.free_bytes(volume)
         data = CacheSpaceRequested(site=doc["site"], volume=doc["volume"], bytes_needed=max(needed - free, 1),
-                                   fill_id=doc["fill_id"], commit_id=doc["commit_id"])
+                                   fill_id=doc["fill_id"], commit_id=doc["commit_id"], project=doc["project"])
         await transition(
             self._cacher, doc["_id"],
             lambda d: d["fill_id"] == doc["fill_id"] and d["state"] == "filling" and not d.get("space_requested"),

@@ -14,7 +14,7 @@ from typing import Any
 from lakecache.cacher import eviction, volumes
 from lakecache.cacher.copies import record_request, transition
 from lakecache.cacher.fills import FillRunner, failed_event, ready_event
-from lakecache.cacher.lake import ForbiddenSource, locate
+from lakecache.cacher.lake import ForbiddenSource, authorize
 from lakecache.cacher.storage import Cacher
 from lakecache.core.contracts import Event
 from lakecache.core.contracts.cache import CacheEvictionRequested, CacheRequested
@@ -23,8 +23,7 @@ from lakecache.core.errors import NotFound
 log = logging.getLogger(__name__)
 
 
-async def on_cache_requested(event: Event[CacheRequested], cacher: Cacher, runner: FillRunner,
-                             default_lake: str) -> None:
+async def on_cache_requested(event: Event[CacheRequested], cacher: Cacher, runner: FillRunner) -> None:
     command = event.data
     if command.site != cacher.site:
         log.warning("ignoring cache command %s for site %s: this cacher serves %s", command.request_id,
@@ -33,10 +32,12 @@ async def on_cache_requested(event: Event[CacheRequested], cacher: Cacher, runne
     command_doc = {"fill_id": None, "project": command.project, "dataset_id": command.dataset_id,
                    "commit_id": command.commit_id, "site": cacher.site}
     try:
-        source = locate(command.project, command.dataset, command.commit_id, command.manifest_url, default_lake)
+        source = await authorize(command, cacher.keys, cacher.lake_roots,
+                                 leeway_seconds=cacher.settings.identity.clock_leeway_seconds)
         volume = await volumes.pick_volume(cacher, command.volume)
     except (ForbiddenSource, NotFound) as exc:
         # Refused before anything was recorded: the answer is the only trace.
+        log.warning("cache request %s refused: %s", command.request_id, exc)
         await cacher.publisher.emit(failed_event(command_doc, str(exc), False, [], command.volume),
                                     subject=command.request_id)
         return
@@ -47,8 +48,7 @@ async def on_cache_requested(event: Event[CacheRequested], cacher: Cacher, runne
         runner.schedule(doc["_id"])
 
 
-async def on_eviction_requested(event: Event[CacheEvictionRequested], cacher: Cacher, runner: FillRunner,
-                                default_lake: str) -> None:
+async def on_eviction_requested(event: Event[CacheEvictionRequested], cacher: Cacher, runner: FillRunner) -> None:
     if event.data.site != cacher.site:
         return
     await eviction.execute(cacher, event.data, refill_waiting(cacher, runner))

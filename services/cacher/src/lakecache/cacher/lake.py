@@ -1,64 +1,122 @@
-"""Where a requested commit is in the lake, and whether the command may ask for it.
+"""Where a requested commit's bytes may be read from, and the check that a command may ask.
 
-A command names ``project``/``dataset`` and, usually, the commit's ``manifest_url``
-(``<dataset lake URL>/_lakecache/manifests/<commit>.jsonl.gz``). An event cannot do what its
-sender may not, so the cacher checks the URL against the names before fetching anything:
+A cache command names a project, a dataset and a commit, and carries the catalog's signed
+source grant (``lakecache.core.identity.grants``). The cacher reads the lake with its own
+rights, so it believes only the grant, and only after checking:
 
-* the URL must end with the manifest key of the requested commit (else: refused);
-* in the catalog's default layout the dataset's lake URL ends with ``/<project>/<dataset>``.
-  When its last segment is the dataset's name, the segment before it must be the command's
-  project (else: refused, the command claims another project's data) — ownership ``verified``;
-* a dataset placed elsewhere (a custom ``lake_url``) cannot be checked from the URL alone:
-  the fill proceeds and the copy records ownership ``unverified``.
+* the signature (the catalog's key), the audience (``cacher``) and the expiry;
+* that the grant is about the command's project, dataset and commit;
+* that the dataset's location lies inside one of the lake roots this cacher may read
+  (``cacher.lake_roots``, by default the service's ``lake_url``).
 
-Without a ``manifest_url`` the commit is looked up in the default layout of the cacher's own
-lake, which is ``verified`` by construction.
+The verified grant is stored with the copy; every fill of it reads the manifest from the
+grant's location, refuses a manifest whose entries and parents do not give the commit id back,
+and opens an imported entry's ``object`` only inside the grant's locations and the lake roots
+(:meth:`Source.check_object`).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from typing import Any
 
-from lakecache.core.errors import InvalidArgument
+from lakecache.cacher.fill.errors import FillError
+from lakecache.core.contracts.cache import CacheRequested
+from lakecache.core.errors import ConfigurationError, InvalidArgument
+from lakecache.core.identity import InvalidCredential, KeyRing
+from lakecache.core.identity.grants import SourceGrant, url_within, verify_grant
+from lakecache.core.identity.tokens import unknown_key
 from lakecache.core.layout import join_url, manifest_key
 from lakecache.core.ports.objectstore import ObjectStore
 
 
 class ForbiddenSource(InvalidArgument):
-    """The command's manifest URL does not belong to the project and commit it names."""
+    """The command may not read what it asks for (no valid grant, or outside the lake roots)."""
 
 
 @dataclass(frozen=True)
 class Source:
-    lake_url: str  # the dataset's lake location (what fills read content from)
-    manifest_url: str
-    ownership: str  # "verified" | "unverified"
+    """Where one copy's bytes may come from: the verified grant and the cacher's lake roots."""
+
+    grant: SourceGrant
+    lake_roots: tuple[str, ...]
+
+    @property
+    def lake_url(self) -> str:
+        return self.grant.location
+
+    @property
+    def manifest_url(self) -> str:
+        return join_url(self.grant.location, manifest_key(self.grant.commit_id))
+
+    def check_object(self, url: str, path: str) -> None:
+        """Refuse (``ForbiddenSource``) an entry's object outside what this copy may read. The
+        message names the entry and the URL the commit itself gave, nothing read from the lake."""
+        if not self.grant.allows(url):
+            raise ForbiddenSource(
+                f"entry {path!r} points at {url}, outside dataset {self.grant.project}/{self.grant.dataset}'s "
+                "location and the project's import locations; the commit cannot be cached")
+        if not any(url_within(url, root) for root in self.lake_roots):
+            raise ForbiddenSource(f"entry {path!r} points at {url}, outside the lake roots this cacher may read "
+                                  "(cacher.lake_roots); ask an operator to add it")
+
+    def as_document(self) -> dict[str, Any]:
+        return {"grant": self.grant.as_dict(), "lake_roots": list(self.lake_roots)}
+
+    @classmethod
+    def from_document(cls, doc: dict[str, Any], lake_roots: Sequence[str]) -> Source:
+        """The source a copy recorded, bounded by the lake roots the cacher has *now* (settings
+        may have narrowed them since the request): ``ForbiddenSource`` when outside them."""
+        grant = SourceGrant.from_dict(doc["grant"])
+        _check_location(grant, lake_roots)
+        return cls(grant, tuple(lake_roots))
 
 
-def locate(project: str, dataset: str, commit_id: str, manifest_url: str | None, default_lake: str) -> Source:
-    suffix = "/" + manifest_key(commit_id)
-    if manifest_url is None:
-        lake_url = join_url(default_lake, project, dataset)
-        return Source(lake_url, lake_url + suffix, "verified")
-    if not manifest_url.endswith(suffix):
-        raise ForbiddenSource(f"manifest_url {manifest_url!r} is not the manifest of commit {commit_id} "
-                              f"(expected it to end with {suffix!r}); refusing the command")
-    lake_url = manifest_url[: -len(suffix)]
-    segments = [s for s in urlsplit(lake_url).path.split("/") if s]
-    if segments and segments[-1] == dataset:
-        if len(segments) < 2 or segments[-2] != project:
-            owner = segments[-2] if len(segments) >= 2 else "none"
-            raise ForbiddenSource(f"the command asks for project {project!r} but manifest_url {manifest_url!r} "
-                                  f"is in project {owner!r}'s dataset location; refusing the command")
-        return Source(lake_url, manifest_url, "verified")
-    return Source(lake_url, manifest_url, "unverified")
+async def authorize(command: CacheRequested, keys: KeyRing, lake_roots: Sequence[str], *,
+                    leeway_seconds: float = 5.0) -> Source:
+    """The source ``command`` may read, from its verified grant; ``ForbiddenSource`` otherwise."""
+    if not command.source_grant:
+        raise ForbiddenSource(f"cache request {command.request_id} carries no source grant from the catalog; "
+                              "requests must come through the gateway")
+    if unknown_key(command.source_grant, keys) and keys.should_refresh():
+        await asyncio.to_thread(keys.refresh)  # a catalog that started (or rotated its key) after this cacher
+    try:
+        grant = verify_grant(command.source_grant, keys, leeway_seconds=leeway_seconds)
+    except InvalidCredential as exc:
+        raise ForbiddenSource(f"cache request {command.request_id}: the source grant is not valid: {exc}") from None
+    claimed = (command.project, command.dataset, command.dataset_id, command.commit_id)
+    granted = (grant.project, grant.dataset, grant.dataset_id, grant.commit_id)
+    if claimed != granted:
+        raise ForbiddenSource(f"cache request {command.request_id} asks for {command.project}/{command.dataset}@"
+                              f"{command.commit_id[:12]}, but its grant is for {grant.project}/{grant.dataset}@"
+                              f"{grant.commit_id[:12]}; refusing it")
+    if not all(isinstance(p, str) for p in grant.parents) or not all(isinstance(i, str) for i in grant.imports):
+        raise ForbiddenSource(f"cache request {command.request_id}: the source grant's parents or imports are not "
+                              "all strings; refusing it")
+    _check_location(grant, lake_roots)
+    return Source(grant, tuple(lake_roots))
+
+
+def _check_location(grant: SourceGrant, lake_roots: Sequence[str]) -> None:
+    if not any(url_within(grant.location, root) for root in lake_roots):
+        raise ForbiddenSource(f"dataset {grant.project}/{grant.dataset} lives at {grant.location}, outside the lake "
+                              "roots this cacher may read (cacher.lake_roots); ask an operator to add it")
 
 
 async def manifest_chunks(open_store: Callable[[str], ObjectStore], source: Source,
                           commit_id: str) -> AsyncIterator[bytes]:
-    """Stream the commit's gzip manifest (opened only when the fill reads it)."""
-    async with open_store(source.lake_url) as store, store.get(manifest_key(commit_id)) as reader:
-        async for chunk in reader:
-            yield chunk
+    """Stream the commit's gzip manifest (opened only when the fill reads it). A location that
+    cannot be opened (not a lake; refused) fails the fill for good (``FillError``)."""
+    try:
+        store = open_store(source.lake_url)
+        await store.__aenter__()
+    except (ConfigurationError, InvalidArgument) as exc:
+        raise FillError(f"the dataset's location {source.lake_url} cannot be read: {exc}", retryable=False) from exc
+    try:
+        async with store.get(manifest_key(commit_id)) as reader:
+            async for chunk in reader:
+                yield chunk
+    finally:
+        await store.__aexit__(None, None, None)

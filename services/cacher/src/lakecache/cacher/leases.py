@@ -32,11 +32,11 @@ def check_ttl(value: Any) -> int:
     return value
 
 
-async def copy_or_404(cacher: Cacher, commit_id: str, volume: str | None) -> dict[str, Any]:
-    doc = await find_copy(cacher, commit_id, volume)
+async def copy_or_404(cacher: Cacher, project: str, commit_id: str, volume: str | None) -> dict[str, Any]:
+    doc = await find_copy(cacher, project, commit_id, volume)
     if doc is None:
         where = f"volume {volume!r} of site {cacher.site!r}" if volume else f"site {cacher.site!r}"
-        raise NotFound(f"commit {commit_id} has no cached copy on {where}; request it first")
+        raise NotFound(f"project {project!r} has no cached copy of commit {commit_id} on {where}; request it first")
     return doc
 
 
@@ -51,8 +51,9 @@ def lease_json(lease: dict[str, Any], generation: int) -> dict[str, Any]:
             "expires_at": iso(lease["expires_at"]), "generation": generation}
 
 
-async def acquire(cacher: Cacher, commit_id: str, volume: str | None, holder: str, ttl: int) -> dict[str, Any]:
-    copy = await copy_or_404(cacher, commit_id, volume)
+async def acquire(cacher: Cacher, project: str, commit_id: str, volume: str | None, holder: str,
+                  ttl: int) -> dict[str, Any]:
+    copy = await copy_or_404(cacher, project, commit_id, volume)
     lease_id, expires = uuid.uuid4().hex, now() + timedelta(seconds=ttl)
 
     def event(d: dict[str, Any]) -> LeaseAcquired:
@@ -84,6 +85,17 @@ async def _lease(cacher: Cacher, commit_id: str, lease_id: str) -> dict[str, Any
     return lease
 
 
+async def copy_of_lease(cacher: Cacher, project: str, commit_id: str, lease_id: str) -> dict[str, Any]:
+    """The copy lease ``lease_id`` protects, if it is ``project``'s (``NotFound`` otherwise: a
+    lease id of another project's copy is not one this project has)."""
+    lease = await _lease(cacher, commit_id, lease_id)
+    copy = await cacher.copies.find_one({"_id": lease["copy_id"]})
+    if copy is None or copy["project"] != project:
+        raise NotFound(f"no lease {lease_id!r} on project {project!r}'s copy of commit {commit_id} at site "
+                       f"{cacher.site!r} (released, or never taken); acquire a new one")
+    return copy
+
+
 async def renew(cacher: Cacher, commit_id: str, lease_id: str, ttl: int | None) -> dict[str, Any]:
     lease = await _lease(cacher, commit_id, lease_id)
     if lease["expires_at"] <= now():
@@ -94,7 +106,7 @@ async def renew(cacher: Cacher, commit_id: str, lease_id: str, ttl: int | None) 
 
     def event(d: dict[str, Any]) -> LeaseRenewed:
         return LeaseRenewed(lease_id=lease_id, site=lease["site"], volume=lease["volume"], commit_id=commit_id,
-                            expires_at=expires, generation=_next_generation(d))
+                            expires_at=expires, generation=_next_generation(d), project=d["project"])
 
     await cacher.leases.update_one({"_id": lease_id}, {"$set": {"expires_at": expires, "ttl_seconds": ttl}})
     new = await transition(cacher, lease["copy_id"], lambda d: d["state"] == "ready",
@@ -111,7 +123,7 @@ async def release(cacher: Cacher, commit_id: str, lease_id: str) -> None:
 
     def event(d: dict[str, Any]) -> LeaseReleased:
         return LeaseReleased(lease_id=lease_id, site=lease["site"], volume=lease["volume"], commit_id=commit_id,
-                             generation=_next_generation(d))
+                             generation=_next_generation(d), project=d["project"])
 
     async def recompute(doc: dict[str, Any]) -> dict[str, Any]:
         # Read after ``doc``: a lease taken meanwhile moved ``rev`` and this runs again.
@@ -122,8 +134,9 @@ async def release(cacher: Cacher, commit_id: str, lease_id: str) -> None:
     await transition(cacher, lease["copy_id"], lambda d: True, recompute, lambda d: [(event(d), lease_id)])
 
 
-async def set_pin(cacher: Cacher, commit_id: str, volume: str | None, pinned: bool, by: str) -> dict[str, Any]:
-    copy = await copy_or_404(cacher, commit_id, volume)
+async def set_pin(cacher: Cacher, project: str, commit_id: str, volume: str | None, pinned: bool,
+                  by: str) -> dict[str, Any]:
+    copy = await copy_or_404(cacher, project, commit_id, volume)
 
     def event(d: dict[str, Any]) -> CachePinChanged:
         return CachePinChanged(site=d["site"], volume=d["volume"], commit_id=commit_id, dataset_id=d["dataset_id"],

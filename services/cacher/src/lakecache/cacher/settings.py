@@ -1,19 +1,30 @@
 """Settings of the cacher service (shared parts: `lakecache.core.settings`)."""
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 from lakecache.core.contracts.fields import Slug
 from lakecache.core.settings import LakeCacheSettings, ServiceSection
+
+#: Longest idle TTL of a volume (ten years): longer is no TTL at all, and overflows clocks.
+MAX_TTL_SECONDS = 10 * 365 * 86400
+#: Largest capacity a document store holds as an integer (signed 64 bits).
+MAX_CAPACITY_BYTES = 2**63 - 1
 
 
 class VolumeSetting(BaseModel):
     """A volume declared in settings; registered (or updated) when the cacher starts."""
 
     name: Slug = Field(description="Volume name, unique within the site.")
-    path: str = Field(description="Absolute path of an existing, writable directory (the NFS mount).")
-    capacity_bytes: int | None = Field(None, gt=0, description="Capacity to manage; null: what the filesystem reports.")
+    path: str = Field(description="Canonical absolute path of an existing, writable directory (the NFS mount): no "
+                      "symlink, `..` or trailing slash, not a system location, not inside or containing another "
+                      "volume (see docs/cacher.md).")
+    capacity_bytes: int | None = Field(None, gt=0, le=MAX_CAPACITY_BYTES,
+                                       description="Capacity to manage; null: what the filesystem reports.")
     ttl_seconds: int | None = Field(
-        None, gt=0, description="Unused copies older than this may be evicted; null: the evictor's default (1 day)."
+        None, gt=0, le=MAX_TTL_SECONDS, description="Unused copies older than this may be evicted (at most ten "
+        "years); null: the evictor's default (1 day)."
     )
     high_watermark: float | None = Field(
         None, gt=0, le=1, description="Fraction of capacity that starts capacity eviction; null: the evictor's "
@@ -33,7 +44,25 @@ class CacherSection(ServiceSection):
     volumes: list[VolumeSetting] = Field(
         default_factory=list,
         description='Volumes registered at start, e.g. `[{"name": "nfs1", "path": "/mnt/nfs1"}]`; more can be '
-        "added through `POST /api/v1/sites/<site>/volumes`.",
+        "added through `POST /api/v1/sites/<site>/volumes`. The cacher refuses to start when one breaks the volume "
+        "rules (docs/cacher.md).",
+    )
+    volume_roots: list[str] = Field(
+        default_factory=list,
+        description="When set, every volume must lie inside one of these directories (canonical absolute paths, "
+        'e.g. `["/mnt/cache"]`); registrations elsewhere are refused. Empty: any directory the volume rules allow.',
+    )
+    view_mode: Literal["world", "group", "owner"] = Field(
+        "world",
+        description="Who may read published views (and the pool files they link): `world` (directories 0555, "
+        "files 0444: jobs of any OS user), `group` (0550/0440: the files' group, the cacher's own or the volume "
+        "directory's when it is setgid) or `owner` (0500/0400: the cacher's OS user only). Applies to what is "
+        "published from then on.",
+    )
+    lake_roots: list[str] = Field(
+        default_factory=list,
+        description="The only lake locations fills may read from (`s3://bucket[/prefix]`, `file:///dir`): a "
+        "dataset's location and every imported object must lie inside one. Default: the service's `lake_url`.",
     )
     fills_per_volume: int = Field(2, ge=1, description="Fills running at once on one volume; others wait their turn.")
     space_wait_seconds: float = Field(

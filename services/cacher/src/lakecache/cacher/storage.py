@@ -3,7 +3,8 @@
 Collections (the cacher's own; no other service writes them):
 
 * ``volumes`` — ``_id`` ``<site>/<name>``: the site's cache volumes (path, capacity, TTL, watermarks).
-* ``copies`` — ``_id`` ``<site>/<volume>/<commit>``: one cached copy, its state, the requests
+* ``copies`` — ``_id`` ``<site>/<volume>/<project>/<commit>``: one project's cached copy (two
+  projects caching the same commit have two copies sharing the volume's pool), its state, the requests
   waiting for it, its lease/pin ``generation``, ``lease_until`` (latest expiry of a live lease)
   and ``pinned``. ``rev`` counts writes that change state or waiters: every such write is a
   compare-and-swap on it, so a request that joins cannot be lost by a fill that finishes.
@@ -14,16 +15,19 @@ Collections (the cacher's own; no other service writes them):
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from prometheus_client import CollectorRegistry, Counter
 
 from lakecache.cacher.settings import CacherSettings
 from lakecache.core.adapters.registry import object_store_from_url
 from lakecache.core.errors import NotFound
+from lakecache.core.identity import KeyRing
 from lakecache.core.outbox import Outbox
 from lakecache.core.ports.docstore import Collection, DocumentStore
 from lakecache.core.ports.objectstore import ObjectStore
@@ -74,22 +78,35 @@ class Cacher:
     outbox: Outbox
     publisher: EventPublisher
     metrics: Metrics
+    #: The catalog's public key, to verify the source grant of each cache request.
+    keys: KeyRing
     #: Builds an unopened object store for a lake URL (tests wrap it to count GETs).
     open_store: Callable[[str], ObjectStore] = field(default=object_store_from_url)
+    #: Held while a volume is registered: two aliases registered at once must not both pass the checks.
+    registering: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @classmethod
     def open(cls, store: DocumentStore, publisher: EventPublisher, settings: CacherSettings,
-             registry: CollectorRegistry) -> Cacher:
+             registry: CollectorRegistry, keys: KeyRing) -> Cacher:
         def open_store(url: str) -> ObjectStore:
-            return object_store_from_url(url, **settings.lake_options_for(url))
+            options = settings.lake_options_for(url)
+            if urlsplit(url).scheme == "file":
+                options["read_only"] = True  # a source is read, never written (nor created)
+            return object_store_from_url(url, **options)
 
         return cls(settings.cacher.site, settings, store.collection("volumes"), store.collection("copies"),
                    store.collection("leases"), Outbox(store, publisher), publisher, Metrics.on(registry),
-                   open_store)
+                   keys, open_store)
 
     @property
     def section(self):
         return self.settings.cacher
+
+    @property
+    def lake_roots(self) -> tuple[str, ...]:
+        """The lake locations fills may read from (``cacher.lake_roots``, else the service's lake)."""
+        roots = self.section.lake_roots or [self.settings.resolved_lake_url()]
+        return tuple(root.rstrip("/") for root in roots)
 
     def check_site(self, site: str) -> None:
         if site != self.site:
@@ -97,14 +114,14 @@ class Cacher:
 
     async def create_indexes(self) -> None:
         await self.volumes.create_index([("site", 1), ("name", 1)], unique=True)
-        await self.copies.create_index([("site", 1), ("volume", 1), ("commit_id", 1)], unique=True)
+        await self.copies.create_index([("site", 1), ("volume", 1), ("project", 1), ("commit_id", 1)], unique=True)
         await self.copies.create_index([("site", 1), ("state", 1)])
-        await self.copies.create_index([("site", 1), ("commit_id", 1)])
+        await self.copies.create_index([("site", 1), ("project", 1), ("commit_id", 1)])
         await self.leases.create_index([("copy_id", 1), ("expires_at", 1)])
 
 
-def copy_key(site: str, volume: str, commit_id: str) -> str:
-    return f"{site}/{volume}/{commit_id}"
+def copy_key(site: str, volume: str, project: str, commit_id: str) -> str:
+    return f"{site}/{volume}/{project}/{commit_id}"
 
 
 def public_copy(doc: dict[str, Any]) -> dict[str, Any]:
@@ -119,7 +136,7 @@ def public_copy(doc: dict[str, Any]) -> dict[str, Any]:
         "bytes_fetched": doc.get("bytes_fetched"), "bytes_deduplicated": doc.get("bytes_deduplicated"),
         "duration_seconds": doc.get("duration_seconds"),
         "progress": progress if doc["state"] in ("requested", "filling") else None,
-        "error": error, "ownership": doc.get("ownership"), "generation": doc.get("generation", 0),
+        "error": error, "generation": doc.get("generation", 0),
         "pinned": doc.get("pinned", False), "leased_until": iso(doc.get("lease_until")) if doc.get(
             "lease_until", EPOCH) > now() else None,
         "requested_at": iso(doc.get("created_at")), "updated_at": iso(doc.get("updated_at")),

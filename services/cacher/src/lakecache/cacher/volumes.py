@@ -1,8 +1,13 @@
 """The site's volume registry: which directories this cacher fills, and how full they are.
 
-A volume is registered through the API or declared in settings (registered at start, the
-settings winning over an earlier registration of the same name). Paths are checked when
-registered: an absolute path of an existing directory this process can write.
+A volume is registered through the API (by an installation administrator: ``sites:write``) or
+declared in settings (registered at start, the settings winning over an earlier registration
+of the same name). Paths follow ``volume.rules`` — canonical, an existing directory this
+process can write, not a system location, inside ``cacher.volume_roots`` when set, overlapping
+no other volume and none of the cacher's own files. A settings volume that breaks them stops
+the start, naming it; a volume registered earlier through the API is checked again at every
+start and, when it breaks them now, is *refused*: kept in the registry (with the reason) but
+never filled, picked, or deleted from by an eviction, until an operator fixes it.
 """
 
 from __future__ import annotations
@@ -10,16 +15,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from pydantic import ValidationError
 
 from lakecache.cacher.settings import VolumeSetting
 from lakecache.cacher.storage import Cacher, now
 from lakecache.cacher.volume import VolumeLayout
+from lakecache.cacher.volume.rules import Place, check_placement, check_shape
 from lakecache.core.contracts.cache import VolumeReported
-from lakecache.core.errors import Conflict, InvalidArgument, LakeCacheError, NotFound
+from lakecache.core.errors import ConfigurationError, Conflict, InvalidArgument, LakeCacheError, NotFound
 
 _FIELDS = set(VolumeSetting.model_fields)
 DEFAULT_HIGH_WATERMARK, DEFAULT_LOW_WATERMARK = 0.9, 0.75  # the evictor's defaults, for validation only
@@ -43,43 +49,103 @@ def parse_volume(body: dict[str, Any]) -> VolumeSetting:
     if low >= high:
         raise InvalidArgument(f"low_watermark ({low}) must be below high_watermark ({high}); unset marks "
                               f"default to {DEFAULT_HIGH_WATERMARK} and {DEFAULT_LOW_WATERMARK}")
-    check_path(spec.path)
     return spec
 
 
-def check_path(path: str) -> None:
-    where = Path(path)
-    if not where.is_absolute():
-        raise InvalidArgument(f"volume path {path!r} must be absolute (e.g. /mnt/nfs1)")
-    if not where.is_dir():
-        raise InvalidArgument(f"volume path {path!r} is not an existing directory on the cacher's host; "
-                              "mount or create it first")
-    if not os.access(where, os.W_OK | os.X_OK):
+def reserved_places(cacher: Cacher) -> list[Place]:
+    """The cacher's own directories, which no volume may overlap."""
+    settings = cacher.settings
+    places = [Place("the cacher's home", str(settings.home.resolve())),
+              Place("the cacher's keys directory", str(settings.resolved_keys_dir()))]
+    for root in (settings.resolved_lake_url(), *cacher.lake_roots):
+        parts = urlsplit(root)
+        if parts.scheme == "file":
+            places.append(Place("a local lake", os.path.realpath(unquote(parts.path))))
+    return places
+
+
+def check_volume(cacher: Cacher, path: str, others: list[Place], *, writable: bool = True) -> None:
+    """Refuse (``InvalidArgument``) ``path`` as a volume, by the rules of ``volume.rules``. Blocking."""
+    check_shape(path)
+    if writable and not os.access(path, os.W_OK | os.X_OK):
         raise InvalidArgument(f"volume path {path!r} is not writable by the cacher (uid {os.getuid()}); "
                               "fix its ownership or permissions")
+    check_placement(path, roots=cacher.section.volume_roots, others=others, reserved=reserved_places(cacher))
+
+
+def _place(doc: dict[str, Any]) -> Place:
+    return Place(f"volume {doc['name']!r}", doc["path"])
 
 
 def _document(cacher: Cacher, spec: VolumeSetting) -> dict[str, Any]:
-    return {"site": cacher.site, **spec.model_dump(), "path": str(Path(spec.path).absolute())}
+    return {"site": cacher.site, **spec.model_dump()}
 
 
 async def register(cacher: Cacher, spec: VolumeSetting) -> dict[str, Any]:
-    """Register a new volume; ``Conflict`` if the name is taken at this site."""
-    doc = {"_id": f"{cacher.site}/{spec.name}", **_document(cacher, spec), "created_at": now()}
-    try:
-        await cacher.volumes.insert_one(doc)
-    except Conflict:
-        raise Conflict(f"site {cacher.site!r} already has a volume {spec.name!r}; pick another name") from None
+    """Register a new volume; ``Conflict`` if the name is taken at this site, ``InvalidArgument``
+    when its path breaks the volume rules."""
+    async with cacher.registering:  # one at a time: two aliases registered at once must not both pass
+        if await cacher.volumes.find_one({"_id": f"{cacher.site}/{spec.name}"}) is not None:
+            raise Conflict(f"site {cacher.site!r} already has a volume {spec.name!r}; pick another name")
+        others = [_place(v) for v in await list_volumes(cacher)]
+        await asyncio.to_thread(check_volume, cacher, spec.path, others)
+        doc = {"_id": f"{cacher.site}/{spec.name}", **_document(cacher, spec), "refused": None,
+               "created_at": now()}
+        try:
+            await cacher.volumes.insert_one(doc)
+        except Conflict:
+            raise Conflict(f"site {cacher.site!r} already has a volume {spec.name!r}; pick another name") from None
     await report(cacher, doc)
     return doc
 
 
 async def register_from_settings(cacher: Cacher) -> None:
+    """Register the settings' volumes (refusing to start on one that breaks the rules, naming
+    it), then check the volumes registered earlier through the API against today's rules."""
+    await asyncio.to_thread(_check_roots, cacher.section.volume_roots)
+    accepted: list[Place] = []
+    declared = {spec.name for spec in cacher.section.volumes}
     for spec in cacher.section.volumes:
-        check_path(spec.path)
+        try:
+            await asyncio.to_thread(check_volume, cacher, spec.path, accepted)
+        except InvalidArgument as exc:
+            raise InvalidArgument(f"volume {spec.name!r} of the cacher's settings (cacher.volumes) is refused: "
+                                  f"{exc}. The cacher does not start until it is fixed") from None
+        accepted.append(Place(f"volume {spec.name!r}", spec.path))
         await cacher.volumes.update_one(
             {"_id": f"{cacher.site}/{spec.name}"},
-            {"$set": _document(cacher, spec), "$setOnInsert": {"created_at": now()}}, upsert=True)
+            {"$set": {**_document(cacher, spec), "refused": None}, "$setOnInsert": {"created_at": now()}},
+            upsert=True)
+    earlier = [v for v in await list_volumes(cacher) if v["name"] not in declared]
+    for doc in sorted(earlier, key=lambda v: (v.get("created_at") or now(), v["name"])):
+        try:
+            await asyncio.to_thread(check_volume, cacher, doc["path"], accepted, writable=False)
+        except InvalidArgument as exc:
+            log.error("volume %s (%s) breaks the volume rules and is refused: it is not filled or evicted from "
+                      "until it is fixed: %s", doc["name"], doc["path"], exc)
+            await cacher.volumes.update_one({"_id": doc["_id"]}, {"$set": {"refused": str(exc)}})
+            continue
+        accepted.append(_place(doc))
+        if doc.get("refused"):
+            await cacher.volumes.update_one({"_id": doc["_id"]}, {"$set": {"refused": None}})
+
+
+def _check_roots(roots: list[str]) -> None:
+    for root in roots:
+        if not root.startswith("/") or os.path.realpath(root) != root:
+            raise ConfigurationError(f"cacher.volume_roots entry {root!r} is not a canonical absolute path; give the "
+                                     "real path without '..', trailing '/' or symbolic links")
+
+
+class VolumeRefused(NotFound):
+    """The volume is registered but breaks the volume rules: nothing is filled or evicted there."""
+
+
+def usable(doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` if fills and evictions may use the volume, else ``VolumeRefused`` saying why."""
+    if doc.get("refused"):
+        raise VolumeRefused(f"volume {doc['name']!r} ({doc['path']}) is refused: {doc['refused']}")
+    return doc
 
 
 async def get_volume(cacher: Cacher, name: str) -> dict[str, Any]:
@@ -102,10 +168,10 @@ async def free_bytes(volume: dict[str, Any]) -> int:
 
 
 async def pick_volume(cacher: Cacher, name: str | None) -> dict[str, Any]:
-    """The named volume, else the one with the most free space."""
+    """The named volume, else the one with the most free space (refused volumes never)."""
     if name is not None:
-        return await get_volume(cacher, name)
-    candidates = await list_volumes(cacher)
+        return usable(await get_volume(cacher, name))
+    candidates = [v for v in await list_volumes(cacher) if not v.get("refused")]
     if not candidates:
         raise NotFound(f"site {cacher.site!r} has no cache volume; register one with "
                        f"POST /api/v1/sites/{cacher.site}/volumes or the cacher's `volumes` setting")
@@ -130,7 +196,7 @@ async def volume_json(cacher: Cacher, doc: dict[str, Any]) -> dict[str, Any]:
                        "used_bytes": space.used_bytes},
         "copies": {"ready": count, "bytes": copies[0]["bytes"] if copies else 0},
         "ttl_seconds": doc["ttl_seconds"], "high_watermark": doc["high_watermark"],
-        "low_watermark": doc["low_watermark"],
+        "low_watermark": doc["low_watermark"], "refused": doc.get("refused"),
     }
 
 

@@ -1,7 +1,9 @@
 """The catalog's HTTP API (``/api/v1``): plain aiohttp handlers over the domain modules.
 
-The caller's identity is the ``X-LakeCache-User`` header (set by the gateway; ``local`` when
-absent). Errors are problem documents (``problems.py``). See ``docs/catalog.md``.
+Every route declares the action it performs (``lakecache.core.identity``): a request is served
+only with an assertion the gateway signed for that action and the project the route touches,
+and the caller is the assertion's subject. Routes that move bytes or reach into the lake live in
+``lake_api.py``. Errors are problem documents (``problems.py``). See ``docs/catalog.md``.
 """
 
 from __future__ import annotations
@@ -11,19 +13,22 @@ from typing import Any
 
 from aiohttp import web
 
-from lakecache.catalog import commits, datasets, ingest, tags
-from lakecache.catalog.domain import Unchanged
-from lakecache.catalog.storage import Catalog, commit_json, dataset_json, tag_json
+from lakecache.catalog import commits, datasets, grants, ingest, tags
+from lakecache.catalog.domain import Unchanged, check_slug
+from lakecache.catalog.lake_api import LAKE_ROUTES
+from lakecache.catalog.storage import CATALOG_KEY, Catalog, catalog_of, commit_json, dataset_json, tag_json
 from lakecache.core.errors import InvalidArgument, NotFound
-from lakecache.core.runtime.problems import BadRequestBody, caller, check_limit, json_object
+from lakecache.core.runtime.access import CHECKED, PATH, QUERY, Access, caller, require_project, route
+from lakecache.core.runtime.problems import BadRequestBody, check_limit, json_object
 
-CATALOG_KEY = web.AppKey("catalog", Catalog)
+__all__ = ["CATALOG_KEY", "ROUTES"]
+
 NDJSON = "application/x-ndjson"
 PREFIX = "/api/v1/datasets"
 
 
 def _catalog(request: web.Request) -> Catalog:
-    return request.app[CATALOG_KEY]
+    return catalog_of(request)
 
 
 async def _dataset(request: web.Request) -> dict[str, Any]:
@@ -32,7 +37,9 @@ async def _dataset(request: web.Request) -> dict[str, Any]:
 
 
 async def create_dataset(request: web.Request) -> web.Response:
-    doc = await datasets.create_dataset(_catalog(request), await json_object(request), caller(request))
+    body = await json_object(request)
+    require_project(request, check_slug("project", body.get("project")))
+    doc = await datasets.create_dataset(_catalog(request), body, caller(request))
     location = f"{PREFIX}/{doc['project']}/{doc['name']}"
     return web.json_response(dataset_json(doc), status=201, headers={"Location": location})
 
@@ -89,6 +96,15 @@ async def show_ref(request: web.Request) -> web.Response:
     return web.json_response(commit_json(commit))
 
 
+async def grant_source(request: web.Request) -> web.Response:
+    """A source grant for caching the commit ``ref`` names (the gateway's cache requests)."""
+    catalog = _catalog(request)
+    dataset = await _dataset(request)
+    commit = await commits.resolve(catalog, dataset, request.match_info["ref"])
+    return web.json_response({"commit": commit_json(commit), "source_grant": await grants.source_grant(
+        catalog, dataset, commit), "expires_in_seconds": catalog.grant_ttl_seconds}, status=201)
+
+
 async def list_entries(request: web.Request) -> web.Response:
     q = request.query
     catalog = _catalog(request)
@@ -120,7 +136,9 @@ async def diff(request: web.Request) -> web.Response:
 
 
 async def _dataset_by_id(request: web.Request) -> dict[str, Any]:
-    return await datasets.get_dataset_by_id(_catalog(request), request.match_info["dataset_id"])
+    doc = await datasets.get_dataset_by_id(_catalog(request), request.match_info["dataset_id"])
+    require_project(request, doc["project"])
+    return doc
 
 
 async def show_dataset_by_id(request: web.Request) -> web.Response:
@@ -155,20 +173,23 @@ async def list_tags(request: web.Request) -> web.Response:
 
 _DATASET = PREFIX + "/{project}/{name}"
 _BY_ID = "/api/v1/dataset-ids/{dataset_id}"
+_READ, _WRITE = Access("datasets:read", PATH), Access("datasets:write", PATH)
 
 ROUTES = [
-    web.post(PREFIX, create_dataset),
-    web.get(PREFIX, list_datasets, allow_head=False),
-    web.get(_DATASET, show_dataset, allow_head=False),
-    web.patch(_DATASET, update_dataset),
-    web.delete(_DATASET, delete_dataset),
-    web.post(_DATASET + "/commits", create_commit),
-    web.get(_DATASET + "/commits", commit_log, allow_head=False),
-    web.get(_DATASET + "/refs/{ref}", show_ref, allow_head=False),
-    web.get(_DATASET + "/refs/{ref}/entries", list_entries, allow_head=False),
-    web.get(_DATASET + "/diff", diff, allow_head=False),
-    web.get(_DATASET + "/tags", list_tags, allow_head=False),
-    web.put(_DATASET + "/tags/{tag}", put_tag),
-    web.get(_BY_ID, show_dataset_by_id, allow_head=False),
-    web.get(_BY_ID + "/commits/{commit_id}", show_commit_by_id, allow_head=False),
+    route("POST", PREFIX, create_dataset, Access("datasets:write", CHECKED)),
+    route("GET", PREFIX, list_datasets, Access("datasets:read", QUERY)),
+    route("GET", _DATASET, show_dataset, _READ),
+    route("PATCH", _DATASET, update_dataset, _WRITE),
+    route("DELETE", _DATASET, delete_dataset, Access("datasets:delete", PATH)),
+    route("POST", _DATASET + "/commits", create_commit, _WRITE),
+    route("GET", _DATASET + "/commits", commit_log, _READ),
+    route("GET", _DATASET + "/refs/{ref}", show_ref, _READ),
+    route("GET", _DATASET + "/refs/{ref}/entries", list_entries, _READ),
+    route("POST", _DATASET + "/refs/{ref}/grants", grant_source, Access("caches:request", PATH)),
+    route("GET", _DATASET + "/diff", diff, _READ),
+    route("GET", _DATASET + "/tags", list_tags, _READ),
+    route("PUT", _DATASET + "/tags/{tag}", put_tag, _WRITE),
+    route("GET", _BY_ID, show_dataset_by_id, Access("datasets:read", CHECKED)),
+    route("GET", _BY_ID + "/commits/{commit_id}", show_commit_by_id, Access("datasets:read", CHECKED)),
+    *LAKE_ROUTES,
 ]

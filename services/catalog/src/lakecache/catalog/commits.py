@@ -6,7 +6,7 @@ Tag names that look like hex are refused when tags are made, so a ref means one 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 from lakecache.catalog.domain import (
@@ -18,9 +18,10 @@ from lakecache.catalog.domain import (
     encode_cursor,
     looks_like_commit_prefix,
 )
+from lakecache.catalog.integrity import manifest_entries
 from lakecache.catalog.storage import Catalog
 from lakecache.core.errors import InvalidArgument, NotFound
-from lakecache.core.manifest import ManifestEntry, diff_manifests, iter_manifest
+from lakecache.core.manifest import diff_manifests
 from lakecache.core.paths import sort_key
 
 _CANDIDATES = 10
@@ -89,13 +90,6 @@ async def log(
     return items, next_cursor
 
 
-async def manifest_entries(catalog: Catalog, commit: dict[str, Any]) -> AsyncIterator[ManifestEntry]:
-    """The commit's entries, streamed from its manifest in the lake."""
-    async with catalog.lake.get(commit["manifest_key"]) as reader:
-        async for entry in iter_manifest(reader):
-            yield entry
-
-
 async def entries(
     catalog: Catalog, commit: dict[str, Any], *, prefix: str, start_after: str | None, limit: int
 ) -> tuple[list[dict[str, Any]], str | None]:
@@ -108,18 +102,20 @@ async def entries(
     after = sort_key(start_after) if start_after else None
     page: list[dict[str, Any]] = []
     more = False
-    async for entry in manifest_entries(catalog, commit):
-        key = sort_key(entry.path)
-        if after is not None and key <= after:
-            continue
-        if not key.startswith(wanted):
-            if key > wanted:
+    # Closed at once when the page is full, so the lake read is released now, not at collection.
+    async with aclosing(manifest_entries(catalog, commit)) as stream:
+        async for entry in stream:
+            key = sort_key(entry.path)
+            if after is not None and key <= after:
+                continue
+            if not key.startswith(wanted):
+                if key > wanted:
+                    break
+                continue
+            if len(page) == limit:
+                more = True
                 break
-            continue
-        if len(page) == limit:
-            more = True
-            break
-        page.append(entry.model_dump(exclude_none=True))
+            page.append(entry.model_dump(exclude_none=True))
     return page, (page[-1]["path"] if more else None)
 
 

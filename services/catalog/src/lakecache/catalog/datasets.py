@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from lakecache.catalog import copies
+from lakecache.catalog import copies, locations
 from lakecache.catalog.domain import (
     DatasetInUse,
     check_description,
@@ -19,38 +19,21 @@ from lakecache.catalog.domain import (
 from lakecache.catalog.storage import Catalog, live_slot
 from lakecache.core.contracts.catalog import DatasetCreated, DatasetDeleted
 from lakecache.core.errors import Conflict, InvalidArgument, NotFound
-from lakecache.core.layout import RESERVED_PREFIX, join_url
 from lakecache.core.outbox import PENDING_FIELD
-from lakecache.core.paths import path_problems
 
 
-def _lake_location(catalog: Catalog, project: str, name: str, lake_url: object) -> tuple[str, str]:
-    """(lake URL, key prefix in the catalog's lake) of a new dataset."""
-    root = catalog.lake_url
-    if lake_url is None:
-        return join_url(root, project, name), f"{project}/{name}"
-    if not isinstance(lake_url, str):
-        raise InvalidArgument(f"lake_url must be a string URL, got {lake_url!r}")
-    url = lake_url.rstrip("/")
-    if not url.startswith(root + "/"):
-        # The catalog writes manifests under the dataset root with its own credentials, so it
-        # can only accept locations inside the lake it has opened.
-        raise InvalidArgument(
-            f"lake_url {lake_url!r} is outside the catalog's lake {root!r}; use a location under "
-            f"{root}/ or leave lake_url out for the default {join_url(root, project, name)}"
-        )
-    prefix = url[len(root) + 1:]
-    problems = path_problems(prefix)
-    if problems or (prefix + "/").startswith(RESERVED_PREFIX) or f"/{RESERVED_PREFIX}" in prefix + "/":
-        reasons = "; ".join(problems) or f"uses the reserved name {RESERVED_PREFIX.rstrip('/')!r}"
-        raise InvalidArgument(f"lake_url {lake_url!r} is not a usable dataset location: {reasons}")
-    return url, prefix
+def _taken(project: str, name: str) -> Conflict:
+    return Conflict(f"dataset {project}/{name} already exists; pick another name, or change it with "
+                    f"PATCH /api/v1/datasets/{project}/{name}")
 
 
 async def create_dataset(catalog: Catalog, body: dict[str, Any], owner: str) -> dict[str, Any]:
     project = check_slug("project", body.get("project"))
     name = check_slug("dataset name", body.get("name"))
-    lake_url, prefix = _lake_location(catalog, project, name, body.get("lake_url"))
+    lake_url, prefix = locations.dataset_location(catalog, project, name, body.get("lake_url"))
+    if await catalog.datasets.find_one({"slot": live_slot(project, name)}) is not None:
+        raise _taken(project, name)
+    await locations.check_dataset_location(catalog, project, name, lake_url)
     moment = now()
     doc = {
         "_id": uuid.uuid4().hex,
@@ -76,10 +59,7 @@ async def create_dataset(catalog: Catalog, body: dict[str, Any], owner: str) -> 
         await catalog.datasets.insert_one(doc)
     except Conflict:
         await catalog.outbox.discard(event)
-        raise Conflict(
-            f"dataset {project}/{name} already exists; pick another name, or change it with "
-            f"PATCH /api/v1/datasets/{project}/{name}"
-        ) from None
+        raise _taken(project, name) from None
     await catalog.outbox.deliver(event, collection="datasets", doc_id=doc["_id"])
     return doc
 

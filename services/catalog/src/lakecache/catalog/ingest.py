@@ -6,9 +6,10 @@ and handed in batches to ``ManifestBuilder`` in a worker thread, so neither the 
 manifest is ever held in memory and the event loop never parses entries.
 
 Order of effects, chosen so that a failure at any step leaves nothing visible: check paths
-(nothing stored on ``UnsafePaths``), write the immutable manifest (content-addressed, so a
-repeat or an orphan is harmless), record the commit, then move the head by compare-and-swap
-and undo the record if the swap lost.
+and where entries' objects point (nothing stored on ``UnsafePaths`` or ``ObjectsOutside``),
+write the immutable manifest (content-addressed, so a repeat or an orphan is harmless; one
+found changed in the lake is rewritten), record the commit, then move the head by
+compare-and-swap and undo the record if the swap lost.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from lakecache.catalog import imports, integrity
 from lakecache.catalog.commits import commit_by_id
 from lakecache.catalog.domain import COMMIT_ID, HeadMoved, Unchanged, now
+from lakecache.catalog.locations import ObjectCheck
 from lakecache.catalog.storage import Catalog, manifest_location
 from lakecache.core.contracts.catalog import CommitCreated
 from lakecache.core.errors import Conflict, InvalidArgument, NotFound, PreconditionFailed
@@ -86,7 +89,7 @@ async def line_batches(chunks: AsyncIterable[bytes]) -> AsyncIterator[list[bytes
         yield [pending]
 
 
-def _add_lines(builder: ManifestBuilder, lines: list[bytes], first_number: int) -> None:
+def _add_lines(builder: ManifestBuilder, objects: ObjectCheck, lines: list[bytes], first_number: int) -> None:
     for number, line in enumerate(lines, first_number):
         if not line.strip():
             continue
@@ -100,6 +103,8 @@ def _add_lines(builder: ManifestBuilder, lines: list[bytes], first_number: int) 
                 f"line {number}: object {entry.object!r} must be a full URL (s3://bucket/key) of imported "
                 "bytes; leave it out for synced content stored by hash"
             )
+        if entry.object is not None:
+            objects.check(entry.path, entry.object)
         builder.add(entry)
 
 
@@ -153,17 +158,39 @@ async def create_commit(
         raise BadRequestBody('the body is empty: send the commit header {"message": …} as its first line')
     header = parse_header(first[0])
     parents = await _parents(catalog, dataset, header)
+    # An entry's object is read later by the cacher with its own rights: it may point only
+    # inside this dataset's location or the project's import locations (a confused deputy
+    # otherwise). The cacher checks again against its grant.
+    objects = ObjectCheck(f"{dataset['project']}/{dataset['name']}",
+                          [dataset["lake_url"], *await imports.location_urls(catalog, dataset["project"])])
     with ManifestBuilder(catalog.workdir) as builder:
         pending, number = first[1:], 2
         async for batch in batches:
             pending.extend(batch)
             if len(pending) >= _BATCH_LINES:
-                await asyncio.to_thread(_add_lines, builder, pending, number)
+                await asyncio.to_thread(_add_lines, builder, objects, pending, number)
                 number += len(pending)
                 pending = []
-        await asyncio.to_thread(_add_lines, builder, pending, number)
+        await asyncio.to_thread(_add_lines, builder, objects, pending, number)
+        objects.raise_if_any()
         built, entries_digest = await asyncio.to_thread(_build, builder, parents)
         return await _record(catalog, dataset, header, built, entries_digest, author)
+
+
+async def _store_manifest(catalog: Catalog, key: str, built: BuiltManifest) -> None:
+    """Put the immutable manifest; one already there (same id) is kept if it still matches."""
+    try:
+        info = await catalog.lake.put(key, Path(built.path), if_none_match=True)
+    except PreconditionFailed:
+        stored = {"id": built.commit_id, "manifest_key": key, "parents": built.parents, "files": built.files,
+                  "bytes": built.bytes}
+        try:
+            await integrity.verify(catalog, stored)
+            return  # the manifest of this id exists: same id, same entries
+        except integrity.ManifestMismatch:
+            # Changed in the lake since an earlier commit wrote it: the one built here is right.
+            info = await catalog.lake.put(key, Path(built.path))
+    integrity.remember(catalog, key, info.etag)
 
 
 async def _record(catalog: Catalog, dataset: dict[str, Any], header: CommitHeader, built: BuiltManifest,
@@ -178,10 +205,7 @@ async def _record(catalog: Catalog, dataset: dict[str, Any], header: CommitHeade
         if current is not None and current.get("entries_digest") == entries_digest:
             raise Unchanged(current)
     key, url = manifest_location(dataset, built.commit_id)
-    try:
-        await catalog.lake.put(key, Path(built.path), if_none_match=True)
-    except PreconditionFailed:
-        pass  # the manifest of this id exists: same id, same entries
+    await _store_manifest(catalog, key, built)
     doc = {
         "_id": f"{dataset['_id']}/{built.commit_id}", "id": built.commit_id, "dataset_id": dataset["_id"],
         "project": dataset["project"], "dataset": dataset["name"], "parents": built.parents,

@@ -1,8 +1,15 @@
-"""The evictor's HTTP API: why a copy is kept or was evicted, and per-dataset/commit TTLs."""
+"""The evictor's HTTP API: why a copy is kept or was evicted, and per-dataset/commit TTLs.
+
+A copy is one project's: its route names the project in the path, so the identity check
+admits only callers authorized in that project, and the answer is about that project's copy
+alone (another project's copy of the same commit is neither shown nor hinted at). The site
+summary and TTL overrides are installation-wide (``sites:read``, ``sites:write``).
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,32 +19,40 @@ from pydantic import ValidationError
 from lakecache.core.contracts.eviction import EvictionTtlChanged
 from lakecache.core.errors import InvalidArgument, NotFound
 from lakecache.core.publishing import EventPublisher
-from lakecache.core.runtime.problems import caller, json_object
+from lakecache.core.runtime.access import PATH, Access, caller, route
+from lakecache.core.runtime.problems import json_object
+from lakecache.evictor.policy import MAX_TTL_SECONDS, copy_key
 from lakecache.evictor.sites import SitePolicies
 
 POLICIES_KEY = web.AppKey("evictor_policies", SitePolicies)
 PUBLISHER_KEY = web.AppKey("evictor_publisher", EventPublisher)
 SITE = "/api/v1/sites/{site}"
+#: One project's copy of a commit at a site (another project's copy of the commit is another copy).
+COPY = "/api/v1/projects/{project}/sites/{site}/copies/{commit_id}"
 _MAX_TARGET = 128  # the contract's limit on ids
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # no id has them, and they garble logs and terminals
 
 
 async def explain_copy(request: web.Request) -> web.Response:
-    """``GET …/copies/{commit_id}/eviction?volume=V``: the verdict and the facts behind it."""
-    site, commit_id = request.match_info["site"], request.match_info["commit_id"]
+    """``GET /projects/{project}/sites/{site}/copies/{commit_id}/eviction?volume=V``: the verdict
+    about the project's copy and the facts behind it."""
+    match = request.match_info
+    project, site, commit_id = match["project"], match["site"], match["commit_id"]
     policies = request.app[POLICIES_KEY]
     state = await policies.state(site)
     volume = request.query.get("volume")
-    holding = sorted(name for name, v in state.volumes.items() if commit_id in v.copies)
+    key = copy_key(project, commit_id)
+    holding = sorted(name for name, v in state.volumes.items() if key in v.copies)
     if not holding:
-        raise NotFound(f"the evictor knows no copy of commit {commit_id} at site {site!r}; it learns of copies "
-                       "from cache.ready events (is the site's cacher running, and this evictor the one "
-                       "that owns the site?)")
+        raise NotFound(f"the evictor knows no copy of commit {commit_id} for project {project!r} at site {site!r}; "
+                       "it learns of copies from cache.ready events (is the site's cacher running, and this "
+                       "evictor the one that owns the site?)")
     if volume is None:
         volume = holding[0]
     elif volume not in holding:
-        raise NotFound(f"the evictor knows no copy of commit {commit_id} on volume {volume!r} of site {site!r}; "
-                       f"it knows one on {', '.join(holding)}")
-    return web.json_response(await policies.explain(site, volume, commit_id, datetime.now(UTC)))
+        raise NotFound(f"the evictor knows no copy of commit {commit_id} for project {project!r} on volume "
+                       f"{volume!r} of site {site!r}; it knows one on {', '.join(holding)}")
+    return web.json_response(await policies.explain(site, volume, project, commit_id, datetime.now(UTC)))
 
 
 async def site_summary(request: web.Request) -> web.Response:
@@ -65,7 +80,8 @@ async def set_ttl(request: web.Request) -> web.Response:
     problems = _ttl_problems(body)
     if problems:
         raise InvalidArgument("; ".join(problems) + '. Send {"scope": "dataset" or "commit", "target": "<dataset id '
-                              'or commit id>", "ttl_seconds": <whole seconds > 0, or null to clear>}')
+                              f'or commit id>", "ttl_seconds": <whole seconds, 1 to {MAX_TTL_SECONDS}, or null to '
+                              'clear>}')
     try:
         changed = EvictionTtlChanged(site=request.match_info["site"], scope=body["scope"], target=body["target"],
                                      ttl_seconds=body.get("ttl_seconds"), changed_by=caller(request))
@@ -84,18 +100,30 @@ def _ttl_problems(body: dict[str, Any]) -> list[str]:
         problems.append(f"unknown field(s) {', '.join(unknown)}")
     scope, target, ttl = body.get("scope"), body.get("target"), body.get("ttl_seconds")
     if scope not in ("dataset", "commit"):
-        problems.append(f'scope must be "dataset" or "commit", got {json.dumps(scope)}')
+        problems.append(f'scope must be "dataset" or "commit", got {_shown(scope)}')
     if not isinstance(target, str) or not 1 <= len(target) <= _MAX_TARGET:
-        shown = json.dumps(target) if not isinstance(target, str) else f"{len(target)} characters"
+        shown = _shown(target) if not isinstance(target, str) else f"{len(target)} characters"
         problems.append(f"target must be the dataset's or commit's id (1 to {_MAX_TARGET} characters), got {shown}")
-    if not (ttl is None or (isinstance(ttl, int) and not isinstance(ttl, bool) and ttl > 0)):
-        problems.append(f"ttl_seconds must be a whole number of seconds above 0, or null to clear the override, "
-                        f"got {json.dumps(ttl)}")
+    elif _CONTROL.search(target):
+        problems.append("target must be the dataset's or commit's id, without control characters")
+    if not (ttl is None or (isinstance(ttl, int) and not isinstance(ttl, bool) and 0 < ttl <= MAX_TTL_SECONDS)):
+        problems.append(f"ttl_seconds must be a whole number of seconds from 1 to {MAX_TTL_SECONDS} (10 years), or "
+                        f"null to clear the override, got {_shown(ttl)}")
     return problems
 
 
+def _shown(value: Any) -> str:
+    """``value`` as JSON, or its length when long (a number thousands of digits long, a big list):
+    the answer stays short."""
+    try:
+        text = json.dumps(value)
+    except ValueError:  # an integer past Python's conversion limit
+        return "a number too long to show"
+    return text if len(text) <= 40 else f"a value of {len(text)} characters"
+
+
 ROUTES = [
-    web.get(SITE + "/eviction", site_summary),
-    web.get(SITE + "/copies/{commit_id}/eviction", explain_copy),
-    web.put(SITE + "/ttl", set_ttl),
+    route("GET", SITE + "/eviction", site_summary, Access("sites:read")),
+    route("GET", COPY + "/eviction", explain_copy, Access("caches:read", PATH)),
+    route("PUT", SITE + "/ttl", set_ttl, Access("sites:write")),
 ]

@@ -3,7 +3,7 @@
 from pydantic import Field, model_validator
 
 from lakecache.core.settings import LakeCacheSettings, ServiceSection
-from lakecache.evictor.policy import PolicySettings
+from lakecache.evictor.policy import MAX_TTL_SECONDS, PolicySettings
 
 
 class EvictorSection(ServiceSection):
@@ -12,7 +12,9 @@ class EvictorSection(ServiceSection):
         10.0, gt=0, description="How often idle TTLs and watermarks are checked (the evictor's clock)."
     )
     default_ttl_seconds: int = Field(
-        86400, gt=0, description="Idle TTL of a copy when neither its commit, its dataset nor its volume sets one."
+        86400, gt=0, le=MAX_TTL_SECONDS,
+        description="Idle TTL of a copy when neither its commit, its dataset nor its volume sets one (1 second to "
+                    "10 years).",
     )
     high_watermark: float = Field(
         0.90, gt=0, le=1, description="Default share of a volume's capacity above which copies are evicted."

@@ -98,8 +98,9 @@ class SitePolicies:
         for outcome in outcomes:
             if isinstance(outcome, policy.Decision):
                 self._metrics.decisions.labels(outcome.reason, str(outcome.dry_run).lower()).inc()
-                log.info("decided to evict %s on %s/%s (%s%s): %s", outcome.commit_id, outcome.site,
-                         outcome.volume, outcome.reason, ", dry run" if outcome.dry_run else "", outcome.explanation)
+                log.info("decided to evict %s's copy of %s on %s/%s (%s%s): %s", outcome.project, outcome.commit_id,
+                         outcome.site, outcome.volume, outcome.reason, ", dry run" if outcome.dry_run else "",
+                         outcome.explanation)
             elif isinstance(outcome, policy.EvictionDeclined):
                 log.info("%s", outcome.explanation)
             elif isinstance(outcome, policy.NothingEligible):
@@ -110,5 +111,5 @@ class SitePolicies:
             if announced is not None:
                 yield announced
 
-    async def explain(self, site: str, volume: str, commit_id: str, now: datetime) -> dict[str, Any]:
-        return policy.explain(await self.state(site), volume, commit_id, now, self.settings)
+    async def explain(self, site: str, volume: str, project: str, commit_id: str, now: datetime) -> dict[str, Any]:
+        return policy.explain(await self.state(site), volume, project, commit_id, now, self.settings)

@@ -1,9 +1,11 @@
 """The gateway's HTTP parts: its routes, the auth and problem middlewares, the API reference,
 the clients of the services behind it and the copy-status read model.
 
-Middleware order matters: authentication runs outside the problem middleware, so a handler's
-error is already a problem response when the auth middleware writes the request's audit
-record with its final status, and 401/403 are answered before any handler or body read.
+Middleware order matters: the input guard runs first (control characters or over-long values in
+the path or query are refused before anything reads them, or writes them to the audit log);
+authentication runs outside the problem middleware, so a handler's error is already a problem
+response when the auth middleware writes the request's audit record with its final status, and
+401/403 are answered before any handler or body read.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from lakecache.gateway.copies import COPY_STATUS_KEY, CopyStatusView
 from lakecache.gateway.copies.handlers import HANDLERS
 from lakecache.gateway.copies.stream import SSE_SETTINGS_KEY
 from lakecache.gateway.copies.volumes import SITE_VOLUMES_KEY, SiteVolumesView
+from lakecache.gateway.http.limits import input_guard_middleware
 from lakecache.gateway.http.openapi import openapi_document
 from lakecache.gateway.http.problems import gateway_problem_middleware
 from lakecache.gateway.http.registry import Registry
@@ -84,6 +87,7 @@ def gateway_parts(deps: GatewayDependencies, registry: Registry | None = None) -
         app[PUBLISHER_KEY] = deps.publisher
         app[SSE_SETTINGS_KEY] = deps.sse
         app.cleanup_ctx.append(deps.upstreams.client_context(deps.telemetry))
+        app.middlewares.append(input_guard_middleware())
         app.middlewares.append(auth_middleware(deps.auth, policy))
         app.middlewares.append(gateway_problem_middleware())
 

@@ -25,7 +25,9 @@ async def bootstrap(resources: Resources) -> ServiceParts:
         # Before serving: the first request of a fresh installation can use the file's token.
         await ensure_admin_token(auth, settings.home.resolve())
     upstreams = Upstreams(catalog=section.catalog_url, evictor=section.evictor_url, default_cacher=section.cacher_url,
-                          cachers=dict(section.cacher_urls), timeout_seconds=section.upstream_timeout_seconds)
+                          signing_key=resources.keys.signing_key, cachers=dict(section.cacher_urls),
+                          timeout_seconds=section.upstream_timeout_seconds,
+                          assertion_ttl_seconds=settings.identity.assertion_ttl_seconds)
     return gateway_parts(GatewayDependencies(auth, copies, volumes, upstreams, resources.publisher, resources.telemetry,
                                              sse=(section.status_poll_seconds, section.sse_heartbeat_seconds)))
 
@@ -43,6 +45,7 @@ SERVICE = ServiceDefinition(
     bootstrap=bootstrap,
     needs_store=True,
     needs_lake=False,
+    internal=False,
     description="The authenticated HTTP entry point for the CLI, the dashboard and the SDK.",
     with_peers=with_peers,
 )

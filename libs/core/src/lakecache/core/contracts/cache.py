@@ -1,8 +1,12 @@
 """Commands to the cacher and the events it emits about cached copies.
 
-A cached copy is identified by (site, volume, commit). ``cache.requested`` and
-``cache.eviction.requested`` are commands (routed to the site's command topic);
-the rest are facts.
+A cached copy is identified by (site, volume, project, commit): two projects that cache the
+same commit get two copies (their bytes are shared on the volume; access, leases, pins and
+eviction are not). ``cache.requested`` and ``cache.eviction.requested`` are commands (routed
+to the site's command topic); the rest are facts.
+
+``project`` was added to the copy events that lacked it (``None`` only in events written before
+copies were per project; the cacher refuses an eviction command without one).
 """
 
 from typing import Literal
@@ -30,6 +34,9 @@ class CacheRequested(EventData):
     volume: Slug | None = None
     requester: str
     manifest_url: str | None = None
+    #: The catalog's signed word on where this commit's bytes may be read from
+    #: (``lakecache.core.identity.grants``); the cacher refuses a command without a valid one.
+    source_grant: str | None = None
 
 
 @EVENTS.register
@@ -40,6 +47,7 @@ class CacheFillProgress(EventData):
     site: Slug
     volume: Slug
     commit_id: CommitId
+    project: Slug | None = None
     files_done: NonNegative
     files_total: NonNegative
     bytes_done: NonNegative
@@ -93,6 +101,7 @@ class CacheSpaceRequested(EventData):
     bytes_needed: NonNegative
     fill_id: Id
     commit_id: CommitId
+    project: Slug | None = None
 
 
 @EVENTS.register
@@ -109,6 +118,7 @@ class CacheEvictionRequested(EventData):
     dataset_id: Id
     reason: EvictionReason
     generation: int | None = None
+    project: Slug | None = None
     dry_run: bool = False
     explanation: str = ""
 
@@ -124,6 +134,7 @@ class CacheEvicted(EventData):
     dataset_id: Id
     reason: EvictionReason
     bytes_freed: NonNegative
+    project: Slug | None = None
 
 
 @EVENTS.register
@@ -138,6 +149,7 @@ class CacheEvictionRefused(EventData):
     volume: Slug
     commit_id: CommitId
     reason: str
+    project: Slug | None = None
 
 
 @EVENTS.register

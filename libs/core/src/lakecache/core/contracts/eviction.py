@@ -37,6 +37,7 @@ class ManualEvictionRequested(EventData):
     volume: Slug
     commit_id: CommitId
     requested_by: str
+    project: Slug | None = None  # the project whose copy to evict (None only in old events)
 
 
 @EVENTS.register

@@ -34,6 +34,7 @@ class LeaseRenewed(EventData):
     commit_id: CommitId
     expires_at: datetime
     generation: int | None = None
+    project: Slug | None = None  # None only in events from before copies were per project
 
 
 @EVENTS.register
@@ -45,6 +46,7 @@ class LeaseReleased(EventData):
     volume: Slug
     commit_id: CommitId
     generation: int | None = None
+    project: Slug | None = None  # None only in events from before copies were per project
 
 
 @EVENTS.register

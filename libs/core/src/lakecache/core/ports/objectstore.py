@@ -32,6 +32,12 @@ Errors (all from ``lakecache.core.errors``)
     ``InvalidArgument`` bad key, range, limit, data or sha256 mismatch, ``Unavailable`` the
     server could not be reached or failed transiently (retry later), ``ConfigurationError`` bad
     URL, options or credentials.
+
+Presigned uploads
+    ``presign_put`` hands a client that holds no lake credentials a short-lived URL that stores
+    exactly one declared content (its sha256 and size are part of the signature) under one key.
+    Stores that cannot (the local directory) return ``None``: the content then has to come
+    through a service that holds the store.
 """
 
 from __future__ import annotations
@@ -54,12 +60,13 @@ from lakecache.core.errors import (
 )
 
 __all__ = [
-    "ByteRange", "PutData", "ObjectInfo", "ListPage", "ObjectReader", "ObjectStore",
-    "validate_key", "validate_range", "iter_data_chunks", "etags_equal",
+    "ByteRange", "PutData", "ObjectInfo", "ListPage", "ObjectReader", "ObjectStore", "PresignedPut",
+    "validate_key", "validate_range", "validate_presign", "iter_data_chunks", "etags_equal",
     "NotFound", "Conflict", "PreconditionFailed", "InvalidArgument", "Unavailable",
     "ConfigurationError",
     "MiB", "MAX_KEY_BYTES", "MIN_CHUNK_SIZE", "DEFAULT_CHUNK_SIZE", "DEFAULT_MULTIPART_THRESHOLD",
     "DEFAULT_PART_SIZE", "MIN_PART_SIZE", "MAX_PARTS", "MAX_LIST_LIMIT", "DEFAULT_LIST_LIMIT",
+    "MAX_PRESIGN_SECONDS", "MAX_SINGLE_PUT_BYTES",
 ]
 
 MiB = 1 << 20
@@ -74,6 +81,8 @@ MIN_PART_SIZE = 5 * MiB  # S3's minimum for every part but the last
 MAX_PARTS = 10_000  # S3's maximum part count
 MAX_LIST_LIMIT = 1000  # S3 returns at most 1000 keys per page
 DEFAULT_LIST_LIMIT = 1000
+MAX_PRESIGN_SECONDS = 7 * 86400  # SigV4's limit for a presigned URL
+MAX_SINGLE_PUT_BYTES = 5 * 1024**3  # S3's limit for one PUT request
 
 ByteRange = tuple[int, int]
 """``(start, end)`` with ``end`` inclusive, as in HTTP ``Range: bytes=start-end``."""
@@ -100,6 +109,16 @@ class ObjectInfo:
     last_modified: datetime | None
     sha256: str | None = None
     version_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PresignedPut:
+    """An upload a client may perform without credentials: ``PUT url`` with exactly ``headers``
+    (they are part of the signature) and the declared content as the body, before ``expires_at``."""
+
+    url: str
+    headers: dict[str, str]
+    expires_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,6 +370,15 @@ class ObjectStore(abc.ABC):
         ``Conflict``, ``InvalidArgument`` (bad key or data), ``Unavailable``.
         """
 
+    async def presign_put(self, key: str, *, sha256: str, size: int, expires_seconds: int) -> PresignedPut | None:
+        """A URL through which a client without credentials stores exactly the content
+        ``sha256`` (hex) of ``size`` bytes under ``key`` (overwriting it), valid ``expires_seconds``
+        (1 to ``MAX_PRESIGN_SECONDS``); the server refuses any other body. ``None`` when this
+        store cannot hand out such URLs (the default; the local store). Raises
+        ``InvalidArgument`` for a bad key, hash, size (0 to ``MAX_SINGLE_PUT_BYTES``) or lifetime."""
+        validate_presign(key, sha256=sha256, size=size, expires_seconds=expires_seconds)
+        return None
+
     @abc.abstractmethod
     async def delete(self, key: str, *, if_match: str | None = None) -> None:
         """Remove the object; a missing key is success. Raises ``PreconditionFailed`` when
@@ -362,3 +390,16 @@ def validate_list_limit(limit: int) -> int:
     if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIST_LIMIT:
         raise InvalidArgument(f"list limit must be 1..{MAX_LIST_LIMIT}, got {limit!r}")
     return limit
+
+
+def validate_presign(key: str, *, sha256: str, size: int, expires_seconds: int) -> None:
+    """``presign_put``'s argument rules (``InvalidArgument`` naming the one broken)."""
+    validate_key(key)
+    if not isinstance(sha256, str) or len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+        raise InvalidArgument(f"presign {key!r}: sha256 must be 64 lower-case hex digits, got {sha256!r}")
+    if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= MAX_SINGLE_PUT_BYTES:
+        raise InvalidArgument(f"presign {key!r}: size must be 0..{MAX_SINGLE_PUT_BYTES} bytes (one PUT), got {size!r}")
+    if not isinstance(expires_seconds, int) or isinstance(expires_seconds, bool) \
+            or not 1 <= expires_seconds <= MAX_PRESIGN_SECONDS:
+        raise InvalidArgument(f"presign {key!r}: expires_seconds must be 1..{MAX_PRESIGN_SECONDS}, "
+                              f"got {expires_seconds!r}")

@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from lakecache.core.identity.keys import KeyRing
 from lakecache.core.ports.bus import EventBus, MessageHandler, RetryPolicy
 from lakecache.core.publishing import EventPublisher
 from lakecache.core.settings import LakeCacheSettings
@@ -22,6 +23,8 @@ class Resources:
     telemetry: Telemetry
     bus: EventBus
     publisher: EventPublisher
+    #: This service's signing key and the public keys it trusts (``lakecache.core.identity``).
+    keys: KeyRing
     store: Any | None = None  # DocumentStore, when the service declared needs_store
     lake: Any | None = None  # ObjectStore, when the service declared needs_lake
 
@@ -55,6 +58,10 @@ class ServiceDefinition:
     bootstrap: Callable[[Resources], Awaitable[ServiceParts]]
     needs_store: bool = False
     needs_lake: bool = False
+    #: Behind the gateway: every route but the probes needs a signed assertion
+    #: (``lakecache.core.runtime.access``). The gateway, the public entry point, authenticates
+    #: people's tokens itself.
+    internal: bool = True
     description: str = ""
     #: When services share one process (``lakecache up``): the settings given those started
     #: before it, by name, with their base URLs — how the gateway finds ports chosen at start.

@@ -17,9 +17,10 @@ TELEMETRY_KEY = web.AppKey("telemetry", Telemetry)
 READY_CHECKS_KEY = web.AppKey("ready_checks", dict)
 SERVICE_KEY = web.AppKey("service", str)
 
-#: The shared probes, which answer without authentication in the internal services. The
-#: gateway (the public entry point) starts from this list but keeps ``/metrics`` behind the
-#: ``metrics:read`` permission unless its ``public_metrics`` setting says otherwise.
+#: The shared routes every service serves besides its own: the probes answer everyone; in the
+#: internal services ``/metrics`` takes the installation's metrics token
+#: (``lakecache.core.runtime.access``), and the gateway keeps it behind the ``metrics:read``
+#: permission unless its ``public_metrics`` setting says otherwise.
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 _CHECK_TIMEOUT = 5.0

@@ -14,12 +14,18 @@ from typing import Any
 
 from aiohttp import web
 
-from lakecache.core.errors import Conflict, InvalidArgument, NotFound, PreconditionFailed, Unavailable
+from lakecache.core.errors import (
+    Conflict,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    PreconditionFailed,
+    Unavailable,
+)
 
 log = logging.getLogger(__name__)
 
 TYPE_PREFIX = "urn:lakecache:problem:"
-USER_HEADER = "X-LakeCache-User"
 
 
 class BadRequestBody(InvalidArgument):
@@ -38,6 +44,7 @@ class ProblemType:
 
 SHARED_PROBLEMS: tuple[ProblemType, ...] = (
     ProblemType(BadRequestBody, 400, "bad-request-body", "Unreadable request body"),
+    ProblemType(PermissionDenied, 403, "forbidden", "Forbidden"),
     ProblemType(NotFound, 404, "not-found", "Not found"),
     ProblemType(Conflict, 409, "conflict", "Conflict"),
     ProblemType(PreconditionFailed, 409, "conflict", "Conflict"),
@@ -71,6 +78,10 @@ def problem_middleware(
         except web.HTTPException as exc:
             if exc.status < 400:
                 raise
+            if exc.status == 413:
+                return problem(413, "payload-too-large", "Payload too large",
+                               f"{request.method} {request.path}: the body is larger than this service accepts "
+                               f"({exc.text}); send less", request.path)
             return problem(exc.status, f"http-{exc.status}", exc.reason,
                            f"{request.method} {request.path}: {exc.text or exc.reason}", request.path)
         except handled as exc:
@@ -85,19 +96,37 @@ def problem_middleware(
     return middleware
 
 
-def caller(request: web.Request) -> str:
-    """Who is calling: the ``X-LakeCache-User`` header the gateway sets (``local`` without one)."""
-    return request.headers.get(USER_HEADER, "").strip() or "local"
+#: Deepest nesting a JSON body may have: the services' bodies are a few levels deep, and
+#: refusing early keeps a hostile body from exhausting the parser's recursion.
+MAX_JSON_DEPTH = 32
+
+
+def json_depth(value: Any) -> int:
+    """Nesting depth of a parsed JSON value (iterative: safe on any input)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in item)
+    return deepest
 
 
 async def json_object(request: web.Request) -> dict[str, Any]:
-    """The request body as a JSON object, or ``BadRequestBody`` saying what is wrong."""
+    """The request body as a JSON object, or ``BadRequestBody`` saying what is wrong. Bodies
+    over the app's size limit are answered 413 by the problem middleware."""
     try:
         body = await request.json()
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequestBody(f"the request body is not JSON: {exc}") from None
+    except RecursionError:
+        raise BadRequestBody(f"the request body nests deeper than {MAX_JSON_DEPTH} levels") from None
     if not isinstance(body, dict):
         raise BadRequestBody(f"the request body must be a JSON object, got {type(body).__name__}")
+    if json_depth(body) > MAX_JSON_DEPTH:
+        raise BadRequestBody(f"the request body nests deeper than {MAX_JSON_DEPTH} levels")
     return body
 
 

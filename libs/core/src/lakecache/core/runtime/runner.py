@@ -13,8 +13,11 @@ from aiohttp import web
 from opentelemetry.sdk.trace import SpanProcessor
 
 from lakecache.core.adapters.registry import document_store_from_url, event_bus_from_url, object_store_from_url
+from lakecache.core.identity import KeyRing
+from lakecache.core.identity.keys import metrics_token, private_directory
 from lakecache.core.ports.bus import EventBus
 from lakecache.core.publishing import EventPublisher
+from lakecache.core.runtime.access import IdentityPolicy, identity_middleware, undeclared
 from lakecache.core.runtime.definition import Resources, ServiceDefinition, ServiceParts
 from lakecache.core.runtime.http import READY_CHECKS_KEY, create_app
 from lakecache.core.settings import LakeCacheSettings, redact_url
@@ -61,10 +64,14 @@ async def start_service(
     )
     async with contextlib.AsyncExitStack() as stack:
         stack.callback(telemetry.shutdown)
+        # The embedded lake, stores, keys and tokens live under home: only this OS user may enter it.
+        await asyncio.to_thread(private_directory, settings.home.resolve())
         adapter = event_bus_from_url(settings.bus_url)
         bus: EventBus = TracedEventBus(adapter, telemetry.tracer_provider, telemetry.registry)
         await stack.enter_async_context(bus)
-        resources = Resources(settings, telemetry, bus, EventPublisher(bus, name))
+        keys_dir, generate = settings.resolved_keys_dir(), settings.identity.generate_keys
+        keys = await asyncio.to_thread(KeyRing.open, keys_dir, name, generate=generate)
+        resources = Resources(settings, telemetry, bus, EventPublisher(bus, name), keys)
         checks = {"bus": bus.ping}
         if definition.needs_store:
             if settings.resolved_store_url().startswith("mongodb"):
@@ -76,7 +83,16 @@ async def start_service(
             resources.lake = await stack.enter_async_context(lake)
         parts = await definition.bootstrap(resources)
 
-        app = create_app(name, telemetry, {**checks, **parts.ready_checks}, parts.routes)
+        middlewares = []
+        if definition.internal:
+            policy = IdentityPolicy(name, keys, frozenset(settings.identity.trusted_issuers),
+                                    await asyncio.to_thread(metrics_token, keys_dir, generate=generate),
+                                    settings.identity.clock_leeway_seconds)
+            middlewares.append(identity_middleware(policy))
+        app = create_app(name, telemetry, {**checks, **parts.ready_checks}, parts.routes, middlewares)
+        if definition.internal and (missing := undeclared(app)):
+            # Deny by default would hide these; refuse to start instead.
+            raise RuntimeError(f"the {name}'s routes declare no action: {'; '.join(missing)}")
         if parts.app_setup is not None:
             parts.app_setup(app)
         runner = web.AppRunner(app, access_log=None)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import itertools
 import os
 import secrets
 import time
@@ -21,10 +22,11 @@ from pathlib import Path
 
 from lakecache.cacher.fill.errors import FillError
 from lakecache.cacher.fill.fetcher import NO_SPACE, Fetcher, FetchOptions
-from lakecache.cacher.fill.planner import FillPlan, plan_fill
+from lakecache.cacher.fill.markers import read_marker
+from lakecache.cacher.fill.planner import FillPlan, ObjectCheck, plan_fill
 from lakecache.cacher.fill.progress import ProgressCallback, ProgressTracker
 from lakecache.cacher.fill.sources import Sources, StoreOpener
-from lakecache.cacher.fill.views import build_view, publish_view, read_marker, view_in_place
+from lakecache.cacher.fill.views import build_view, publish_view, settle_view
 from lakecache.cacher.volume.evict import discard_leftovers
 from lakecache.cacher.volume.layout import VolumeLayout, check_name, check_sha256
 from lakecache.cacher.volume.lock import try_lock, volume_lock
@@ -54,27 +56,35 @@ async def fill_commit(
     open_store: StoreOpener,
     *,
     lake_url: str,
+    parents: list[str] | None,
+    check_object: ObjectCheck | None = None,
     on_progress: ProgressCallback | None = None,
     options: FetchOptions = FetchOptions(),
     check_space: bool = True,
     capacity_bytes: int | None = None,
     progress_interval: float = 0.5,
+    view_mode: str = "world",
 ) -> FillResult:
     """Materialize ``commit_id`` of ``project/dataset`` at ``<volume_root>/<project>/<dataset>/<commit_id>``.
 
     ``manifest_chunks`` streams the commit's gzip manifest (not consumed when the commit is
-    already ready). Content is read from ``lake_url`` (the dataset's lake location) or, for
-    imported entries, from their own URL, through stores made by ``open_store(url)``.
+    already ready); with ``parents``, its entries and those parents must give ``commit_id``
+    back (a manifest changed in the lake is refused before anything is fetched). Content is
+    read from ``lake_url`` (the dataset's lake location) or, for imported entries, from their
+    own URL — which ``check_object(url, path)`` may refuse — through stores made by
+    ``open_store(url)``. Content the pool already holds is not fetched, but first confirmed in
+    that source (``options.confirm_present``; see ``fill.confirm``).
     ``on_progress`` (sync or async) gets a ``FillProgress`` at most every
     ``progress_interval`` seconds and once at the end. With ``check_space``, a fill whose
     missing bytes exceed the volume's free space fails before fetching; ``capacity_bytes``
     (the volume's configured capacity) bounds that free space below what the filesystem has.
+    ``view_mode`` (``world``, ``group``, ``owner``) says who may read the view and pool files.
 
     Raises ``FillError`` (nothing published; ``retryable`` tells whether to try again).
     """
     started = time.monotonic()
-    layout = VolumeLayout.at(volume_root)
     try:
+        layout = VolumeLayout.at(volume_root, view_mode)
         check_name("project", project), check_name("dataset", dataset), check_sha256("commit id", commit_id)
     except ValueError as exc:
         raise FillError(str(exc), retryable=False) from exc
@@ -82,6 +92,9 @@ async def fill_commit(
         marker = await asyncio.to_thread(read_marker, layout, project, dataset, commit_id)
     except UnsafeVolumePath as exc:
         raise _unsafe(exc) from exc
+    except OSError as exc:
+        raise FillError(f"reading the ready marker of commit {commit_id} on volume {layout.root} failed: {exc}",
+                        retryable=False, failed_paths=[str(layout.marker_path(project, dataset, commit_id))]) from exc
     if marker is not None:
         return FillResult(
             commit_id, layout.view_path(project, dataset, commit_id), marker["files"], marker["size_bytes"],
@@ -92,7 +105,7 @@ async def fill_commit(
         async with volume_lock(layout, exclusive=False) as lock_fd:
             return await _fill_locked(
                 layout, lock_fd, project, dataset, commit_id, manifest_chunks, open_store, lake_url, progress,
-                options, check_space, capacity_bytes, started,
+                options, check_space, capacity_bytes, started, parents, check_object,
             )
     except UnsafeVolumePath as exc:
         raise _unsafe(exc) from exc
@@ -116,6 +129,7 @@ async def _fill_locked(
     layout: VolumeLayout, lock_fd: int, project: str, dataset: str, commit_id: str,
     manifest_chunks: AsyncIterable[bytes], open_store: StoreOpener, lake_url: str, progress: ProgressTracker,
     options: FetchOptions, check_space: bool, capacity_bytes: int | None, started: float,
+    parents: list[str] | None, check_object: ObjectCheck | None,
 ) -> FillResult:
     root_fd = await asyncio.to_thread(open_root, layout.root)
     tmp_fd = -1
@@ -125,12 +139,13 @@ async def _fill_locked(
         tmp_fd = await asyncio.to_thread(open_dir, root_fd, layout.root, layout.tmp_parts, create=True)
         # Fail on a planted link before any byte is fetched, not after.
         os.close(await asyncio.to_thread(
-            open_dir, root_fd, layout.root, layout.dataset_parts(project, dataset), create=True))
+            open_dir, root_fd, layout.root, layout.dataset_parts(project, dataset), create=True,
+            mode=layout.modes.parent))
         spool_fd = os.open(spool_name, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
                            dir_fd=tmp_fd)
         try:
             plan = await plan_fill(layout, commit_id, manifest_chunks, spool_fd, layout.root.joinpath(
-                *layout.tmp_parts, spool_name))
+                *layout.tmp_parts, spool_name), parents=parents, check_object=check_object)
         finally:
             os.close(spool_fd)
         if check_space:
@@ -142,7 +157,7 @@ async def _fill_locked(
             sources = Sources(lake_url, open_store, stack)
             fetcher = Fetcher(layout, root_fd, tmp_fd, sources.resolve, options, progress.add_bytes)
             stack.callback(fetcher.close)
-            await _fetch_all(fetcher, plan, progress, options.max_concurrency)
+            await _fetch_all(fetcher, plan, progress, options.max_concurrency, options.confirm_present)
             await fetcher.commit()
         progress.phase = "linking"
         await progress.report(force=True)
@@ -174,24 +189,30 @@ async def _check_space(layout: VolumeLayout, plan: FillPlan, capacity_bytes: int
         )
 
 
-async def _fetch_all(fetcher: Fetcher, plan: FillPlan, progress: ProgressTracker, workers: int) -> None:
+async def _fetch_all(fetcher: Fetcher, plan: FillPlan, progress: ProgressTracker, workers: int,
+                     confirm: bool) -> None:
     # A fixed set of workers, not one task per object: a million missing objects must not
     # become a million tasks. Ranged GETs inside a worker share the fetcher's request slots.
-    pending = iter(sorted(plan.missing.values(), key=lambda c: -c.size))  # big first: better tail
+    # Pool hits are confirmed first (cheap HEADs): a commit naming content its source lacks
+    # fails before anything is fetched.
+    present = list(plan.present.values()) if confirm else []
+    missing = sorted(plan.missing.values(), key=lambda c: -c.size)  # big first: better tail
+    pending = itertools.chain(((True, c) for c in present), ((False, c) for c in missing))
 
     async def work() -> None:
-        for content in pending:
+        for confirming, content in pending:
             try:
-                await fetcher.fetch(content)
+                await (fetcher.confirm(content) if confirming else fetcher.fetch(content))
             except ValueError as exc:  # an import's URL the cacher cannot read
                 raise FillError(f"content of {content.path!r}: {exc}", retryable=False,
                                 failed_paths=[content.path]) from exc
-            progress.objects_done += 1
-            await progress.report()
+            if not confirming:
+                progress.objects_done += 1
+                await progress.report()
 
     try:
         async with asyncio.TaskGroup() as group:
-            for _ in range(min(workers, len(plan.missing))):
+            for _ in range(min(workers, len(present) + len(missing))):
                 group.create_task(work())
     except BaseExceptionGroup as group_error:
         # Report the first failure as it happened; the others are consequences or duplicates.
@@ -203,7 +224,7 @@ def _build_and_publish(
     layout: VolumeLayout, root_fd: int, project: str, dataset: str, plan: FillPlan, fsync: bool
 ) -> Path:
     assert plan.spool is not None
-    if view_in_place(layout, root_fd, project, dataset, plan.commit_id):  # a crash came before its marker
+    if settle_view(layout, root_fd, project, dataset, plan.commit_id):  # a crash came before its marker
         return publish_view(layout, root_fd, project, dataset, plan.commit_id, None, plan.files, plan.size_bytes)
     staging = build_view(layout, root_fd, plan.commit_id, read_manifest_file(plan.spool))
     try:

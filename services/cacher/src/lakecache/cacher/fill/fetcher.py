@@ -16,6 +16,9 @@ An ``fsync`` per object measured slower (each blocks a worker thread for a journ
 on NFS each is a COMMIT round trip). A crash loses at most the batch not yet linked: those
 temp files are discarded and fetched again. The links themselves are made durable by the
 ``syncfs`` that precedes publishing a view.
+
+Content the pool already holds is not fetched but confirmed in this copy's source first
+(``confirm``, see ``fill.confirm``).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from lakecache.cacher.fill.confirm import Confirmer
 from lakecache.cacher.fill.errors import FillError
 from lakecache.cacher.fill.planner import Content
 from lakecache.cacher.volume.layout import VolumeLayout
@@ -54,6 +58,7 @@ class FetchOptions:
     backoff_seconds: float = 0.2  # first retry delay; doubles, with jitter, up to backoff_max
     backoff_max: float = 5.0
     fsync: bool = True  # make content durable before it enters the pool (off only for benchmarks)
+    confirm_present: bool = True  # content found in the pool is confirmed in this copy's source first
     sync_batch_bytes: int = 1024 * MiB  # verified content waiting for one syncfs, at most
     sync_batch_objects: int = 4096
 
@@ -83,6 +88,7 @@ class Fetcher:
         self._temp_numbers = itertools.count()
         self.bytes_fetched = 0
         self.objects_fetched = 0
+        self._confirmer = Confirmer(layout, root_fd, resolve, options, self._slots, self._in_thread)
 
     async def _in_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
         future = asyncio.get_running_loop().run_in_executor(self._disk, fn, *args)
@@ -113,7 +119,7 @@ class Fetcher:
         try:
             await self._download(store, key, where, content, fd)
             closing, fd = fd, -1
-            await self._in_thread(_seal, closing)
+            await self._in_thread(_seal, closing, self._layout.modes.file)
             verified = True
         except OSError as exc:
             raise _disk_error(exc, content) from exc
@@ -131,6 +137,10 @@ class Fetcher:
         if not options.fsync or self._staged_bytes >= options.sync_batch_bytes or \
                 len(self._staged) >= options.sync_batch_objects:
             await self.commit()
+
+    async def confirm(self, content: Content) -> None:
+        """Check that this copy's source holds ``content``, already in the pool (``fill.confirm``)."""
+        await self._confirmer.confirm(content)
 
     async def commit(self) -> None:
         """Make the verified content fetched so far durable and link it into the pool."""
@@ -166,7 +176,8 @@ class Fetcher:
                 if digest == content.sha256:
                     return
                 done = _Ranges()
-                failure = f"content sha256 {digest} does not match the manifest's {content.sha256}"
+                # Not the digest itself: an error must not tell the hash of bytes the requester never saw.
+                failure = "the bytes read do not match the manifest's sha256"
             except PreconditionFailed:
                 # The object was rewritten since the commit (a re-upload of the same content
                 # gets a new etag): follow the current version; the sha256 check decides.
@@ -190,7 +201,7 @@ class Fetcher:
             if attempt < options.attempts:
                 delay = min(options.backoff_max, options.backoff_seconds * 2 ** (attempt - 1))
                 await asyncio.sleep(delay * random.uniform(0.5, 1.0))
-        mismatch = failure.startswith("content sha256")
+        mismatch = failure.startswith("the bytes read do not match")
         raise FillError(
             f"could not fetch object {where} (content of {content.path!r}) after {options.attempts} "
             f"attempts: {failure}. "
@@ -213,7 +224,7 @@ class Fetcher:
             raise
         if written != content.size:
             self._on_bytes(-written)
-            raise _Retry(f"got {written} of {content.size} bytes")
+            raise _Retry(f"the object's size is not the manifest's {content.size} bytes")
         return digest.hexdigest()
 
     async def _ranged(
@@ -249,7 +260,7 @@ class Fetcher:
             raise
         if offset != end + 1:
             self._on_bytes(start - offset)
-            raise _Retry(f"range {start}-{end}: got {offset - start} of {end + 1 - start} bytes")
+            raise _Retry(f"range {start}-{end} came back short (the object is not the size the manifest says)")
         await done.written_range(start, end, fd, self._in_thread)
 
     def _into_pool(self, batch: list[tuple[str, str]]) -> None:
@@ -308,9 +319,9 @@ def _create_temp(name: str, tmp_fd: int) -> int:
     return os.open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=tmp_fd)
 
 
-def _seal(fd: int) -> None:
+def _seal(fd: int, mode: int) -> None:
     try:
-        os.fchmod(fd, 0o444)  # pool files are the view files: read-only for jobs
+        os.fchmod(fd, mode)  # pool files are the view files: read-only, readable as the view mode says
     finally:
         os.close(fd)
 

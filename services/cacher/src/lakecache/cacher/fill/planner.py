@@ -10,9 +10,10 @@ only one record per *distinct missing content* stays in memory.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import stat
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,10 +22,13 @@ from pydantic import ValidationError
 from lakecache.cacher.fill.errors import FillError
 from lakecache.cacher.volume.layout import VolumeLayout
 from lakecache.core.errors import InvalidArgument
-from lakecache.core.manifest import ManifestEntry, iter_manifest
+from lakecache.core.manifest import ManifestEntry, canonical_line, iter_manifest
+from lakecache.core.manifest import commit_id as compute_commit_id
 from lakecache.core.paths import CollisionChecker, PathProblem, path_problems
 
 MAX_REPORTED_PROBLEMS = 100
+#: ``check(url, path)`` raises ``InvalidArgument`` for an imported entry's object the fill may not read.
+ObjectCheck = Callable[[str, str], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +48,7 @@ class FillPlan:
     files: int = 0
     size_bytes: int = 0
     missing: dict[str, Content] = field(default_factory=dict)
+    present: dict[str, Content] = field(default_factory=dict)  # in the pool already: confirmed, not fetched
     spool: Path | None = None
 
     @property
@@ -99,23 +104,37 @@ def _pool_has(layout: VolumeLayout, sha256: str, size: int) -> bool:
     return stat.S_ISREG(info.st_mode) and info.st_size == size
 
 
-def _drop_present(layout: VolumeLayout, candidates: dict[str, Content]) -> dict[str, Content]:
-    return {sha: c for sha, c in candidates.items() if not _pool_has(layout, sha, c.size)}
+def _split_present(layout: VolumeLayout, candidates: dict[str, Content]) -> tuple[dict[str, Content],
+                                                                                   dict[str, Content]]:
+    """(missing, present): what the pool lacks, and what it holds already."""
+    missing: dict[str, Content] = {}
+    present: dict[str, Content] = {}
+    for sha, content in candidates.items():
+        (present if _pool_has(layout, sha, content.size) else missing)[sha] = content
+    return missing, present
 
 
 async def plan_fill(
-    layout: VolumeLayout, commit_id: str, manifest_chunks: AsyncIterable[bytes], spool_fd: int, spool: Path
+    layout: VolumeLayout, commit_id: str, manifest_chunks: AsyncIterable[bytes], spool_fd: int, spool: Path, *,
+    parents: list[str] | None = None, check_object: ObjectCheck | None = None,
 ) -> FillPlan:
     """Stream the manifest (spooling it to ``spool_fd``), check paths, find missing content.
 
-    Raises ``FillError``: unsafe paths (all named, up to a bound), an unreadable manifest."""
+    With ``parents``, the manifest must be the commit's: its entries and ``parents`` give
+    ``commit_id`` back. ``check_object(url, path)`` may refuse an entry's object URL.
+    Raises ``FillError``: unsafe paths (all named, up to a bound), an unreadable or altered
+    manifest, an object outside what the copy may read."""
     plan = FillPlan(commit_id, spool=spool)
     problems = _Problems()
     checker = CollisionChecker()
     contents: dict[str, Content] = {}
+    digest = hashlib.sha256()
     try:
         async for entry in iter_manifest(_tee(manifest_chunks, spool_fd)):
             _check(entry, checker, problems, contents)
+            digest.update(canonical_line(entry.path, entry.size, entry.sha256))
+            if entry.object is not None and check_object is not None:
+                _check_object(check_object, entry)
             plan.files += 1
             plan.size_bytes += entry.size
     except (InvalidArgument, ValidationError, ValueError) as exc:
@@ -125,8 +144,19 @@ async def plan_fill(
         ) from exc
     if problems.total:
         raise problems.error(commit_id)
-    plan.missing = await asyncio.to_thread(_drop_present, layout, contents)
+    if parents is not None and compute_commit_id(digest.hexdigest(), parents) != commit_id:
+        raise FillError(f"the manifest of commit {commit_id} in the lake does not match the commit's id: it was "
+                        "changed after the commit was made; nothing was fetched. Restore it, or commit again",
+                        retryable=False)
+    plan.missing, plan.present = await asyncio.to_thread(_split_present, layout, contents)
     return plan
+
+
+def _check_object(check_object: ObjectCheck, entry: ManifestEntry) -> None:
+    try:
+        check_object(entry.object or "", entry.path)
+    except InvalidArgument as exc:
+        raise FillError(f"{exc}; nothing was fetched", retryable=False, failed_paths=[entry.path]) from exc
 
 
 def _check(entry: ManifestEntry, checker: CollisionChecker, problems: _Problems, contents: dict[str, Content]) -> None:

@@ -29,6 +29,7 @@ import secrets
 import stat
 from pathlib import Path
 
+from lakecache.cacher.volume import publishing
 from lakecache.cacher.volume.layout import VolumeLayout, check_name, check_sha256, marker_name
 from lakecache.cacher.volume.lock import volume_lock
 from lakecache.cacher.volume.safety import fsync_dir, lexists, open_dir, open_root, remove_tree
@@ -67,6 +68,8 @@ def _remove_view(layout: VolumeLayout, root_fd: int, project: str, dataset: str,
         if lexists(dataset_fd, marker_name(commit_id)) is not None:
             os.unlink(marker_name(commit_id), dir_fd=dataset_fd)
             fsync_dir(dataset_fd)
+        # No record may outlive its view: a directory later found at this path is not adopted.
+        publishing.drop_records(layout, root_fd, project, dataset, commit_id)
         if lexists(dataset_fd, commit_id) is None:
             return 0
         trash_fd = open_dir(root_fd, layout.root, layout.trash_parts, create=True)
@@ -84,8 +87,19 @@ def _remove_view(layout: VolumeLayout, root_fd: int, project: str, dataset: str,
 
 
 def discard_leftovers(layout: VolumeLayout, root_fd: int) -> None:
-    """Remove temp, staging and trash entries of crashed fills and evictions. Call only under
-    the exclusive volume lock: then none of them is in use."""
+    """Remove temp, staging and trash entries of crashed fills and evictions (and the publish
+    records of staged views never renamed into place). Call only under the exclusive volume
+    lock: then none of them is in use."""
+    try:
+        staging_fd = open_dir(root_fd, layout.root, layout.staging_parts, create=False)
+    except FileNotFoundError:
+        staged: set[str] = set()
+    else:
+        try:
+            staged = set(os.listdir(staging_fd))
+        finally:
+            os.close(staging_fd)
+    publishing.drop_unpublished(layout, root_fd, staged)
     for parts in (layout.tmp_parts, layout.staging_parts, layout.trash_parts):
         try:
             fd = open_dir(root_fd, layout.root, parts, create=False)

@@ -7,6 +7,7 @@
     <root>/.lakecache/pool/sha256/<xx>/<sha256>    verified content, one inode per content
     <root>/.lakecache/tmp/                         downloads in progress, spooled manifests
     <root>/.lakecache/staging/                     views being built
+    <root>/.lakecache/publishing/                  publish records: which directory a fill renamed into place
     <root>/.lakecache/trash/                       views being removed
     <root>/.lakecache/lock                         fills share it, the pool sweep takes it alone
 
@@ -14,7 +15,12 @@ View files are hardlinks to pool files, so N commits sharing content share stora
 pool file's link count tells how many view files use it. The marker sits *next to* the view,
 not inside it: a dataset may contain a file of any name, so no name inside the view is free.
 Project and dataset names are slugs and commit ids hex, so ``<commit>.ready`` can never be
-another commit's view, and ``.lakecache`` can never be a project.
+another commit's view, and ``.lakecache`` can never be a project. Each project has its own
+views (``<root>/<project>/…``); the pool is shared by every project on the volume.
+
+Modes (``ViewModes``, the cacher's ``view_mode``): views and pool files are read-only, readable
+by everyone (``world``, the default: jobs of any OS user), by the volume's group (``group``) or
+only by the cacher's OS user (``owner``); ``.lakecache`` is the cacher's alone.
 """
 
 from __future__ import annotations
@@ -58,15 +64,42 @@ class SpaceInfo:
 
 
 @dataclass(frozen=True)
+class ViewModes:
+    """Permission bits of what a fill publishes: view directories and files (pool files are
+    view files: the same inodes), and the project and dataset directories above views."""
+
+    directory: int
+    file: int
+    parent: int
+
+
+VIEW_MODES = {
+    "world": ViewModes(0o555, 0o444, 0o755),
+    "group": ViewModes(0o550, 0o440, 0o750),
+    "owner": ViewModes(0o500, 0o400, 0o700),
+}
+META_MODE = 0o700  # .lakecache: only the cacher (its OS user) enters it
+
+
+def view_modes(name: str) -> ViewModes:
+    """The modes of ``view_mode`` ``name`` (``world``, ``group`` or ``owner``)."""
+    try:
+        return VIEW_MODES[name]
+    except KeyError:
+        raise ValueError(f"view_mode {name!r} is not one of {', '.join(VIEW_MODES)}") from None
+
+
+@dataclass(frozen=True)
 class VolumeLayout:
     """Paths on one volume. Names are validated here, so a path built by this class never
     holds ``..``, a separator inside a name, or a name starting with a dot."""
 
     root: Path
+    modes: ViewModes = VIEW_MODES["world"]
 
     @classmethod
-    def at(cls, root: str | os.PathLike[str]) -> VolumeLayout:
-        return cls(Path(root).absolute())
+    def at(cls, root: str | os.PathLike[str], view_mode: str = "world") -> VolumeLayout:
+        return cls(Path(root).absolute(), view_modes(view_mode))
 
     # The volume's own bookkeeping, as path segments relative to the root (for dir_fd walks).
     @property
@@ -88,6 +121,10 @@ class VolumeLayout:
     @property
     def trash_parts(self) -> tuple[str, ...]:
         return (META_DIR, "trash")
+
+    @property
+    def publishing_parts(self) -> tuple[str, ...]:
+        return (META_DIR, "publishing")
 
     @property
     def lock_path(self) -> Path:

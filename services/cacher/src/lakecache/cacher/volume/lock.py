@@ -14,7 +14,7 @@ import fcntl
 import os
 from collections.abc import AsyncIterator
 
-from lakecache.cacher.volume.layout import VolumeLayout
+from lakecache.cacher.volume.layout import META_MODE, VolumeLayout
 from lakecache.cacher.volume.safety import open_dir, open_root
 
 _POLL_SECONDS = 0.05
@@ -23,10 +23,14 @@ _POLL_SECONDS = 0.05
 def _open_lock_file(layout: VolumeLayout) -> int:
     root_fd = open_root(layout.root)
     try:
-        meta_fd = open_dir(root_fd, layout.root, layout.meta_parts, create=True)
+        meta_fd = open_dir(root_fd, layout.root, layout.meta_parts, create=True, mode=META_MODE)
     finally:
         os.close(root_fd)
     try:
+        # The volume's bookkeeping is the cacher's alone (also on a volume made before that rule);
+        # jobs reach pool files through their views.
+        with contextlib.suppress(OSError):
+            os.fchmod(meta_fd, META_MODE)
         return os.open("lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=meta_fd)
     finally:
         os.close(meta_fd)

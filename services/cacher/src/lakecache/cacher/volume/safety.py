@@ -5,7 +5,7 @@ Every path below the root is walked one segment at a time with ``openat`` (``dir
 a directory should be with ``ENOTDIR``, so a planted link cannot redirect a write outside the
 volume, and no ``..`` or absolute segment can appear (names are checked before they get
 here, and a segment with ``/`` is refused again below). The root itself is opened normally:
-it is configuration (``/mnt/nfs/cache`` may well be a symlink an administrator made).
+it is configuration, registered canonical (no symlink on its way; ``volume.rules``).
 
 Sync functions: call them from a worker thread.
 """

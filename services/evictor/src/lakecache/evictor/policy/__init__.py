@@ -7,6 +7,11 @@ for a fill (``capacity``), or when an operator asks (``manual``). A pinned copy,
 a live lease, is never decided; the cacher enforces the same with a compare-and-swap, so a
 decision taken on a slightly stale view is refused rather than harmful.
 
+A copy is one project's copy of a commit on a volume: two projects that cache the same commit
+have two copies, and nothing one project does to its copy (a lease, a pin, a read, a manual
+eviction) changes what is decided about the other's. Only the volume is shared: both copies
+count towards its usage and compete in least-recently-used order when it must be reclaimed.
+
 ``apply(state, fact, settings)`` folds one fact into a site's ``SiteState`` and returns what
 it causes; ``explain`` says why a copy is kept or was evicted. The stream layer stores the
 state per site (``to_dict``/``from_dict``), feeds it facts and a periodic ``Tick``, and sends
@@ -33,10 +38,11 @@ from lakecache.evictor.policy.facts import (
     VolumeReported,
 )
 from lakecache.evictor.policy.outcomes import Decision, EvictionDeclined, NothingEligible, Outcome
-from lakecache.evictor.policy.settings import PolicySettings
-from lakecache.evictor.policy.state import CopyState, SiteState, VolumeState
+from lakecache.evictor.policy.settings import MAX_TTL_SECONDS, PolicySettings
+from lakecache.evictor.policy.state import CopyState, SiteState, VolumeState, copy_key
 
 __all__ = [
+    "MAX_TTL_SECONDS",
     "CopyEvicted",
     "CopyRead",
     "CopyReady",
@@ -60,6 +66,7 @@ __all__ = [
     "VolumeReported",
     "VolumeState",
     "apply",
+    "copy_key",
     "decision_id",
     "explain",
 ]

@@ -14,6 +14,9 @@ the copy they are about:
   apply only when newer than the one already applied;
 * space requests and manual requests are answered once per request (a manual request for a
   copy never seen is declined each time: nothing is recorded for it).
+
+Every fact about a copy names its project, and only that project's copy of the commit is
+touched: another project's lease, pin, read or eviction request never reaches it.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from lakecache.evictor.policy.facts import (
 )
 from lakecache.evictor.policy.outcomes import Outcome
 from lakecache.evictor.policy.settings import PolicySettings
-from lakecache.evictor.policy.state import LeaseRecord, SiteState, TtlOverride, latest, newest_generation
+from lakecache.evictor.policy.state import LeaseRecord, SiteState, TtlOverride, copy_key, latest, newest_generation
 
 _DEFAULTS = PolicySettings()
 
@@ -78,13 +81,13 @@ def _volume_reported(state: SiteState, fact: VolumeReported, settings: PolicySet
 
 def _copy_ready(state: SiteState, fact: CopyReady, settings: PolicySettings) -> list[Outcome]:
     volume = state.volume(fact.volume)
-    copy = volume.copy(fact.commit_id)
+    copy = volume.copy(fact.project, fact.commit_id)
     copy.generation = newest_generation(copy.generation, fact.generation)
     if copy.status == "ready" or (copy.status == "evicted" and copy.evicted_at and fact.at <= copy.evicted_at):
         return []
     copy.status = "ready"
     copy.ready_at = fact.at
-    copy.dataset_id, copy.project = fact.dataset_id, fact.project
+    copy.dataset_id = fact.dataset_id
     copy.size_bytes, copy.bytes_fetched = fact.size_bytes, fact.bytes_fetched
     copy.attempts = 0
     copy.evicted_at = copy.evicted_by = copy.bytes_freed = None
@@ -94,7 +97,7 @@ def _copy_ready(state: SiteState, fact: CopyReady, settings: PolicySettings) -> 
 
 def _copy_evicted(state: SiteState, fact: CopyEvicted, settings: PolicySettings) -> list[Outcome]:
     volume = state.volume(fact.volume)
-    copy = volume.copy(fact.commit_id)
+    copy = volume.copy(fact.project, fact.commit_id)
     if copy.status == "evicted" or (copy.status == "ready" and copy.ready_at and fact.at < copy.ready_at):
         return []
     record = copy.current_decision()
@@ -108,7 +111,7 @@ def _copy_evicted(state: SiteState, fact: CopyEvicted, settings: PolicySettings)
 
 
 def _eviction_refused(state: SiteState, fact: EvictionRefused, settings: PolicySettings) -> list[Outcome]:
-    copy = state.find(fact.volume, fact.commit_id)
+    copy = state.find(fact.volume, fact.project, fact.commit_id)
     record = copy.current_decision() if copy else None
     if record is None or record.decision_id != fact.decision_id or record.outcome != "pending":
         return []  # a repeat, or the answer to a decision already superseded
@@ -117,7 +120,7 @@ def _eviction_refused(state: SiteState, fact: EvictionRefused, settings: PolicyS
 
 
 def _lease_seen(state: SiteState, fact: LeaseAcquired | LeaseRenewed, settings: PolicySettings) -> list[Outcome]:
-    copy = state.volume(fact.volume).copy(fact.commit_id)
+    copy = state.volume(fact.volume).copy(fact.project, fact.commit_id)
     copy.generation = newest_generation(copy.generation, fact.generation)
     holder = getattr(fact, "holder", None)
     lease = copy.leases.get(fact.lease_id)
@@ -130,7 +133,7 @@ def _lease_seen(state: SiteState, fact: LeaseAcquired | LeaseRenewed, settings: 
 
 
 def _lease_released(state: SiteState, fact: LeaseReleased, settings: PolicySettings) -> list[Outcome]:
-    copy = state.volume(fact.volume).copy(fact.commit_id)
+    copy = state.volume(fact.volume).copy(fact.project, fact.commit_id)
     copy.generation = newest_generation(copy.generation, fact.generation)
     lease = copy.leases.get(fact.lease_id)
     if lease is None:
@@ -144,10 +147,10 @@ def _lease_released(state: SiteState, fact: LeaseReleased, settings: PolicySetti
 
 def _copy_read(state: SiteState, fact: CopyRead, settings: PolicySettings) -> list[Outcome]:
     if fact.volume is not None:
-        targets = [state.volume(fact.volume).copy(fact.commit_id)]
+        targets = [state.volume(fact.volume).copy(fact.project, fact.commit_id)]
     else:
-        known = [volume.copies[fact.commit_id] for _, volume in sorted(state.volumes.items())
-                 if fact.commit_id in volume.copies]
+        key = copy_key(fact.project, fact.commit_id)
+        known = [volume.copies[key] for _, volume in sorted(state.volumes.items()) if key in volume.copies]
         targets = [copy for copy in known if copy.status == "ready"] or known  # none known: nothing to credit
     for copy in targets:
         copy.last_read = latest(copy.last_read, fact.at)
@@ -155,7 +158,7 @@ def _copy_read(state: SiteState, fact: CopyRead, settings: PolicySettings) -> li
 
 
 def _pin_changed(state: SiteState, fact: PinChanged, settings: PolicySettings) -> list[Outcome]:
-    copy = state.volume(fact.volume).copy(fact.commit_id)
+    copy = state.volume(fact.volume).copy(fact.project, fact.commit_id)
     copy.generation = newest_generation(copy.generation, fact.generation)
     order = (fact.at, -1 if fact.generation is None else fact.generation)
     if copy.pin_changed_at is not None and \
@@ -183,7 +186,7 @@ def _space_needed(state: SiteState, fact: SpaceNeeded, settings: PolicySettings)
 
 def _evict_requested(state: SiteState, fact: EvictRequested, settings: PolicySettings) -> list[Outcome]:
     volume = state.volumes.get(fact.volume)
-    copy = volume.copies.get(fact.commit_id) if volume else None
+    copy = state.find(fact.volume, fact.project, fact.commit_id)
     now = state.now(fact.at)
     if volume is None or copy is None:
         # Declined without remembering anything: a mistyped name must not leave a record behind.

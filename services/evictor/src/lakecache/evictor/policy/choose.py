@@ -27,21 +27,21 @@ _SOURCES = {"commit": "commit override", "dataset": "dataset override", "volume"
 
 
 def decision_id(site: str, volume: str, copy: CopyState, attempt: int, reason: EvictionReason) -> str:
-    """Same site, volume, commit, incarnation (its ready time), attempt and reason: same id.
+    """Same site, volume, project, commit, incarnation (its ready time), attempt and reason: same id.
 
     The ready time rather than a counter names the incarnation because it survives the copy's
     record being forgotten; the attempt tells a decision made again after a lost command or a
     refusal from the first, so a late answer to the first cannot settle the second.
     """
-    parts = (site, volume, copy.commit_id, when(copy.ready_at), str(attempt), reason)
+    parts = (site, volume, copy.project, copy.commit_id, when(copy.ready_at), str(attempt), reason)
     return str(uuid.uuid5(_NAMESPACE, "/".join(str(part) for part in parts)))
 
 
 def decide(state: SiteState, volume: VolumeState, copy: CopyState, reason: EvictionReason, now: datetime,
            settings: PolicySettings, explanation: str, trigger: str) -> Decision:
     """Record and return a decision; ``trigger`` (what asked for it) goes into its facts."""
-    if copy.ready_at is None or copy.dataset_id is None or copy.project is None:
-        raise ValueError(f"commit {copy.commit_id} on volume {volume.name} is not ready; only ready copies are decided")
+    if copy.ready_at is None or copy.dataset_id is None:
+        raise ValueError(f"{_copy_text(copy)} on volume {volume.name} is not ready; only ready copies are decided")
     facts = {"trigger": trigger, **describe(state, volume, copy, now, settings)}
     copy.attempts += 1
     decided = decision_id(state.site, volume.name, copy, copy.attempts, reason)
@@ -111,9 +111,9 @@ def evict_manually(state: SiteState, volume: VolumeState, copy: CopyState, reque
     """An operator's request: decided at once unless pinned, leased or already going."""
     held = hold(copy, now, settings, after_refusal=False)
     if held is not None:
-        explanation = (f"manual eviction of commit {copy.commit_id} on volume {volume.name} requested by "
+        explanation = (f"manual eviction of {_copy_text(copy)} on volume {volume.name} requested by "
                        f"{request.requested_by} refused: {held.why}")
-        return [EvictionDeclined(site=state.site, volume=volume.name, commit_id=copy.commit_id,
+        return [EvictionDeclined(site=state.site, volume=volume.name, project=copy.project, commit_id=copy.commit_id,
                                  requested_by=request.requested_by, explanation=explanation, at=now)]
     explanation = f"requested by {request.requested_by}; {idle_text(copy, now)}; no live lease, not pinned"
     trigger = f"manual request by {request.requested_by}"
@@ -121,10 +121,16 @@ def evict_manually(state: SiteState, volume: VolumeState, copy: CopyState, reque
 
 
 def unknown_copy(state: SiteState, request: EvictRequested, now: datetime) -> EvictionDeclined:
-    explanation = (f"manual eviction of commit {request.commit_id} on volume {request.volume} requested by "
-                   f"{request.requested_by} refused: no copy of it is known on that volume of site {state.site}")
-    return EvictionDeclined(site=state.site, volume=request.volume, commit_id=request.commit_id,
-                            requested_by=request.requested_by, explanation=explanation, at=now)
+    explanation = (f"manual eviction of project {request.project}'s copy of commit {request.commit_id} on volume "
+                   f"{request.volume} requested by {request.requested_by} refused: no such copy is known on that "
+                   f"volume of site {state.site}")
+    return EvictionDeclined(site=state.site, volume=request.volume, project=request.project,
+                            commit_id=request.commit_id, requested_by=request.requested_by, explanation=explanation,
+                            at=now)
+
+
+def _copy_text(copy: CopyState) -> str:
+    return f"project {copy.project}'s copy of commit {copy.commit_id}"
 
 
 def _free(state: SiteState, volume: VolumeState, now: datetime, settings: PolicySettings, why: str, trigger: str,

@@ -64,17 +64,19 @@ def describe(state: SiteState, volume: VolumeState, copy: CopyState, now: dateti
     }
 
 
-def explain(state: SiteState, volume: str, commit_id: str, now: datetime,
+def explain(state: SiteState, volume: str, project: str, commit_id: str, now: datetime,
             settings: PolicySettings | None = None) -> dict[str, Any]:
-    """Why the copy of ``commit_id`` on ``volume`` is kept, due, being evicted or evicted, at ``now``."""
+    """Why ``project``'s copy of ``commit_id`` on ``volume`` is kept, due, being evicted or evicted,
+    at ``now``. Nothing about another project's copy of the commit is part of the answer."""
     settings = settings or PolicySettings()
-    where = {"site": state.site, "volume": volume, "commit_id": commit_id, "now": when(now)}
+    where = {"site": state.site, "volume": volume, "project": project, "commit_id": commit_id, "now": when(now)}
     found_volume = state.volumes.get(volume)
-    copy = found_volume.copies.get(commit_id) if found_volume else None
+    copy = state.find(volume, project, commit_id)
     if found_volume is None or copy is None:
         return {**where, "state": "unknown",
-                "verdict": f"nothing is known about commit {commit_id} on volume {volume} of site {state.site}: "
-                           "no cache.ready, lease, read or pin has been seen for it (or it was forgotten)"}
+                "verdict": f"nothing is known about project {project}'s copy of commit {commit_id} on volume "
+                           f"{volume} of site {state.site}: no cache.ready, lease, read or pin has been seen for it "
+                           "(or it was forgotten)"}
     ttl, source = effective_ttl(state, found_volume, copy, settings)
     last_use = copy.last_use()
     expires_at = last_use + timedelta(seconds=ttl) if copy.status == "ready" and last_use else None
@@ -82,7 +84,6 @@ def explain(state: SiteState, volume: str, commit_id: str, now: datetime,
         **where,
         "state": _state(copy),
         "dataset_id": copy.dataset_id,
-        "project": copy.project,
         "ready_at": when(copy.ready_at),
         "evicted_at": when(copy.evicted_at),
         "evicted_by": copy.evicted_by,

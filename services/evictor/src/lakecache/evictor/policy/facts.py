@@ -2,8 +2,10 @@
 
 The stream layer turns events and timers into these plain values, so the policy runs without
 Kafka, a clock or a cacher, and a test can replay any order of facts. Every fact names its
-site because the policy keeps one state per site. Times must carry a timezone: they come from
-different hosts and are compared with one another.
+site because the policy keeps one state per site. A cached copy is one project's copy of a
+commit on a volume, so every fact about a copy names its volume, project and commit: another
+project's copy of the same commit is another copy, with its own leases, pin, use and decisions.
+Times must carry a timezone: they come from different hosts and are compared with one another.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
+
+from lakecache.evictor.policy.settings import MAX_TTL_SECONDS
 
 
 def _require_aware(fact: object, *names: str) -> None:
@@ -46,9 +50,9 @@ class CopyReady:
 
     site: str
     volume: str
+    project: str
     commit_id: str
     dataset_id: str
-    project: str
     size_bytes: int
     bytes_fetched: int
     generation: int | None
@@ -62,6 +66,7 @@ class CopyReady:
 class CopyEvicted:
     site: str
     volume: str
+    project: str
     commit_id: str
     decision_id: str
     bytes_freed: int
@@ -77,6 +82,7 @@ class EvictionRefused:
 
     site: str
     volume: str
+    project: str
     commit_id: str
     decision_id: str
     reason: str
@@ -90,6 +96,7 @@ class EvictionRefused:
 class LeaseAcquired:
     site: str
     volume: str
+    project: str
     commit_id: str
     lease_id: str
     expires_at: datetime
@@ -105,6 +112,7 @@ class LeaseAcquired:
 class LeaseRenewed:
     site: str
     volume: str
+    project: str
     commit_id: str
     lease_id: str
     expires_at: datetime
@@ -119,6 +127,7 @@ class LeaseRenewed:
 class LeaseReleased:
     site: str
     volume: str
+    project: str
     commit_id: str
     lease_id: str
     generation: int | None
@@ -130,10 +139,12 @@ class LeaseReleased:
 
 @dataclass(frozen=True, slots=True)
 class CopyRead:
-    """A job read the copy; with ``volume`` None, whichever copy of the commit the site holds."""
+    """A job read the project's copy; with ``volume`` None, whichever copy of the commit the site
+    holds for that project."""
 
     site: str
     volume: str | None
+    project: str
     commit_id: str
     at: datetime
 
@@ -145,6 +156,7 @@ class CopyRead:
 class PinChanged:
     site: str
     volume: str
+    project: str
     commit_id: str
     pinned: bool
     generation: int | None
@@ -156,7 +168,10 @@ class PinChanged:
 
 @dataclass(frozen=True, slots=True)
 class TtlChanged:
-    """An idle-TTL override for a dataset or a commit, on every volume of the site; None clears it."""
+    """An idle-TTL override for a dataset or a commit, on every volume of the site; None clears it.
+
+    A dataset id names one project's dataset; a commit override applies to every project's copy
+    of the commit (an installation administrator's decision, like every TTL override)."""
 
     site: str
     scope: Literal["dataset", "commit"]
@@ -168,8 +183,8 @@ class TtlChanged:
         _require_aware(self, "at")
         if self.scope not in ("dataset", "commit"):
             raise ValueError(f"TtlChanged.scope must be 'dataset' or 'commit', got {self.scope!r}")
-        if self.ttl_seconds is not None and self.ttl_seconds <= 0:
-            raise ValueError(f"TtlChanged.ttl_seconds must be a positive number of seconds or None (clear the "
+        if self.ttl_seconds is not None and not 0 < self.ttl_seconds <= MAX_TTL_SECONDS:
+            raise ValueError(f"TtlChanged.ttl_seconds must be 1 to {MAX_TTL_SECONDS} seconds or None (clear the "
                              f"override), got {self.ttl_seconds} for {self.scope} {self.target}")
 
 
@@ -193,6 +208,7 @@ class EvictRequested:
 
     site: str
     volume: str
+    project: str
     commit_id: str
     requested_by: str
     at: datetime

@@ -50,6 +50,7 @@ class EvictionDeclined:
 
     site: str
     volume: str
+    project: str
     commit_id: str
     requested_by: str
     explanation: str

@@ -10,14 +10,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from lakecache.evictor.policy.settings import PolicySettings
+from lakecache.evictor.policy.settings import MAX_TTL_SECONDS, PolicySettings
 from lakecache.evictor.policy.state import CopyState, SiteState, VolumeState
 from lakecache.evictor.policy.wording import duration, when
 
 
 def effective_ttl(state: SiteState, volume: VolumeState, copy: CopyState,
                   settings: PolicySettings) -> tuple[int, str]:
-    """The idle TTL and where it comes from: commit override, dataset override, volume, default."""
+    """The idle TTL and where it comes from: commit override (for every project's copy of the
+    commit), dataset override (a dataset id: one project's dataset), volume, default."""
     override = state.commit_ttls.get(copy.commit_id)
     if override is not None and override.ttl_seconds is not None:
         return override.ttl_seconds, "commit"
@@ -25,7 +26,9 @@ def effective_ttl(state: SiteState, volume: VolumeState, copy: CopyState,
     if override is not None and override.ttl_seconds is not None:
         return override.ttl_seconds, "dataset"
     if volume.ttl_seconds is not None:
-        return volume.ttl_seconds, "volume"
+        # The cacher reports whatever positive TTL a volume was given; past the maximum it means
+        # "never" all the same, and a far bigger one would overflow the date arithmetic.
+        return min(volume.ttl_seconds, MAX_TTL_SECONDS), "volume"
     return settings.default_ttl_seconds, "default"
 
 
@@ -87,9 +90,9 @@ def committed(copy: CopyState, now: datetime, settings: PolicySettings) -> bool:
 
 
 def by_last_use(volume: VolumeState) -> list[CopyState]:
-    """Ready copies, least recently used first (commit id breaks ties, for determinism)."""
+    """Ready copies, least recently used first (commit id, then project, break ties, for determinism)."""
     ready = [copy for copy in volume.copies.values() if copy.status == "ready"]
-    return sorted(ready, key=lambda copy: (copy.last_use(), copy.commit_id))
+    return sorted(ready, key=lambda copy: (copy.last_use(), copy.commit_id, copy.project))
 
 
 def idle_for(copy: CopyState, now: datetime) -> timedelta:

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: The longest idle TTL anything may set (ten years of 365 days). Longer means "never" in
+#: practice, and a TTL much longer overflows date arithmetic (``timedelta`` stops at about
+#: 2.7 million years, ``datetime`` at year 9999): such a TTL is refused where it is set.
+MAX_TTL_SECONDS = 10 * 365 * 86400
+
 
 @dataclass(frozen=True, slots=True)
 class PolicySettings:
@@ -26,8 +31,9 @@ class PolicySettings:
     forget_after_seconds: int = 7 * 86400
 
     def __post_init__(self) -> None:
-        if self.default_ttl_seconds <= 0:
-            raise ValueError(f"default_ttl_seconds must be positive, got {self.default_ttl_seconds}")
+        if not 0 < self.default_ttl_seconds <= MAX_TTL_SECONDS:
+            raise ValueError(f"default_ttl_seconds must be 1 to {MAX_TTL_SECONDS} seconds, got "
+                             f"{self.default_ttl_seconds}")
         if not 0 <= self.low_watermark <= self.high_watermark <= 1:
             raise ValueError(f"watermarks must satisfy 0 <= low <= high <= 1, got low={self.low_watermark} "
                              f"high={self.high_watermark}")

@@ -5,6 +5,11 @@ plain data that round-trips exactly through JSON (``to_dict``/``from_dict``) and
 clock: every time in it came from a fact. Copies are remembered across incarnations
 (``ready → evicted → ready``) because the cacher keeps pins, leases and the generation on the
 same copy document across them.
+
+A copy is one project's copy of a commit on a volume: ``VolumeState.copies`` is keyed by
+``copy_key(project, commit_id)``, ``"<project>/<commit id>"`` (JSON object keys must be strings,
+and neither part can hold a ``/``: projects are slugs, commit ids hex). States saved before copies
+were per project keyed copies by commit id alone; ``SiteState.from_dict`` re-keys them.
 """
 
 from __future__ import annotations
@@ -76,12 +81,17 @@ class DecisionRecord:
     answer: str = ""
 
 
+def copy_key(project: str, commit_id: str) -> str:
+    """The key of ``project``'s copy of ``commit_id`` among a volume's copies."""
+    return f"{project}/{commit_id}"
+
+
 @dataclass(slots=True)
 class CopyState:
+    project: str
     commit_id: str
     status: CopyStatus = "unseen"
     dataset_id: str | None = None
-    project: str | None = None
     size_bytes: int = 0
     bytes_fetched: int = 0
     generation: int | None = None
@@ -140,10 +150,12 @@ class VolumeState:
     space_requests: dict[str, datetime] = field(default_factory=dict)
     copies: dict[str, CopyState] = field(default_factory=dict)
 
-    def copy(self, commit_id: str) -> CopyState:
-        found = self.copies.get(commit_id)
+    def copy(self, project: str, commit_id: str) -> CopyState:
+        """``project``'s copy of ``commit_id`` on this volume, recorded (``unseen``) if new."""
+        key = copy_key(project, commit_id)
+        found = self.copies.get(key)
         if found is None:
-            found = self.copies[commit_id] = CopyState(commit_id)
+            found = self.copies[key] = CopyState(project, commit_id)
         return found
 
     def record_usage(self, at: datetime, delta_bytes: int) -> None:
@@ -180,9 +192,9 @@ class SiteState:
             found = self.volumes[name] = VolumeState(name)
         return found
 
-    def find(self, volume: str, commit_id: str) -> CopyState | None:
+    def find(self, volume: str, project: str, commit_id: str) -> CopyState | None:
         found = self.volumes.get(volume)
-        return None if found is None else found.copies.get(commit_id)
+        return None if found is None else found.copies.get(copy_key(project, commit_id))
 
     def now(self, fallback: datetime) -> datetime:
         """Decisions between ticks use the last tick's time (so a lease that just expired still
@@ -206,7 +218,7 @@ class SiteState:
                     copy.lease_ended_at = latest(copy.lease_ended_at, *(copy.leases[i].end() for i in over))
                     for lease_id in over:
                         del copy.leases[lease_id]
-            volume.copies = {commit: copy for commit, copy in volume.copies.items() if not _forgettable(copy, horizon)}
+            volume.copies = {key: copy for key, copy in volume.copies.items() if not _forgettable(copy, horizon)}
             if any(change.at <= horizon for change in volume.changes):  # no report for that long: fold them in
                 volume.reported_used_bytes += sum(c.delta_bytes for c in volume.changes if c.at <= horizon)
                 volume.changes = [change for change in volume.changes if change.at > horizon]
@@ -221,7 +233,32 @@ class SiteState:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SiteState:
-        return _ADAPTER.validate_python(data)
+        """The state ``to_dict`` gave, or one saved before copies were per project (re-keyed)."""
+        return _ADAPTER.validate_python(_per_project(data))
+
+
+def _per_project(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with every volume's copies keyed by ``copy_key``.
+
+    Before copies were per project they were keyed by commit id. A copy seen ready knows its
+    project and is re-keyed; one known only from leases, reads or pins that overtook its
+    ``cache.ready`` cannot be told from another project's copy, so it is dropped: its
+    ``cache.ready`` is still to come and records it again (a lease it loses here is still
+    enforced by the cacher's compare-and-swap, which refuses to evict a leased copy).
+    """
+    volumes = data.get("volumes")
+    if not isinstance(volumes, dict) or all("/" in key for v in volumes.values() for key in v.get("copies", {})):
+        return data
+    upgraded = {**data, "volumes": {}}
+    for name, volume in volumes.items():
+        copies = {}
+        for key, copy in volume.get("copies", {}).items():
+            if "/" in key:
+                copies[key] = copy
+            elif copy.get("project"):
+                copies[copy_key(copy["project"], copy["commit_id"])] = copy
+        upgraded["volumes"][name] = {**volume, "copies": copies}
+    return upgraded
 
 
 def _forgettable(copy: CopyState, horizon: datetime) -> bool:

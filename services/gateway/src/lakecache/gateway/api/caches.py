@@ -1,16 +1,19 @@
 """Cached copies at the gateway: ask for one (``202`` + status URL), its status from the read
 model, its live progress as Server-Sent Events, and eviction on request.
 
-A copy's project comes from the read model (or, for a copy made before this gateway ran, from
-its cacher, and the read model adopts it), never from the caller: that is what a request for
-another team's copy is checked against.
+A copy is one project's (``/projects/{project}/sites/{site}/copies/{commit_id}``): another
+project's request for the same commit makes another copy, so it can never change who may read,
+lease, pin or evict this one. The bytes on the volume are shared; access is not.
+
+A cache request carries the catalog's source grant, asked for as the requester: the cacher
+reads only what it allows (``lakecache.core.identity.grants``).
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from aiohttp import web
@@ -28,6 +31,7 @@ from lakecache.gateway.auth.context import principal_of
 from lakecache.gateway.copies import copy_status_of
 from lakecache.gateway.copies.status import overall_state
 from lakecache.gateway.copies.stream import stream_status
+from lakecache.gateway.http.limits import NO_CONTROL
 from lakecache.gateway.http.operation import Operation, Reply
 from lakecache.gateway.http.pagination import Keyset, paginate
 from lakecache.gateway.upstream import upstream_json, upstreams_of
@@ -35,7 +39,6 @@ from lakecache.gateway.upstream import upstream_json, upstreams_of
 # The cacher's states (a copy adopted from it may be `evicting` for a moment).
 CopyState = Literal["requested", "filling", "ready", "failed", "evicting", "evicted"]
 RECENT = Keyset("project-copies", (("updated_at", -1), ("_id", 1)))
-_DOC_KEY = web.RequestKey("lakecache_copy_status_doc", object)  # the lookup's document, for the handler
 
 
 class EvictQuery(Input):
@@ -46,7 +49,7 @@ class EvictQuery(Input):
 class CacheRequest(Input):
     project: ProjectName
     dataset: Slug = Field(description="The dataset's name in the project.")
-    ref: Ref = "latest"
+    ref: Annotated[Ref, Field(pattern=NO_CONTROL)] = "latest"
     site: Slug = Field(description="The site whose volume should hold the copy.")
     volume: Slug | None = Field(None, description="A volume of the site; the cacher picks one when omitted.")
 
@@ -105,15 +108,19 @@ class EvictionAccepted(BaseModel):
     status_url: str
 
 
-def status_url(site: str, commit_id: str) -> str:
-    return f"{API}/sites/{site}/copies/{commit_id}"
+def copy_path(site: str, project: str, commit_id: str) -> str:
+    return f"{API}/projects/{project}/sites/{site}/copies/{commit_id}"
+
+
+def status_url(site: str, project: str, commit_id: str) -> str:
+    return copy_path(site, project, commit_id)
 
 
 def status_json(doc: dict[str, Any]) -> CopyStatus:
     volumes = [VolumeCopy(volume=name, updated_at=entry["at"], **{k: v for k, v in entry.items() if k in
                                                                    VolumeCopy.model_fields and k != "volume"})
                for name, entry in sorted((doc.get("volumes") or {}).items())]
-    url = status_url(doc["site"], doc["commit_id"])
+    url = status_url(doc["site"], doc["project"], doc["commit_id"])
     return CopyStatus(site=doc["site"], commit_id=doc["commit_id"], project=doc.get("project"),
                       dataset_id=doc.get("dataset_id"), dataset=doc.get("dataset"), state=overall_state(doc),
                       requested_at=doc.get("requested_at"), requested_by=doc.get("requested_by"),
@@ -121,33 +128,25 @@ def status_json(doc: dict[str, Any]) -> CopyStatus:
                       volumes=volumes, links={"self": url, "events": url + "/events"})
 
 
-async def copy_document(request: web.Request) -> dict[str, Any] | None:
-    """The read model's document of the copy the path names, adopting the cacher's if it lacks one."""
-    if _DOC_KEY in request:
-        return request[_DOC_KEY]
-    site, commit_id = request.match_info["site"], request.match_info["commit_id"]
+async def copy_document(request: web.Request, params: CopyPath) -> dict[str, Any] | None:
+    """The read model's document of the copy the path names, adopting the cacher's if it lacks one
+    (a copy made before this gateway ran)."""
     view = copy_status_of(request)
-    doc = await view.get(site, commit_id)
-    if doc is None or doc.get("project") is None:
-        status, copy = await upstream_json(request, upstreams_of(request).cacher(site),
-                                           f"{API}/sites/{site}/copies/{commit_id}")
-        if status == 200 and isinstance(copy, dict):
+    doc = await view.get(params.site, params.project, params.commit_id)
+    if doc is None:
+        status, copy = await upstream_json(request, upstreams_of(request).cacher(params.site),
+                                           copy_path(params.site, params.project, params.commit_id),
+                                           action="caches:read", project=params.project)
+        if status == 200 and isinstance(copy, dict) and copy.get("project") == params.project:
             doc = await view.seed(copy)
-    request[_DOC_KEY] = doc
     return doc
 
 
-async def copy_project(request: web.Request) -> str | None:
-    """The project of the copy the path names (``None`` if unknown: only administrators pass)."""
-    doc = await copy_document(request)
-    return doc.get("project") if doc else None
-
-
 async def _known(request: web.Request, params: CopyPath) -> dict[str, Any]:
-    doc = await copy_document(request)
+    doc = await copy_document(request, params)
     if doc is None:
-        raise NotFound(f"no copy of commit {params.commit_id} was requested at site {params.site!r}; request one "
-                       f"with POST {API}/caches")
+        raise NotFound(f"project {params.project!r} has no copy of commit {params.commit_id} at site "
+                       f"{params.site!r}; request one with POST {API}/caches")
     return doc
 
 
@@ -169,15 +168,18 @@ async def copy_events(request: web.Request, params: CopyPath) -> web.StreamRespo
 
 async def request_cache(request: web.Request, body: CacheRequest) -> Reply:
     upstreams = upstreams_of(request)
-    ref_path = f"{API}/datasets/{body.project}/{body.dataset}/refs/{quote(body.ref, safe='')}"
-    status, commit = await upstream_json(request, upstreams.catalog, ref_path)
+    grant_path = f"{API}/datasets/{body.project}/{body.dataset}/refs/{quote(body.ref, safe='')}/grants"
+    status, granted = await upstream_json(request, upstreams.catalog, grant_path, method="POST",
+                                          action="caches:request", project=body.project)
     if status == 404:
         raise NotFound(f"project {body.project!r} has no dataset {body.dataset!r} with a ref {body.ref!r}: "
-                       f"{(commit or {}).get('detail', 'not found')}")
-    if status != 200 or not isinstance(commit, dict):
+                       f"{(granted or {}).get('detail', 'not found')}")
+    if status != 201 or not isinstance(granted, dict):
         raise InvalidArgument(f"the catalog refused ref {body.ref!r} of {body.project}/{body.dataset}: "
-                              f"{(commit or {}).get('detail', f'status {status}')}")
-    status, volumes = await upstream_json(request, upstreams.cacher(body.site), f"{API}/sites/{body.site}/volumes")
+                              f"{(granted or {}).get('detail', f'status {status}')}")
+    commit = granted["commit"]
+    status, volumes = await upstream_json(request, upstreams.cacher(body.site), f"{API}/sites/{body.site}/volumes",
+                                          action="sites:read", project=None)
     if status == 404:
         raise NotFound(f"no cacher serves site {body.site!r}; check the site's name (`lakecache site volumes`)")
     names = sorted(v.get("name") for v in (volumes or {}).get("items", []) if isinstance(v, dict))
@@ -193,10 +195,10 @@ async def request_cache(request: web.Request, body: CacheRequest) -> Reply:
     await publisher_of(request).emit(CacheRequested(
         request_id=request_id, project=body.project, dataset_id=commit["dataset_id"], dataset=body.dataset,
         commit_id=commit["id"], site=body.site, volume=body.volume, requester=requester,
-        manifest_url=commit.get("manifest_url")), subject=request_id)
-    doc = await view.get(body.site, commit["id"])
+        manifest_url=commit.get("manifest_url"), source_grant=granted["source_grant"]), subject=request_id)
+    doc = await view.get(body.site, body.project, commit["id"])
     assert doc is not None  # recorded above
-    url = status_url(body.site, commit["id"])
+    url = status_url(body.site, body.project, commit["id"])
     accepted = CacheRequestAccepted(request_id=request_id, status_url=url, events_url=url + "/events",
                                     status=status_json(doc))
     return Reply(accepted, status=202, headers={"Location": url})
@@ -221,15 +223,16 @@ async def evict_copy(request: web.Request, params: CopyPath, query: EvictQuery) 
     # The evictor decides it like its own decisions: pins, live leases and pending decisions win.
     await publisher_of(request).emit(ManualEvictionRequested(
         request_id=request_id, site=params.site, volume=volume, commit_id=params.commit_id,
-        requested_by=principal_of(request).subject), subject=request_id)
-    url = status_url(params.site, params.commit_id)
+        requested_by=principal_of(request).subject, project=params.project), subject=request_id)
+    url = status_url(params.site, params.project, params.commit_id)
     return Reply(EvictionAccepted(request_id=request_id, site=params.site, volume=volume,
                                   commit_id=params.commit_id, status_url=url), status=202, headers={"Location": url})
 
 
 _SSE_SCHEMA = {"type": "string", "description": "`event: status` messages whose `data` is a CopyStatus JSON "
                                                  "document; the stream ends after a ready, failed or evicted state."}
-_COPY = f"{API}/sites/{{site}}/copies/{{commit_id}}"
+_COPY = f"{API}/projects/{{project}}/sites/{{site}}/copies/{{commit_id}}"
+_IN_PATH = "match_info:project"
 
 OPERATIONS = [
     Operation("GET", f"{API}/projects/{{project}}/copies", list_project_copies, "List a project's cached copies",
@@ -244,17 +247,17 @@ OPERATIONS = [
                           "once with the status URL (`Location`) and the URL of its live progress. Asking again "
                           "for a commit already cached or being filled joins that copy."),
     Operation("GET", _COPY, show_copy_status, "Show a cached copy's status and progress",
-              Permission("caches:read", project_from=copy_project), params=CopyPath, response=CopyStatus,
+              Permission("caches:read", project_from=_IN_PATH), params=CopyPath, response=CopyStatus,
               errors=(404,), tag="caches",
               description="Answered from the gateway's read model of the cacher's events: per volume, the state, "
                           "progress, the path jobs read (when ready) and the pin."),
     Operation("GET", _COPY + "/events", copy_events, "Follow a cached copy's progress (Server-Sent Events)",
-              Permission("caches:read", project_from=copy_project), params=CopyPath, errors=(404,), tag="caches",
+              Permission("caches:read", project_from=_IN_PATH), params=CopyPath, errors=(404,), tag="caches",
               media_type="text/event-stream", raw_schema=_SSE_SCHEMA,
               description="An `event: status` message now and at every change, with comments as keep-alives; "
                           "the stream ends once the copy is ready, failed or evicted."),
     Operation("DELETE", _COPY, evict_copy, "Evict a cached copy now",
-              Permission("caches:evict", project_from=copy_project), params=CopyPath, query=EvictQuery,
+              Permission("caches:evict", project_from=_IN_PATH), params=CopyPath, query=EvictQuery,
               response=EvictionAccepted, status=202, errors=(404, 409), tag="caches",
               description="Asks the evictor to evict the copy now. It decides it like its own decisions: not while "
                           "a job holds a lease, the copy is pinned or an eviction is already under way, and not in "

@@ -2,22 +2,22 @@
 behind the gateway.
 
 Requests go to the cacher of the site the path names (``cacher_urls``). Routes about one copy
-learn its project from the copy-status read model (see ``caches.py``); listing a site's copies
-needs ``?project=``, so a caller only lists what its role covers.
+name its project in the path (``/projects/{project}/sites/{site}/copies/{commit_id}``): a copy
+is one project's, and another project's copy of the same commit is another copy. Listing a
+site's copies needs ``?project=``, so a caller only lists what its role covers.
 """
 
 from __future__ import annotations
 
 from lakecache.gateway.api.backends import cacher_models as c
 from lakecache.gateway.api.backends import evictor_models as e
-from lakecache.gateway.api.caches import copy_project
 from lakecache.gateway.api.common import API, ProjectName
 from lakecache.gateway.auth import Permission
 from lakecache.gateway.http.operation import Operation
 from lakecache.gateway.upstream.proxy import EVICTOR, SITE_CACHER, Target, proxy
 
 _SITE = f"{API}/sites/{{site}}"
-_COPY = _SITE + "/copies/{commit_id}"
+_COPY = f"{API}/projects/{{project}}/sites/{{site}}/copies/{{commit_id}}"
 SITES_READ, SITES_WRITE = Permission("sites:read"), Permission("sites:write")
 
 
@@ -32,7 +32,7 @@ def _op(method: str, path: str, name: str, summary: str, permission: Permission,
 
 
 def _copy(action: str) -> Permission:
-    return Permission(action, project_from=copy_project)
+    return Permission(action, project_from="match_info:project")
 
 
 OPERATIONS = [

@@ -17,6 +17,7 @@ from lakecache.gateway.api.users import user_named
 from lakecache.gateway.auth import Permission, Resource, UserPrincipal, actor_of, principal_of, require
 from lakecache.gateway.auth import tokens as stored
 from lakecache.gateway.auth.tokens import MAX_NAME, IssuedToken
+from lakecache.gateway.http.limits import NO_CONTROL
 from lakecache.gateway.http.operation import Operation, Reply
 from lakecache.gateway.http.pagination import Keyset, paginate
 
@@ -24,7 +25,8 @@ TOKENS = Keyset("tokens", (("created_at", -1), ("_id", 1)))
 
 
 class NewToken(Input):
-    name: str = Field("", max_length=MAX_NAME, description="A note to recognise the token by, e.g. `laptop`.")
+    name: str = Field("", max_length=MAX_NAME, pattern=NO_CONTROL,
+                      description="A note to recognise the token by, e.g. `laptop` (no control characters).")
     expires_in_days: int | None = Field(None, ge=1, le=36500, description="Lifetime; default and maximum are "
                                         "the gateway's user_token_days and max_user_token_days settings.")
 
@@ -69,7 +71,8 @@ class TokenPath(Input):
 
 class RunPath(Input):
     project: ProjectName
-    run_id: str = Field(min_length=1, max_length=128, pattern=r"^[^/]+$", description="The run's id.")
+    run_id: str = Field(min_length=1, max_length=128, pattern=r"^[^/\x00-\x1f\x7f]+$",
+                        description="The run's id: no slash, no control characters.")
 
 
 def _created(issued: IssuedToken) -> Reply:

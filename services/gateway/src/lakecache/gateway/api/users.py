@@ -31,7 +31,8 @@ class User(BaseModel):
     id: str
     name: str
     global_admin: bool = Field(description="An installation administrator (may do everything).")
-    disabled: bool = Field(description="A disabled user's tokens, and the job tokens they issued, all fail.")
+    disabled: bool = Field(description="A disabled user cannot sign in; disabling revoked their tokens and the job "
+                                       "tokens they issued for good.")
     created_at: datetime
     created_by: str = Field(description="Who created the user (`user:<name>` or `system`).")
 
@@ -42,6 +43,10 @@ class User(BaseModel):
 
 class UserDetail(User):
     roles: dict[str, RoleName] = Field(description="The user's role in each project they belong to.")
+
+
+class UserStateChanged(User):
+    note: str = Field(description="What disabling or enabling did to the user's tokens, and what comes next.")
 
 
 class UserPage(BaseModel):
@@ -73,18 +78,24 @@ async def show_user(request: web.Request, params: UserPath) -> UserDetail:
     return UserDetail(**User.of(doc).model_dump(), roles=roles)
 
 
-async def _set_disabled(request: web.Request, name: str, disabled: bool) -> User:
+async def _set_disabled(request: web.Request, name: str, disabled: bool) -> UserStateChanged:
     auth = auth_of(request)
     doc = await user_named(auth, name)
     await stored.set_disabled(auth, doc["_id"], disabled, actor_of(request))
-    return User.of(await stored.get_user(auth, doc["_id"]))
+    if disabled:
+        note = (f"every token of {name!r} and every job token they issued is revoked for good; enabling the user "
+                "again will not bring them back")
+    else:
+        note = (f"{name!r} may sign in again, with a new token (an administrator creates one with POST "
+                f"{API}/users/{name}/tokens); the tokens revoked when the user was disabled stay revoked")
+    return UserStateChanged(**User.of(await stored.get_user(auth, doc["_id"])).model_dump(), note=note)
 
 
-async def disable_user(request: web.Request, params: UserPath) -> User:
+async def disable_user(request: web.Request, params: UserPath) -> UserStateChanged:
     return await _set_disabled(request, params.name, True)
 
 
-async def enable_user(request: web.Request, params: UserPath) -> User:
+async def enable_user(request: web.Request, params: UserPath) -> UserStateChanged:
     return await _set_disabled(request, params.name, False)
 
 
@@ -99,11 +110,14 @@ OPERATIONS = [
               tag="users", description="Users by name, a page at a time."),
     Operation("GET", _USER, show_user, "Show a user", _READ, params=UserPath, response=UserDetail, errors=(404,),
               tag="users", description="The user and their role in each project."),
-    Operation("POST", f"{_USER}/disable", disable_user, "Disable a user", _WRITE, params=UserPath, response=User,
-              errors=(404, 409), tag="users",
-              description="Every token of the user, and every job token they issued, fails from the next request "
-                          "on. Users are never deleted (audit records point at them). The last active "
-                          "installation administrator cannot be disabled (409)."),
-    Operation("POST", f"{_USER}/enable", enable_user, "Enable a user", _WRITE, params=UserPath, response=User,
-              errors=(404,), tag="users", description="Undoes a disable: the user's unexpired tokens work again."),
+    Operation("POST", f"{_USER}/disable", disable_user, "Disable a user", _WRITE, params=UserPath,
+              response=UserStateChanged, errors=(404, 409), tag="users",
+              description="Revokes, for good, every token of the user and every job token they issued: they fail "
+                          "from the next request on, and enabling the user again does not bring them back. Users "
+                          "are never deleted (audit records point at them). The last active installation "
+                          "administrator cannot be disabled (409)."),
+    Operation("POST", f"{_USER}/enable", enable_user, "Enable a user", _WRITE, params=UserPath,
+              response=UserStateChanged, errors=(404,), tag="users",
+              description="The user may sign in again with new tokens (`POST /api/v1/users/{name}/tokens`); the "
+                          "tokens revoked when the user was disabled stay revoked."),
 ]

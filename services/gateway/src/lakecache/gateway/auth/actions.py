@@ -60,6 +60,7 @@ ACTIONS: dict[str, ActionSpec] = {spec.name: spec for spec in (
     ActionSpec("tokens:own", _A, "create, list and revoke one's own tokens"),
     ActionSpec("sites:read", _A, "list sites, volumes and their policies"),
     ActionSpec("sites:write", _I, "register volumes, change TTL and capacity policies"),
+    ActionSpec("imports:admin", _I, "register and remove the lake locations a project may import from"),
     ActionSpec("users:read", _I, "list users"),
     ActionSpec("users:write", _I, "create, disable and promote users; revoke anyone's token"),
     ActionSpec("audit:read", _I, "read the audit log"),

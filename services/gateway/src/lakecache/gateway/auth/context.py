@@ -22,6 +22,9 @@ from lakecache.gateway.auth.principals import JobPrincipal, Principal, UserPrinc
 PRINCIPAL_KEY = web.RequestKey("lakecache_principal", UserPrincipal | JobPrincipal)  # type: ignore[arg-type]
 ACTOR_KEY = web.RequestKey("lakecache_actor", Actor)
 REQUEST_ID_KEY = web.RequestKey("lakecache_request_id", str)
+#: What the request was authorized for: the route's action and the project it touches (None for
+#: installation-wide actions). Forwarded requests carry it to the service in a signed assertion.
+GRANTED_KEY = web.RequestKey("lakecache_granted", tuple)
 #: How to answer a :class:`Forbidden` raised by the handler (set by the auth middleware).
 DENY_KEY = web.RequestKey("lakecache_deny", Callable[["Forbidden"], Awaitable[web.StreamResponse]])
 
@@ -42,6 +45,14 @@ def principal_of(request: web.Request) -> Principal:
     except KeyError:
         raise RuntimeError(f"{request.method} {request.path} has no principal: is it public, or is the auth "
                            "middleware not installed?") from None
+
+
+def granted_of(request: web.Request) -> tuple[str, str | None]:
+    """(action, project) the request was authorized for."""
+    try:
+        return request[GRANTED_KEY]
+    except KeyError:
+        raise RuntimeError(f"{request.method} {request.path} was not authorized: is it public?") from None
 
 
 def actor_of(request: web.Request) -> Actor:

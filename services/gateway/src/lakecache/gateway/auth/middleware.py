@@ -26,11 +26,12 @@ from lakecache.core.errors import LakeCacheError, Unavailable
 from lakecache.core.runtime.problems import problem
 from lakecache.gateway.auth.audit import Actor, Outcome
 from lakecache.gateway.auth.authenticate import Unauthenticated, authenticate
-from lakecache.gateway.auth.context import ACTOR_KEY, DENY_KEY, PRINCIPAL_KEY, REQUEST_ID_KEY, Forbidden
+from lakecache.gateway.auth.context import ACTOR_KEY, DENY_KEY, GRANTED_KEY, PRINCIPAL_KEY, REQUEST_ID_KEY, Forbidden
 from lakecache.gateway.auth.permissions import Permission
 from lakecache.gateway.auth.policy import Decision, Resource, authorize
 from lakecache.gateway.auth.routes import PUBLIC, RoutePolicy
 from lakecache.gateway.auth.store import AuthStore
+from lakecache.gateway.http.problems import PayloadTooLarge, RequestInvalid
 
 REQUEST_ID_HEADER = "X-Request-Id"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
@@ -126,6 +127,13 @@ def auth_middleware(auth: AuthStore, policy: RoutePolicy | None = None) -> Middl
         try:
             resource = await requirement.resource(request)
             decision = authorize(principal, requirement.action, resource)
+        except (RequestInvalid, PayloadTooLarge) as exc:
+            # A body too large or too deep to find its project in: the input guard answers it,
+            # and the refused mutation is recorded like one its handler refused.
+            status = 413 if isinstance(exc, PayloadTooLarge) else 400
+            if request.method not in _SAFE_METHODS:
+                await auth.audit.record(actor, requirement.action, "failed", reason=str(exc), status=status)
+            raise
         except Unavailable as exc:
             return unavailable(request, f"tell which project {route} touches", exc)
         except LakeCacheError as exc:  # a lookup of the project failed: deny, saying why
@@ -133,6 +141,7 @@ def auth_middleware(auth: AuthStore, policy: RoutePolicy | None = None) -> Middl
         if not decision.allowed:
             await deny(actor, requirement.action, resource, decision.reason, 403)
             return forbidden(request, decision.reason)
+        request[GRANTED_KEY] = (requirement.action, resource.project)
         return _tagged(await run(request, handler, actor, requirement.action, resource), request_id)
 
     return middleware

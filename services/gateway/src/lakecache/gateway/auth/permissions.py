@@ -4,8 +4,9 @@
     Permission("runs:log", project_from=project_of_run, run_from="match_info:run_id")
 
 A source is ``"<where>:<name>"`` with ``where`` one of ``match_info`` (a path variable),
-``query``, ``header`` or ``body`` (a field of a JSON-object body; the body is read once and
-aiohttp keeps it for the handler — do not use it on streamed uploads), or an async function
+``query``, ``header`` or ``body`` (a field of a JSON-object body; the body is read once, within
+the operation's limits, and aiohttp keeps it for the handler — do not use it on streamed
+uploads), or an async function
 ``(request) -> str | None`` for a project that only a lookup knows (the project of the run or
 commit the path names). Values that are not non-empty strings count as missing, and a missing
 project denies.
@@ -13,6 +14,7 @@ project denies.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +23,7 @@ from aiohttp import web
 
 from lakecache.gateway.auth.actions import ACTIONS, Scope
 from lakecache.gateway.auth.policy import Resource
+from lakecache.gateway.http.limits import read_json_body
 
 Reader = Callable[[web.Request], Awaitable[Any]]
 Source = str | Reader
@@ -31,8 +34,9 @@ _PLACES = ("match_info", "query", "header", "body")
 async def _body_field(request: web.Request, name: str) -> Any:
     if not request.can_read_body:
         return None
+    raw = await read_json_body(request)  # too large or too deep: refused here, as the handler would
     try:
-        body = await request.json()
+        body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         return None  # the handler answers the unreadable body; here it just names no project
     return body.get(name) if isinstance(body, dict) else None

@@ -17,6 +17,7 @@ for one run (``policy.py`` limits them) and expire at an explicit time, the run'
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import uuid
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from lakecache.gateway.auth.users import get_user
 PREFIX = "lct_"
 _RANDOM_BYTES = 32
 MAX_NAME = 100
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def new_token() -> str:
@@ -66,8 +68,9 @@ def token_json(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check_name(name: object) -> str:
-    if not isinstance(name, str) or len(name) > MAX_NAME:
-        raise InvalidArgument(f"a token name is a note of at most {MAX_NAME} characters (e.g. 'laptop'), got {name!r}")
+    if not isinstance(name, str) or len(name) > MAX_NAME or _CONTROL.search(name):
+        raise InvalidArgument(f"a token name is a note of at most {MAX_NAME} characters without control characters "
+                              f"(e.g. 'laptop'), got {name!r}")
     return name
 
 
@@ -108,8 +111,8 @@ async def issue_job_token(auth: AuthStore, *, project: str, run_id: str, issuer_
     if not auth.clock() < expires_at <= auth.clock() + limit:
         raise InvalidArgument(f"a job token expires within {limit.days} days, when its run is expected to end; "
                               f"got expires_at={iso(expires_at)}")
-    if not isinstance(run_id, str) or not 0 < len(run_id) <= 128:
-        raise InvalidArgument(f"run_id must be the run's id (1-128 characters), got {run_id!r}")
+    if not isinstance(run_id, str) or not 0 < len(run_id) <= 128 or _CONTROL.search(run_id):
+        raise InvalidArgument(f"run_id must be the run's id (1-128 characters, no control characters), got {run_id!r}")
     await get_user(auth, issuer_id)
     return await _insert(auth, actor, {"kind": "job", "name": f"run {run_id}", "user_id": issuer_id,
                                        "project": check_project(project), "run_id": run_id,

@@ -1,15 +1,18 @@
 """Users: people and service accounts that sign in with their own tokens.
 
 A user has a unique ``name``, may be an installation administrator (``global_admin``, the
-operator's flag) and may be ``disabled`` (every token of a disabled user fails at once, and so
-do the job tokens it issued). Users are never deleted: audit records and tokens keep pointing
-at them. Every change writes one audit record.
+operator's flag) and may be ``disabled``. Disabling revokes, for good, every token the user
+holds and every job token they issued: re-enabling gives back the account and its roles, never
+those tokens, so whatever leaked before the disable stays dead; the user creates new tokens.
+Users are never deleted: audit records and tokens keep pointing at them. Every change writes
+one audit record.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from lakecache.core.errors import Conflict, InvalidArgument, NotFound
@@ -73,16 +76,19 @@ async def _keep_an_administrator(auth: AuthStore, doc: dict[str, Any]) -> None:
                            "make another user administrator first")
 
 
-async def _set_flag(auth: AuthStore, user_id: str, flag: str, value: bool, actor: Actor, event: str) -> bool:
+async def _set_flag(auth: AuthStore, user_id: str, flag: str, value: bool, actor: Actor, event: str,
+                    then: Callable[[], Awaitable[str | None]] | None = None) -> bool:
+    """Set ``flag``; ``then`` runs after the change and its answer becomes the change's audit reason."""
     doc = await get_user(auth, user_id)
     if doc[flag] == value:
         return False
     if (flag, value) in (("global_admin", False), ("disabled", True)):
         await _keep_an_administrator(auth, doc)
     result = await auth.users.update_one({"_id": user_id, flag: not value}, {"$set": {flag: value}})
+    reason = await then() if then is not None else None
     if result.modified == 0:
         return False  # a concurrent call made the same change (and recorded it)
-    await auth.audit.record(actor, event, "succeeded", target=f"user:{doc['name']}")
+    await auth.audit.record(actor, event, "succeeded", target=f"user:{doc['name']}", reason=reason)
     return True
 
 
@@ -93,6 +99,25 @@ async def set_global_admin(auth: AuthStore, user_id: str, value: bool, actor: Ac
 
 
 async def set_disabled(auth: AuthStore, user_id: str, disabled: bool, actor: Actor) -> bool:
-    """Disable (every token of the user fails from now on) or re-enable a user."""
-    return await _set_flag(auth, user_id, "disabled", disabled, actor,
-                           "user.disabled" if disabled else "user.enabled")
+    """Disable a user (revoking every token they hold and every job token they issued) or
+    re-enable one (with no live token: they create new ones). ``False`` when it already was so."""
+
+    async def revoke() -> str | None:
+        # Also when enabling: a token issued while the disable was under way (it checked the user
+        # just before) or left by a disable that stopped half way must not come back to life.
+        revoked = await _revoke_every_token(auth, user_id, actor)
+        return f"{revoked} token(s) revoked for good" if disabled or revoked else None
+
+    changed = await _set_flag(auth, user_id, "disabled", disabled, actor,
+                              "user.disabled" if disabled else "user.enabled", then=revoke)
+    if disabled and not changed:
+        await _revoke_every_token(auth, user_id, actor)  # disabled already: nothing it held may be live
+    return changed
+
+
+async def _revoke_every_token(auth: AuthStore, user_id: str, actor: Actor) -> int:
+    """Revoke the live tokens of the user and the job tokens they issued (both name them as
+    ``user_id``); how many."""
+    result = await auth.tokens.update_many({"user_id": user_id, "revoked": False}, {"$set": {
+        "revoked": True, "revoked_at": auth.clock(), "revoked_by": actor.subject}})
+    return result.modified

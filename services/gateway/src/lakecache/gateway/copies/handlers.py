@@ -24,7 +24,10 @@ _PROGRESS = ("files_done", "files_total", "bytes_done", "bytes_total", "rate_byt
 
 async def on_progress(event: Event[CacheFillProgress], view: CopyStatusView, **_: object) -> None:
     p = event.data
-    await view.apply_volume_fact(site=p.site, commit_id=p.commit_id, volume=p.volume, at=event.time, fields={
+    if p.project is None:
+        return  # from before copies were per project: it cannot say whose copy it is
+    await view.apply_volume_fact(site=p.site, project=p.project, commit_id=p.commit_id, volume=p.volume,
+                                 at=event.time, fields={
         "state": "filling", "files_done": p.files_done, "files_total": p.files_total, "bytes_done": p.bytes_done,
         "bytes_total": p.bytes_total, "rate_bytes_per_s": p.rate_bytes_per_s, "eta_seconds": p.eta_seconds,
         "error": None})
@@ -33,8 +36,7 @@ async def on_progress(event: Event[CacheFillProgress], view: CopyStatusView, **_
 async def on_ready(event: Event[CacheReady], view: CopyStatusView, **_: object) -> None:
     r = event.data
     await view.apply_volume_fact(
-        site=r.site, commit_id=r.commit_id, volume=r.volume, at=event.time,
-        identity={"project": r.project, "dataset_id": r.dataset_id},
+        site=r.site, project=r.project, commit_id=r.commit_id, volume=r.volume, at=event.time,
         fields={"state": "ready", "path": r.path, "files_done": r.files, "files_total": r.files,
                 "bytes_done": r.size_bytes, "bytes_total": r.size_bytes, "rate_bytes_per_s": None,
                 "eta_seconds": None, "error": None})
@@ -42,26 +44,28 @@ async def on_ready(event: Event[CacheReady], view: CopyStatusView, **_: object) 
 
 async def on_failed(event: Event[CacheFailed], view: CopyStatusView, **_: object) -> None:
     f = event.data
-    identity = {"project": f.project, "dataset_id": f.dataset_id}
     if f.volume is None:
-        await view.record_failure(site=f.site, commit_id=f.commit_id, reason=f.reason, retryable=f.retryable,
-                                  at=event.time, identity=identity)
+        await view.record_failure(site=f.site, project=f.project, commit_id=f.commit_id, reason=f.reason,
+                                  retryable=f.retryable, at=event.time)
         return
-    await view.apply_volume_fact(site=f.site, commit_id=f.commit_id, volume=f.volume, at=event.time,
-                                 identity=identity, fields={"state": "failed", "error": f.reason,
-                                                            "retryable": f.retryable, "path": None})
+    await view.apply_volume_fact(site=f.site, project=f.project, commit_id=f.commit_id, volume=f.volume,
+                                 at=event.time, fields={"state": "failed", "error": f.reason,
+                                                        "retryable": f.retryable, "path": None})
 
 
 async def on_evicted(event: Event[CacheEvicted], view: CopyStatusView, **_: object) -> None:
     e = event.data
-    await view.apply_volume_fact(site=e.site, commit_id=e.commit_id, volume=e.volume, at=event.time,
-                                 fields={"state": "evicted", "path": None, "evicted_reason": e.reason,
-                                         **dict.fromkeys(_PROGRESS)})
+    if e.project is None:
+        return
+    await view.apply_volume_fact(site=e.site, project=e.project, commit_id=e.commit_id, volume=e.volume,
+                                 at=event.time, fields={"state": "evicted", "path": None, "evicted_reason": e.reason,
+                                                        **dict.fromkeys(_PROGRESS)})
 
 
 async def on_pin_changed(event: Event[CachePinChanged], view: CopyStatusView, **_: object) -> None:
     p = event.data
-    await view.set_pinned(site=p.site, commit_id=p.commit_id, volume=p.volume, pinned=p.pinned, at=event.time)
+    await view.set_pinned(site=p.site, project=p.project, commit_id=p.commit_id, volume=p.volume, pinned=p.pinned,
+                          at=event.time)
 
 
 async def on_volume_reported(event: Event[VolumeReported], volumes: SiteVolumesView, **_: object) -> None:

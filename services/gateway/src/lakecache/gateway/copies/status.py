@@ -1,4 +1,6 @@
-"""One document per (site, commit): who asked for it, and each volume's copy as the events tell.
+"""One document per (site, project, commit): who asked for it, and each volume's copy as the
+events tell. A copy is one project's: another project's request for the same commit is another
+copy, with its own document.
 
 Events arrive at least once and out of order (progress and lifecycle facts travel on different
 topics), so each volume's entry keeps the time of the fact it reflects and only a newer fact
@@ -25,8 +27,8 @@ COLLECTION = "copy_status"
 TERMINAL = frozenset({"ready", "failed", "evicted"})
 
 
-def status_id(site: str, commit_id: str) -> str:
-    return f"{site}/{commit_id}"
+def status_id(site: str, project: str, commit_id: str) -> str:
+    return f"{site}/{project}/{commit_id}"
 
 
 def overall_state(doc: Mapping[str, Any]) -> str:
@@ -46,7 +48,7 @@ def overall_state(doc: Mapping[str, Any]) -> str:
 
 
 class StatusChanges:
-    """Wakes the live-progress streams of one (site, commit) when this process applied a change."""
+    """Wakes the live-progress streams of one copy when this process applied a change."""
 
     def __init__(self) -> None:
         self._waiting: dict[str, set[asyncio.Event]] = defaultdict(set)
@@ -83,8 +85,8 @@ class CopyStatusView:
         # A project's copies, most recently changed first (``GET /projects/{project}/copies``).
         await self.collection.create_index([("project", 1), ("updated_at", -1), ("_id", 1)])
 
-    async def get(self, site: str, commit_id: str) -> dict[str, Any] | None:
-        return await self.collection.find_one({"_id": status_id(site, commit_id)})
+    async def get(self, site: str, project: str, commit_id: str) -> dict[str, Any] | None:
+        return await self.collection.find_one({"_id": status_id(site, project, commit_id)})
 
     async def _ensure(self, key: str, identity: Mapping[str, Any]) -> None:
         try:
@@ -100,43 +102,44 @@ class CopyStatusView:
     async def record_request(self, *, site: str, commit_id: str, project: str, dataset_id: str, dataset: str,
                              request_id: str, requester: str, at: datetime | None = None) -> None:
         at = at or datetime.now(UTC)
-        key = status_id(site, commit_id)
-        await self._ensure(key, {"site": site, "commit_id": commit_id, "volumes": {}, "version": 0})
-        # The gateway authorized this request for ``project``: it is the copy's owner from now on.
-        await self._changed(key, at, {"project": project, "dataset_id": dataset_id, "dataset": dataset,
-                                      "requested_at": at, "request_id": request_id, "requested_by": requester})
+        key = status_id(site, project, commit_id)
+        await self._ensure(key, {"site": site, "project": project, "commit_id": commit_id, "volumes": {},
+                                 "version": 0})
+        await self._changed(key, at, {"dataset_id": dataset_id, "dataset": dataset, "requested_at": at,
+                                      "request_id": request_id, "requested_by": requester})
 
-    async def apply_volume_fact(self, *, site: str, commit_id: str, volume: str, at: datetime,
-                                fields: Mapping[str, Any], identity: Mapping[str, Any] | None = None) -> None:
+    async def apply_volume_fact(self, *, site: str, project: str, commit_id: str, volume: str, at: datetime,
+                                fields: Mapping[str, Any]) -> None:
         """Set volume ``volume``'s entry to ``fields`` unless it already reflects a newer fact.
 
         Facts only update copies this model already has (requested through the gateway, or
         adopted from the cacher by :meth:`seed`): a fact about a copy nobody asked the gateway
         for leaves no trace until someone looks it up."""
-        key = status_id(site, commit_id)
+        key = status_id(site, project, commit_id)
         path = f"volumes.{volume}"
-        newer = _all({"_id": key}, _owned_by(identity),
-                     {"$or": [{f"{path}.at": {"$exists": False}}, {f"{path}.at": {"$lte": at}}]})
+        newer = {"$and": [{"_id": key},
+                          {"$or": [{f"{path}.at": {"$exists": False}}, {f"{path}.at": {"$lte": at}}]}]}
         entry = {f"{path}.{name}": value for name, value in {**fields, "at": at}.items()}
         result = await self.collection.update_one(newer, {"$set": entry, "$max": {"updated_at": at},
                                                           "$inc": {"version": 1}})
         if result.matched:
             self.changes.notify(key)
 
-    async def set_pinned(self, *, site: str, commit_id: str, volume: str, pinned: bool, at: datetime) -> None:
-        key = status_id(site, commit_id)
+    async def set_pinned(self, *, site: str, project: str, commit_id: str, volume: str, pinned: bool,
+                         at: datetime) -> None:
+        key = status_id(site, project, commit_id)
         result = await self.collection.update_one(
             {"_id": key, f"volumes.{volume}": {"$exists": True}},
             {"$set": {f"volumes.{volume}.pinned": pinned}, "$max": {"updated_at": at}, "$inc": {"version": 1}})
         if result.matched:
             self.changes.notify(key)
 
-    async def record_failure(self, *, site: str, commit_id: str, reason: str, retryable: bool, at: datetime,
-                             identity: Mapping[str, Any]) -> None:
+    async def record_failure(self, *, site: str, project: str, commit_id: str, reason: str, retryable: bool,
+                             at: datetime) -> None:
         """A refusal before any volume was chosen (unknown volume, a forged source)."""
-        key = status_id(site, commit_id)
+        key = status_id(site, project, commit_id)
         result = await self.collection.update_one(
-            _all({"_id": key}, _owned_by(identity)),
+            {"_id": key},
             {"$set": {"failure": {"reason": reason, "retryable": retryable, "at": at}}, "$max": {"updated_at": at},
              "$inc": {"version": 1}})
         if result.matched:
@@ -147,28 +150,15 @@ class CopyStatusView:
         its ``public_copy`` JSON becomes the volume's entry."""
         at = _parse_time(copy.get("updated_at")) or datetime.now(UTC)
         progress = copy.get("progress") or {}
-        await self._ensure(status_id(copy["site"], copy["commit_id"]), {
+        await self._ensure(status_id(copy["site"], copy["project"], copy["commit_id"]), {
             "site": copy["site"], "commit_id": copy["commit_id"], "volumes": {}, "version": 0,
             "project": copy["project"], "dataset_id": copy["dataset_id"], "dataset": copy["dataset"]})
         await self.apply_volume_fact(
-            site=copy["site"], commit_id=copy["commit_id"], volume=copy["volume"], at=at,
-            identity={"project": copy["project"], "dataset_id": copy["dataset_id"], "dataset": copy["dataset"]},
+            site=copy["site"], project=copy["project"], commit_id=copy["commit_id"], volume=copy["volume"], at=at,
             fields={"state": copy["state"], "path": copy.get("path"), "error": (copy.get("error") or {}).get(
                 "reason") if isinstance(copy.get("error"), dict) else copy.get("error"),
                     "pinned": bool(copy.get("pinned")), **_progress_fields(progress)})
-        return await self.get(copy["site"], copy["commit_id"])
-
-
-def _all(*filters: dict[str, Any]) -> dict[str, Any]:
-    return {"$and": [f for f in filters if f]}
-
-
-def _owned_by(identity: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Facts naming a project apply only to that project's copy: a command forged in another
-    team's name is refused by the cacher, and its refusal must not show on this team's status."""
-    if not identity or "project" not in identity:
-        return {}
-    return {"$or": [{"project": {"$exists": False}}, {"project": identity["project"]}]}
+        return await self.get(copy["site"], copy["project"], copy["commit_id"])
 
 
 def _progress_fields(progress: Mapping[str, Any]) -> dict[str, Any]:

@@ -30,7 +30,7 @@ async def stream_status(request: web.Request, doc: dict[str, Any],
                         render: Callable[[dict[str, Any]], BaseModel]) -> web.StreamResponse:
     poll, heartbeat = request.app.get(SSE_SETTINGS_KEY, (1.0, 15.0))
     view = copy_status_of(request)
-    key = status_id(doc["site"], doc["commit_id"])
+    key = status_id(doc["site"], doc["project"], doc["commit_id"])
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
                                            "X-Accel-Buffering": "no"})
     await response.prepare(request)
@@ -50,7 +50,7 @@ async def stream_status(request: web.Request, doc: dict[str, Any],
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), poll)
             changed.clear()
-            doc = await view.get(doc["site"], doc["commit_id"]) or doc
+            doc = await view.get(doc["site"], doc["project"], doc["commit_id"]) or doc
     except ConnectionResetError:
         return response  # the client went away: nothing more to send it
     finally:

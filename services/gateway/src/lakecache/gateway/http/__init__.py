@@ -5,6 +5,8 @@
 * ``registry`` — ``Registry``: the operations of an app, as aiohttp routes, public paths and
   the input of the OpenAPI document; checked when built, so a bad declaration fails at start.
 * ``binding`` — from a request to the handler's validated models and back to a response.
+* ``limits`` — bounds on every request before anything reads it: parameters without control
+  characters, body size (problem+json 413) and JSON nesting.
 * ``openapi`` / ``docs_page`` — the OpenAPI 3.1 document and its HTML rendering.
 * ``problems`` — RFC 9457 problem documents: the model, validation errors, size limits.
 * ``pagination`` — keyset cursors over document-store listings.

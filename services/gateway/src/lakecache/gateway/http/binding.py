@@ -3,7 +3,8 @@
 Path variables, the query string and the JSON body are validated by the operation's own
 models (the ones its OpenAPI entry is generated from), so what the reference says is what the
 gateway enforces. Failures are 400 ``invalid-request`` problems listing every bad input; a
-body over the operation's limit is 413 before it is read when its length is declared.
+body over the operation's limit is 413 (before it is read when its length is declared), and a
+JSON body is read within the bounds of ``limits.py`` (size, nesting) before any model parses it.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from lakecache.gateway.http.limits import check_declared_length, read_json_body, with_body_limit
 from lakecache.gateway.http.operation import Operation, as_response
-from lakecache.gateway.http.problems import FieldError, PayloadTooLarge, RequestInvalid
+from lakecache.gateway.http.problems import FieldError, RequestInvalid
 
 
 def _validate(model: type[BaseModel], place: str, data: Any) -> BaseModel:
@@ -40,18 +42,8 @@ def _query(request: web.Request) -> dict[str, str]:
     return dict(query)
 
 
-def _check_declared_length(request: web.Request, operation: Operation) -> None:
-    limit, declared = operation.max_body, request.content_length
-    if declared is not None and declared > limit:
-        raise PayloadTooLarge(f"the request body has {declared} bytes; {operation} accepts at most {limit}")
-
-
 async def _body(request: web.Request, operation: Operation) -> bytes:
-    limit = operation.max_body
-    _check_declared_length(request, operation)
-    raw = await request.read()  # bounded by the app's client_max_size when no length was declared
-    if len(raw) > limit:
-        raise PayloadTooLarge(f"the request body has {len(raw)} bytes; {operation} accepts at most {limit}")
+    raw = await read_json_body(request, operation.max_body)
     # No body means "all defaults": missing required fields are then reported one by one.
     return raw if raw.strip() else b"{}"
 
@@ -68,9 +60,9 @@ def endpoint(operation: Operation):
         if operation.body is not None:
             inputs["body"] = _validate(operation.body, "body", await _body(request, operation))
         elif operation.streamed_body is not None:
-            _check_declared_length(request, operation)  # the handler streams it: no read here
+            check_declared_length(request, operation.max_body)  # the handler streams it: no read here
         return as_response(operation, await operation.handler(request, **inputs))
 
     handle.__name__ = handle.__qualname__ = operation.operation_id
     handle.__doc__ = operation.summary
-    return handle
+    return with_body_limit(handle, operation.max_body)

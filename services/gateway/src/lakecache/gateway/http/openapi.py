@@ -30,8 +30,10 @@ _PROBLEM_TITLES = {
     403: "The token's user or job may not do this (the detail says why).",
     404: "The named object does not exist.",
     409: "The request conflicts with the current state (the detail says which).",
+    411: "The request must say how long its body is: send `Content-Length`.",
     412: "A precondition of the request does not hold (the detail says which).",
     413: "The request body is larger than this operation accepts.",
+    422: "The request is well formed but cannot be carried out as asked (the detail says why).",
     503: "The gateway's store or a backing service is unavailable; retry later.",
 }
 
@@ -98,6 +100,9 @@ def _responses(operation: Operation, refs: dict[tuple[type[BaseModel], JsonSchem
     for status in operation.alternatives:
         responses[str(status)] = {**success, "description": HTTPStatus(status).phrase}
     for status in implied_errors(operation):
+        if status not in _PROBLEM_TITLES:  # the document would point at nothing: refuse to start instead
+            raise ValueError(f"{operation} declares error {status}, which the API reference does not describe; "
+                             "add it to _PROBLEM_TITLES in lakecache/gateway/http/openapi.py")
         responses[str(status)] = {"$ref": f"#/components/responses/{status}"}
     responses["default"] = {"$ref": "#/components/responses/default"}
     return responses

@@ -28,6 +28,7 @@ from pydantic import BaseModel
 
 from lakecache.gateway.auth import PUBLIC, Permission
 from lakecache.gateway.auth.routes import Public
+from lakecache.gateway.http.limits import MAX_JSON_BODY
 
 Handler = Callable[..., Awaitable[Any]]
 
@@ -35,9 +36,6 @@ _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 _VARIABLE = re.compile(r"\{([^}:]+)")
 
-#: Default body limit: the gateway's own requests are a few fields; anything near this is a
-#: mistake or abuse, and refusing it early keeps a client from holding memory in the gateway.
-MAX_JSON_BODY = 64 * 1024
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,16 @@
 """Forwarding a request the gateway authorized to the backing service that owns the data.
 
 The backend sees the same path and query (the gateway's public paths are the backends' own),
-the caller as ``X-LakeCache-User`` — always set by the gateway, never taken from the client,
-since backends trust it — and the request id, so their logs and problems tie to the gateway's.
-Its answer comes back as is: status, JSON or problem document, ``Location``.
+an assertion signed by the gateway for that one request — who the caller is, the action the
+gateway authorized and the project it authorized it in (``lakecache.core.identity``), which
+the backend checks against its own route table — and the request id, so their logs and
+problems tie to the gateway's. Its answer comes back as is: status, JSON or problem document,
+``Location``.
 
 A backend that cannot be reached is ``Unavailable`` (503 with the service named), not a 500:
-the request was fine, and retrying later is the right move.
+the request was fine, and retrying later is the right move. A backend that refuses the
+gateway's own signature (401) is misconfigured keys, also a 503 for the caller, with the reason
+for the operator.
 """
 
 from __future__ import annotations
@@ -19,10 +23,11 @@ from urllib.parse import urlencode
 
 import aiohttp
 from aiohttp import hdrs, web
+from yarl import URL
 
 from lakecache.core.errors import Unavailable
-from lakecache.core.runtime.problems import USER_HEADER
-from lakecache.gateway.auth.context import REQUEST_ID_KEY, principal_of
+from lakecache.core.identity import mint_assertion
+from lakecache.gateway.auth.context import REQUEST_ID_KEY, granted_of, principal_of
 from lakecache.gateway.upstream.services import upstreams_of
 
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -30,8 +35,14 @@ _PASSED_HEADERS = (hdrs.CONTENT_TYPE, hdrs.LOCATION)
 Body = bytes | AsyncIterable[bytes] | None
 
 
-def _headers(request: web.Request, content_type: str | None) -> dict[str, str]:
-    headers = {USER_HEADER: principal_of(request).subject, hdrs.ACCEPT: "application/json"}
+def _headers(request: web.Request, audience: str, method: str, url: URL, grant: tuple[str, str | None],
+             content_type: str | None) -> dict[str, str]:
+    upstreams = upstreams_of(request)
+    action, project = grant
+    assertion = mint_assertion(upstreams.signing_key, audience=audience, subject=principal_of(request).subject,
+                               action=action, project=project, method=method, target=url.raw_path_qs,
+                               ttl_seconds=upstreams.assertion_ttl_seconds)
+    headers = {hdrs.AUTHORIZATION: f"Bearer {assertion}", hdrs.ACCEPT: "application/json"}
     request_id = request.get(REQUEST_ID_KEY)
     if request_id:
         headers[REQUEST_ID_HEADER] = request_id
@@ -41,22 +52,35 @@ def _headers(request: web.Request, content_type: str | None) -> dict[str, str]:
 
 
 async def _call(request: web.Request, base: str, method: str, path_qs: str, body: Body,
-                content_type: str | None) -> tuple[int, bytes, dict[str, str]]:
+                content_type: str | None, grant: tuple[str, str | None]) -> tuple[int, bytes, dict[str, str]]:
     upstreams = upstreams_of(request)
-    url = base.rstrip("/") + path_qs
+    # Sent exactly as signed: the assertion names this raw target.
+    url = URL(base.rstrip("/") + path_qs, encoded=True)
+    audience = upstreams.name_of(base)
     started = time.perf_counter()
     try:
-        async with upstreams.session.request(method, url, data=body, headers=_headers(request, content_type),
-                                             allow_redirects=False) as answer:
+        async with upstreams.session.request(method, url, data=body, allow_redirects=False,
+                                             headers=_headers(request, audience, method, url, grant,
+                                                              content_type)) as answer:
             payload = await answer.read()
             kept = {name: answer.headers[name] for name in _PASSED_HEADERS if name in answer.headers}
             upstreams.observe(base, f"{answer.status // 100}xx", time.perf_counter() - started)
+            if answer.status == 401:
+                raise Unavailable(f"the {audience} at {base} refused the gateway's signature ({_detail(payload)}); "
+                                  "an operator must check the installation's service keys (docs/security.md)")
             return answer.status, payload, kept
     except (TimeoutError, aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
         upstreams.observe(base, "unavailable", time.perf_counter() - started)
         detail = str(exc) or type(exc).__name__
         raise Unavailable(f"the service at {base} did not answer {method} {path_qs.split('?')[0]} ({detail}); "
                           "retry later, or ask an operator whether it is running") from None
+
+
+def _detail(payload: bytes) -> str:
+    try:
+        return str(json.loads(payload).get("detail", "no detail"))[:300]
+    except (ValueError, AttributeError):
+        return "no detail"
 
 
 async def forward(request: web.Request, base: str, *, body: Body = None, stream: bool = False,
@@ -69,16 +93,17 @@ async def forward(request: web.Request, base: str, *, body: Body = None, stream:
     if stream:
         body, content_type = request.content.iter_chunked(1 << 16), request.headers.get(hdrs.CONTENT_TYPE)
     status, payload, headers = await _call(request, base, request.method, request.rel_url.raw_path_qs, body,
-                                           content_type)
+                                           content_type, granted_of(request))
     return web.Response(status=status, body=payload, headers=headers)
 
 
-async def upstream_json(request: web.Request, base: str, path: str, *,
-                        query: Mapping[str, str] | None = None) -> tuple[int, Any]:
-    """``GET base + path`` (already percent-encoded) for the gateway's own use (a lookup), as the
-    caller: (status, JSON)."""
+async def upstream_json(request: web.Request, base: str, path: str, *, action: str, project: str | None,
+                        query: Mapping[str, str] | None = None, method: str = "GET") -> tuple[int, Any]:
+    """``method base + path`` (already percent-encoded) for the gateway's own use (a lookup), as
+    the caller, for ``action`` in ``project`` — which the request's own authorization must imply
+    (an editor's cache request may read the dataset's refs): (status, JSON)."""
     path_qs = path + ("?" + urlencode(query) if query else "")
-    status, payload, _ = await _call(request, base, "GET", path_qs, None, None)
+    status, payload, _ = await _call(request, base, method, path_qs, None, None, (action, project))
     try:
         return status, json.loads(payload) if payload else None
     except ValueError:

@@ -32,6 +32,17 @@ def SITE_CACHER(upstreams: Upstreams, request: web.Request) -> str:  # noqa: N80
     return upstreams.cacher(request.match_info["site"])
 
 
+_SERVICE_OF: dict[Target, str] = {CATALOG: "catalog", EVICTOR: "evictor", SITE_CACHER: "cacher"}
+_SERVICE = "__lakecache_forwarded_to__"
+
+
+def forwarded_to(handler: object) -> str | None:
+    """The service a :func:`proxy` handler forwards to (``catalog``, ``cacher``, ``evictor``), for
+    the test that keeps the gateway's permissions equal to the actions the services declare."""
+    found = getattr(handler, _SERVICE, None)
+    return found if isinstance(found, str) else None
+
+
 def proxy(name: str, *, to: Target, stream: bool = False):
     """A handler named ``name`` (the operation id) forwarding to the service ``to`` picks."""
 
@@ -41,4 +52,5 @@ def proxy(name: str, *, to: Target, stream: bool = False):
                              content_type="application/json" if payload is not None else None)
 
     handler.__name__ = handler.__qualname__ = name
+    setattr(handler, _SERVICE, _SERVICE_OF.get(to, "unknown"))
     return handler

@@ -14,6 +14,7 @@ import aiohttp
 from aiohttp import web
 from prometheus_client import Histogram
 
+from lakecache.core.identity import SigningKey
 from lakecache.core.telemetry import Telemetry
 from lakecache.core.telemetry.setup import traced_client_session
 
@@ -23,13 +24,16 @@ class Upstreams:
     catalog: str
     evictor: str
     default_cacher: str
+    #: The gateway's key: every forwarded request carries an assertion it signed.
+    signing_key: SigningKey
     cachers: dict[str, str] = field(default_factory=dict)
     timeout_seconds: float = 60.0
+    assertion_ttl_seconds: float = 60.0
     _session: aiohttp.ClientSession | None = field(default=None, repr=False)
     _latency: Histogram | None = field(default=None, repr=False)
 
     def name_of(self, base: str) -> str:
-        """Which service ``base`` is, for metrics (``cacher`` for every site's)."""
+        """Which service ``base`` is (``cacher`` for every site's): the audience of its assertions."""
         return "catalog" if base == self.catalog else "evictor" if base == self.evictor else "cacher"
 
     def observe(self, base: str, outcome: str, seconds: float) -> None:

@@ -34,6 +34,8 @@ Differences from MongoDB, all within the documented subset:
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -183,6 +185,12 @@ class SqliteDocumentStore(DocumentStore):
         return self._conn
 
     def _open(self) -> None:
+        if self.path != ":memory:" and not os.path.exists(self.path):
+            # Created private (SQLite gives its -wal and -shm files the database's mode): the
+            # embedded stores hold tokens' hashes, users and the audit log.
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                                 0o600))
         try:
             # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE … COMMIT).
             self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=self.busy_timeout)

@@ -20,6 +20,18 @@ the directory on a local filesystem (SQLite locking is not reliable on NFS: do n
 embedded lake on NFS). A crash can leave files in ``tmp/`` or unreferenced blobs; they are
 garbage, never visible as objects.
 
+Privacy and links (``local_files``): a lake this store creates is private to its OS user
+(directories 0700, files 0600), and a blob is opened without following a link and checked on
+its descriptor, so a blob replaced by a symlink is refused (``ConfigurationError``), never
+followed.
+
+Read-only: ``from_url(url, read_only=True)`` opens an *existing* lake (the URL is its root or
+a directory inside it) without creating anything: no ``blobs/``, ``tmp/`` or index, no missing
+parents; the index is opened ``mode=ro`` (SQLite may add its ``-wal``/``-shm`` coordination
+files next to an index in WAL mode, as any reader does). A URL in no lake raises
+``ConfigurationError``; ``put`` and ``delete`` raise ``ConfigurationError``. Services that
+only read a lake they do not own (the cacher reading sources) open it this way.
+
 Keys must be relative POSIX paths on top of the port's rules: no leading ``/``, no empty, ``.``
 or ``..`` segment, no backslash. Nothing here ever builds a path from a key, so no key could
 escape the root anyway; the rule keeps every key a valid relative path, so a lake can be
@@ -40,6 +52,18 @@ from pathlib import Path
 from typing import Any, Self
 from urllib.parse import unquote, urlsplit
 
+from lakecache.core.adapters.objects.local_files import (
+    COLUMNS,
+    DIR_MODE,
+    INDEX_FILE,
+    BlobRefused,
+    blob_path,
+    create_private,
+    enclosing_lake,
+    fsync_dir,
+    open_blob,
+    open_index,
+)
 from lakecache.core.adapters.objects.prefixed import PrefixedObjectStore
 from lakecache.core.ports.objectstore import (
     DEFAULT_CHUNK_SIZE,
@@ -62,23 +86,6 @@ from lakecache.core.ports.objectstore import (
     validate_list_limit,
     validate_range,
 )
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS objects (
-    key BLOB PRIMARY KEY, blob TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL,
-    sha256 TEXT NOT NULL, mtime_ns INTEGER NOT NULL
-) WITHOUT ROWID
-"""
-_COLUMNS = "key, size, etag, sha256, mtime_ns"
-INDEX_FILE = "index.sqlite3"
-
-
-def enclosing_lake(path: Path) -> Path | None:
-    """The nearest directory at or above ``path`` that holds a local lake (its index)."""
-    for candidate in (path, *path.parents):
-        if (candidate / INDEX_FILE).is_file():
-            return candidate
-    return None
 
 
 def _local_key(key: object) -> bytes:
@@ -105,24 +112,27 @@ def _info(row: tuple) -> ObjectInfo:
 class LocalObjectStore(ObjectStore):
     """Object store in a local directory; see the module comment for the layout."""
 
-    def __init__(self, root: Path, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
+    def __init__(self, root: Path, *, chunk_size: int = DEFAULT_CHUNK_SIZE, read_only: bool = False) -> None:
         if chunk_size < MIN_CHUNK_SIZE:
             raise ConfigurationError(
                 f"chunk_size={chunk_size} is too small; use at least {MIN_CHUNK_SIZE} bytes"
             )
         self._root = root
         self._chunk_size = chunk_size
+        self._read_only = read_only
         self._db: sqlite3.Connection | None = None
         # One connection, used from worker threads one at a time.
         self._db_lock = threading.Lock()
 
     @classmethod
-    def from_url(cls, url: str, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> ObjectStore:
-        """Build a store for ``file:///absolute/dir`` (created on open).
+    def from_url(cls, url: str, *, chunk_size: int = DEFAULT_CHUNK_SIZE, read_only: bool = False) -> ObjectStore:
+        """Build a store for ``file:///absolute/dir`` (created on open, unless ``read_only``).
 
         Like ``s3://bucket/prefix``, a URL *inside* an existing lake means the keys under that
         sub-path of the lake's one store: it returns a ``PrefixedObjectStore`` view. The only
-        I/O is looking for an enclosing lake's index (``stat``); nothing is opened.
+        I/O is looking for an enclosing lake's index (``lstat``); nothing is opened. With
+        ``read_only`` the URL must be in an existing lake (else ``ConfigurationError``) and the
+        store never writes (see the module's docstring).
         """
         parts = urlsplit(url)
         path = unquote(parts.path)
@@ -134,12 +144,23 @@ class LocalObjectStore(ObjectStore):
         if parts.query or parts.fragment:
             raise ConfigurationError(f"local lake URL {url!r} must not carry a query or fragment")
         directory = Path(path)
+        if any(part in (".", "..") for part in path.split("/")):
+            raise ConfigurationError(f"local lake URL {url!r} has a '.' or '..' segment; give the canonical path")
         root = enclosing_lake(directory)
+        if root is None and read_only:
+            raise ConfigurationError(
+                f"{url} is not in a local lake (no {INDEX_FILE} at or above {directory}); it is opened "
+                "read-only, so none is created there: point at an existing lake"
+            )
         if root is None or root == directory:
-            return cls(directory, chunk_size=chunk_size)
+            return cls(directory, chunk_size=chunk_size, read_only=read_only)
         prefix = directory.relative_to(root).as_posix()
-        _local_key(prefix)  # the sub-path must itself be a valid key prefix
-        return PrefixedObjectStore(cls(root, chunk_size=chunk_size), prefix, url=directory.as_uri())
+        try:
+            _local_key(prefix)  # the sub-path must itself be a valid key prefix
+        except InvalidArgument as exc:
+            raise ConfigurationError(f"local lake URL {url!r} is not a valid place in lake {root}: {exc}") from None
+        return PrefixedObjectStore(cls(root, chunk_size=chunk_size, read_only=read_only), prefix,
+                                   url=directory.as_uri())
 
     @property
     def url(self) -> str:
@@ -163,19 +184,12 @@ class LocalObjectStore(ObjectStore):
         await asyncio.to_thread(close)
 
     def _open_index(self) -> sqlite3.Connection:
-        try:
-            for sub in ("blobs", "tmp"):
-                (self._root / sub).mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(
-                self._root / INDEX_FILE, timeout=30, isolation_level=None,
-                check_same_thread=False,
-            )
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            db.execute(_SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
-            raise ConfigurationError(f"cannot open the local lake at {self._root}: {exc}") from exc
-        return db
+        return open_index(self._root, read_only=self._read_only)
+
+    def _writable(self, what: str) -> None:
+        if self._read_only:
+            raise ConfigurationError(f"{what}: the local lake {self.url} was opened read-only; nothing is "
+                                     "written to it")
 
     async def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run ``fn(db, *args)`` in a thread, holding the connection."""
@@ -192,7 +206,21 @@ class LocalObjectStore(ObjectStore):
         return await asyncio.to_thread(call)
 
     def _blob_path(self, blob: str) -> Path:
-        return self._root / "blobs" / blob[:2] / blob
+        return blob_path(self._root, blob)
+
+    def _open_blob(self, key: str, blob: str, size: int) -> int:
+        try:
+            return open_blob(self._root, blob, size)
+        except BlobRefused as exc:
+            raise self._tampered(key, str(exc)) from None
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            raise Unavailable(f"cannot open the blob of {key!r} in {self.url}: {exc.strerror}") from None
+
+    def _tampered(self, key: str, what: str) -> ConfigurationError:
+        return ConfigurationError(f"the local lake {self.url} was altered outside LakeCache: the blob of {key!r} "
+                                  f"is {what}; it is not read. Restore the lake from a backup")
 
     async def list(
         self, prefix: str = "", *, start_after: str | None = None, token: str | None = None,
@@ -201,7 +229,7 @@ class LocalObjectStore(ObjectStore):
         validate_list_limit(limit)
         low = prefix.encode()
         after = token if token is not None else start_after
-        sql = f"SELECT {_COLUMNS} FROM objects WHERE key >= ?"
+        sql = f"SELECT {COLUMNS} FROM objects WHERE key >= ?"
         args: list[Any] = [low]
         if low:  # UTF-8 never contains 0xff, so bumping the last byte bounds the prefix
             sql += " AND key < ?"
@@ -223,7 +251,7 @@ class LocalObjectStore(ObjectStore):
 
     def _select(self, db: sqlite3.Connection, key: bytes) -> tuple | None:
         return db.execute(
-            f"SELECT {_COLUMNS}, blob FROM objects WHERE key = ?", (key,)
+            f"SELECT {COLUMNS}, blob FROM objects WHERE key = ?", (key,)
         ).fetchone()
 
     def _check(self, key: str, row: tuple | None, if_match: str | None) -> tuple[ObjectInfo, str]:
@@ -248,12 +276,13 @@ class LocalObjectStore(ObjectStore):
         if_none_match: bool = False, sha256: str | None = None,
     ) -> ObjectInfo:
         encoded = _local_key(key)
+        self._writable(f"put {key!r}")
         if if_match is not None and if_none_match:
             raise InvalidArgument(f"put {key!r}: pass if_match or if_none_match, not both")
         blob = os.urandom(16).hex()
         tmp = self._root / "tmp" / blob
         try:
-            handle = await asyncio.to_thread(open, tmp, "xb")
+            handle = await asyncio.to_thread(create_private, tmp)
         except OSError as exc:
             raise InvalidArgument(f"cannot write to the local lake {self.url}: {exc}") from exc
         md5, digest, size = hashlib.md5(), hashlib.sha256(), 0
@@ -300,9 +329,9 @@ class LocalObjectStore(ObjectStore):
     ) -> ObjectInfo:
         path = self._blob_path(row[1])
         try:
-            path.parent.mkdir(exist_ok=True)
+            path.parent.mkdir(mode=DIR_MODE, exist_ok=True)
             os.replace(tmp, path)
-            _fsync_dir(path.parent)
+            fsync_dir(path.parent)
         except OSError:
             tmp.unlink(missing_ok=True)
             raise
@@ -343,6 +372,7 @@ class LocalObjectStore(ObjectStore):
 
     async def delete(self, key: str, *, if_match: str | None = None) -> None:
         encoded = _local_key(key)
+        self._writable(f"delete {key!r}")
 
         def remove(db: sqlite3.Connection) -> str | None:
             db.execute("BEGIN IMMEDIATE")
@@ -364,14 +394,6 @@ class LocalObjectStore(ObjectStore):
             await asyncio.to_thread(self._blob_path(blob).unlink, missing_ok=True)
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class _LocalReader(ObjectReader):
     def __init__(
         self, store: LocalObjectStore, key: str, encoded: bytes, range: ByteRange | None,
@@ -390,7 +412,7 @@ class _LocalReader(ObjectReader):
             row = await store._run(store._select, self._encoded)
             self.info, blob = store._check(self._key, row, self._if_match)
             try:
-                self._fd = await asyncio.to_thread(os.open, store._blob_path(blob), os.O_RDONLY)
+                self._fd = await asyncio.to_thread(store._open_blob, self._key, blob, self.info.size)
                 break
             except FileNotFoundError:
                 continue

@@ -20,6 +20,7 @@ from lakecache.core.ports.objectstore import (
     ObjectInfo,
     ObjectReader,
     ObjectStore,
+    PresignedPut,
     PutData,
 )
 
@@ -72,6 +73,10 @@ class PrefixedObjectStore(ObjectStore):
             self._prefix + key, data, if_match=if_match, if_none_match=if_none_match, sha256=sha256
         )
         return self._relative(info)
+
+    async def presign_put(self, key: str, *, sha256: str, size: int, expires_seconds: int) -> PresignedPut | None:
+        return await self._inner.presign_put(self._prefix + key, sha256=sha256, size=size,
+                                             expires_seconds=expires_seconds)
 
     async def delete(self, key: str, *, if_match: str | None = None) -> None:
         await self._inner.delete(self._prefix + key, if_match=if_match)

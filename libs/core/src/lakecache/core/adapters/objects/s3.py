@@ -16,7 +16,7 @@ import hashlib
 import os
 import ssl
 from collections.abc import AsyncIterator
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from typing import Any, Self
 from urllib.parse import urlsplit
 
@@ -44,10 +44,12 @@ from lakecache.core.ports.objectstore import (
     ObjectInfo,
     ObjectReader,
     ObjectStore,
+    PresignedPut,
     PutData,
     iter_data_chunks,
     validate_key,
     validate_list_limit,
+    validate_presign,
     validate_range,
 )
 
@@ -197,12 +199,15 @@ class S3ObjectStore(ObjectStore):
             raise RuntimeError(f"open the store first: `async with store:` ({self.url})")
         return self._http
 
-    async def _signed_get_url(self, full_key: str, expires: int) -> str:
+    async def _url_signer(self) -> GetSigner:
         if self._botocore_credentials is None:
             raise NoCredentialsError()
         if self._signer is None:
             self._signer = await GetSigner.for_client(self._require_client(), self._bucket, self._botocore_credentials)
-        return await self._signer.url(full_key, expires)
+        return self._signer
+
+    async def _signed_get_url(self, full_key: str, expires: int) -> str:
+        return await (await self._url_signer()).url(full_key, expires)
 
     def _full_key(self, key: str) -> str:
         full = self._prefix + key
@@ -380,6 +385,19 @@ class S3ObjectStore(ObjectStore):
             )
         except TRANSPORT_ERRORS:
             pass  # completed already, or unreachable: a bucket lifecycle rule reaps the rest
+
+    async def presign_put(self, key: str, *, sha256: str, size: int, expires_seconds: int) -> PresignedPut:
+        """A PUT URL whose signature covers the content's SHA-256 checksum and length: S3 checks
+        the body against ``x-amz-checksum-sha256`` and refuses other bytes (tested on versitygw)."""
+        validate_presign(key, sha256=sha256, size=size, expires_seconds=expires_seconds)
+        full_key = self._full_key(key)
+        headers = {"Content-Length": str(size), "x-amz-checksum-sha256": _b64(bytes.fromhex(sha256))}
+        expires_at = datetime.now(UTC) + timedelta(seconds=expires_seconds)
+        try:
+            url = await (await self._url_signer()).presign("PUT", full_key, expires_seconds, headers)
+        except TRANSPORT_ERRORS as exc:  # the signer's one-time probe, or the credential chain
+            raise translate(exc, "presign a put of", self._where(key)) from exc
+        return PresignedPut(url, headers, expires_at.replace(microsecond=0))
 
     async def delete(self, key: str, *, if_match: str | None = None) -> None:
         args = {"Bucket": self._bucket, "Key": self._full_key(key)}

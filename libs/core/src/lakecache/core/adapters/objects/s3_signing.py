@@ -1,4 +1,5 @@
-"""Presigned GET URLs (SigV4, query string) without botocore's per-request machinery.
+"""Presigned URLs (SigV4, query string) without botocore's per-request machinery: GETs for
+fills, and PUTs bound to one content (signed checksum and length) for uploads.
 
 Hand-written because it is measurably cheaper: ``generate_presigned_url`` costs about
 0.35 ms of CPU per URL (endpoint rules, parameter validation, event hooks, then the
@@ -57,23 +58,35 @@ class GetSigner:
         return key
 
     async def url(self, full_key: str, expires: int) -> str:
+        """A GET URL for ``full_key`` valid ``expires`` seconds."""
+        return await self.presign("GET", full_key, expires)
+
+    async def presign(self, method: str, full_key: str, expires: int, headers: dict[str, str] | None = None) -> str:
+        """A ``method`` URL for ``full_key`` valid ``expires`` seconds whose signature also covers
+        ``headers`` (name → exact value): the server refuses the request unless the client sends
+        each of them with that value. The payload itself is unsigned (``UNSIGNED-PAYLOAD``); a
+        signed ``x-amz-checksum-sha256`` header is what binds a PUT to its content."""
         frozen = await self._credentials.get_frozen_credentials()
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         day = stamp[:8]
         scope = f"{day}/{self._region}/s3/aws4_request"
         path = self._base_path + "/" + quote(full_key, safe="/~")
+        signed = {"host": self._host}
+        signed.update((name.lower(), " ".join(value.split())) for name, value in (headers or {}).items())
+        names = ";".join(sorted(signed))
         params = {
             "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
             "X-Amz-Credential": f"{frozen.access_key}/{scope}",
             "X-Amz-Date": stamp,
             "X-Amz-Expires": str(expires),
-            "X-Amz-SignedHeaders": "host",
+            "X-Amz-SignedHeaders": names,
         }
         if frozen.token:
             params["X-Amz-Security-Token"] = frozen.token
         query = "&".join(f"{quote(k, safe=_UNRESERVED)}={quote(v, safe=_UNRESERVED)}"
                          for k, v in sorted(params.items()))
-        canonical = f"GET\n{path}\n{query}\nhost:{self._host}\n\nhost\nUNSIGNED-PAYLOAD"
+        canonical_headers = "".join(f"{name}:{signed[name]}\n" for name in sorted(signed))
+        canonical = f"{method}\n{path}\n{query}\n{canonical_headers}\n{names}\nUNSIGNED-PAYLOAD"
         to_sign = f"AWS4-HMAC-SHA256\n{stamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
         signature = hmac.new(self._signing_key(day, frozen.access_key, frozen.secret_key), to_sign.encode(),
                              hashlib.sha256).hexdigest()

@@ -17,8 +17,14 @@ from pydantic import BaseModel, BeforeValidator, Field, StrictInt, model_validat
 from lakecache.core.contracts.fields import CommitId, Id, Slug
 from lakecache.gateway.api.backends import PageSize, Query, omittable, page_size
 from lakecache.gateway.api.common import Input, NextCursor
+from lakecache.gateway.http.limits import NO_CONTROL
 
 MAX_LEASE_SECONDS = 7 * 86400
+#: Longest idle TTL a volume may have (ten years): longer is no TTL at all, and a time that far
+#: ahead overflows the services' clocks.
+MAX_TTL_SECONDS = 10 * 365 * 86400
+#: Longest volume path: PATH_MAX (4096 bytes with its terminating NUL) on Linux.
+MAX_VOLUME_PATH = 4095
 #: The evictor's watermarks, which the cacher checks a volume's single given mark against.
 DEFAULT_HIGH_WATERMARK, DEFAULT_LOW_WATERMARK = 0.9, 0.75
 
@@ -44,6 +50,8 @@ class VolumePath(SitePath):
 
 
 class CopyPath(SitePath):
+    project: Slug = Field(description="The project whose copy this is (another project's copy of the same commit "
+                                      "is another copy).")
     commit_id: CommitId = Field(description="The commit whose cached copy this is.")
 
 
@@ -55,12 +63,13 @@ class LeasePath(CopyPath):
 
 
 class CopiesQuery(Query):
-    volume: str | None = Field(None, description="Only copies on this volume.")
+    # Names are at most 63 characters; longer ones name nothing (bounded so no URL outgrows a request line).
+    volume: str | None = Field(None, max_length=63, description="Only copies on this volume.")
     state: CopyState | None = Field(None, description="Only copies in this state.")
-    project: str | None = Field(None, description="Only copies of this project's datasets.")
+    project: str | None = Field(None, max_length=63, description="Only copies of this project's datasets.")
     limit: PageSize = page_size(100, 1000)
-    # The last copy's id (`<site>/<volume>/<commit>`), so not the gateway's opaque `Cursor`.
-    cursor: str | None = Field(None, description="The `next_cursor` of the previous page.")
+    # The last copy's id (`<site>/<volume>/<project>/<commit>`), so not the gateway's opaque `Cursor`.
+    cursor: str | None = Field(None, max_length=256, description="The `next_cursor` of the previous page.")
 
 
 class CopyQuery(Query):
@@ -77,12 +86,16 @@ class PinQuery(CopyQuery):
 
 class NewVolume(Input):
     name: VolumeName
-    path: str = Field(pattern="^/", description="Absolute path of an existing directory on the cacher's host that "
-                                                "the cacher can write (e.g. the NFS mount).")
+    path: str = Field(max_length=MAX_VOLUME_PATH, pattern=r"^/[^\x00-\x1f\x7f]*$",
+                      description="Absolute path of an existing directory on the cacher's host that the cacher can "
+                                  f"write (e.g. the NFS mount); at most {MAX_VOLUME_PATH} characters, no control "
+                                  "characters.")
     capacity_bytes: int | None = Field(None, gt=0, description="Capacity to manage; null: what the filesystem "
                                                                "reports.")
-    ttl_seconds: int | None = Field(None, gt=0, description="Unused copies older than this may be evicted; null: "
-                                                            "the evictor's default (1 day).")
+    ttl_seconds: int | None = Field(None, gt=0, le=MAX_TTL_SECONDS,
+                                    description="Unused copies older than this may be evicted (at most "
+                                                f"{MAX_TTL_SECONDS} s, ten years); null: the evictor's default "
+                                                "(1 day).")
     high_watermark: float | None = Field(None, gt=0, le=1, description="Fraction of capacity that starts eviction; "
                                                                        f"null: {DEFAULT_HIGH_WATERMARK}.")
     low_watermark: float | None = Field(None, gt=0, le=1, description="Fraction of capacity eviction stops at, "
@@ -100,8 +113,9 @@ class NewVolume(Input):
 
 
 class NewLease(Input):
-    holder: str | None = Field(None, max_length=200, description="Who holds it (e.g. a job id); empty or null: the "
-                                                                 "caller.")
+    holder: str | None = Field(None, max_length=200, pattern=NO_CONTROL,
+                               description="Who holds it (e.g. a job id; no control characters); empty or null: "
+                                           "the caller.")
     ttl_seconds: LeaseSeconds = Field(600, description="Seconds until it expires unless renewed: 1 to "
                                                        f"{MAX_LEASE_SECONDS}.")
     # The cacher reads an empty volume as none given.
@@ -144,6 +158,8 @@ class Volume(BaseModel):
                                                      "evictor's default.")
     low_watermark: float | None = Field(description="Fraction of capacity eviction stops at; null: the evictor's "
                                                     "default.")
+    refused: str | None = Field(None, description="Why the cacher does not use the volume (registered before the "
+                                                  "volume rules, it breaks them now); null when it is in use.")
 
 
 class VolumePage(BaseModel):
@@ -185,8 +201,6 @@ class Copy(BaseModel):
     duration_seconds: float | None = Field(description="How long the fill took.")
     progress: FillProgress | None = Field(description="The running fill's progress; null unless requested or filling.")
     error: FillFailure | None = Field(description="Why the last fill failed; null unless failed.")
-    ownership: Literal["verified", "unverified"] = Field(description="Whether the dataset's location proves it "
-                                                                     "belongs to the project.")
     generation: int = Field(description="Counts lease and pin changes; evictions are checked against it.")
     pinned: bool = Field(description="Pinned copies are never evicted.")
     leased_until: datetime | None = Field(description="When its last live lease expires; null without one.")
@@ -196,7 +210,7 @@ class Copy(BaseModel):
 
 
 class CopyPage(BaseModel):
-    items: list[Copy] = Field(description="Copies by id (site, volume, commit).")
+    items: list[Copy] = Field(description="Copies by id (site, volume, project, commit).")
     next_cursor: NextCursor
 
 

@@ -2,7 +2,8 @@
 
 Inputs accept exactly what the catalog accepts: what they refuse the catalog answers 400 for,
 and what they pass it does not refuse for a reason a model can express (a name already taken,
-a ref that does not resolve, a ``lake_url`` outside the catalog's lake remain its to say).
+a ref that does not resolve, a ``lake_url`` outside the project's prefix, an import source
+outside the project's import locations remain its to say).
 Responses list every field the catalog sends. The tests validate real responses of the
 service against them (``tests/gateway/test_backend_models.py``) so they cannot drift.
 """
@@ -19,6 +20,7 @@ from lakecache.gateway.api.backends import PageSize, Query, omittable, page_size
 from lakecache.gateway.api.common import Cursor, Input, NextCursor, ProjectName
 
 MAX_LABELS = 50
+MAX_CONTENT_BYTES = 5 * 1024**3
 LATEST = "latest"
 #: A tag name: 1-128 letters, digits and ``. _ -`` starting with a letter or digit, but not 4 or
 #: more hex digits only (those read as commit-id prefixes). Alternatives instead of a look-ahead,
@@ -52,6 +54,7 @@ Label = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")]
 Labels = Annotated[list[Label], AfterValidator(_few_distinct),
                    Field(description=f"The dataset's labels: 1-64 letters, digits and `. _ : -` each, starting with "
                                      f"a letter or digit; at most {MAX_LABELS} distinct (repeats are merged).")]
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="A content's sha256: 64 lower-case hex digits.")]
 Description = Annotated[str, Field(max_length=10_000, description="What the dataset holds (at most 10000 "
                                                                   "characters).")]
 
@@ -69,6 +72,15 @@ class RefPath(DatasetPath):
 
 class TagPath(DatasetPath):
     tag: TagName
+
+
+class ContentPath(DatasetPath):
+    sha256: Sha256
+
+
+class ImportLocationPath(Input):
+    project: ProjectName
+    name: Annotated[Slug, Field(description="The import location's name in its project (like a dataset name).")]
 
 
 # Query strings
@@ -114,8 +126,9 @@ class NewDataset(Input):
     name: DatasetName
     description: Description = ""
     tags: Labels = Field(default_factory=list)
-    lake_url: str | None = Field(None, description="Where the dataset's bytes live: a location inside the catalog's "
-                                                   "lake; by default `<lake>/<project>/<name>`.")
+    lake_url: str | None = Field(None, description="Where the dataset's bytes live: a location under the project's "
+                                                   "prefix of the catalog's lake, overlapping no other dataset or "
+                                                   "import location; by default `<lake>/<project>/<name>`.")
 
 
 class DatasetChanges(Input):
@@ -128,6 +141,37 @@ class DatasetChanges(Input):
 class NewTag(Input):
     ref: Ref
     force: StrictBool = Field(False, description="Move the tag if it points at another commit.")
+
+
+def _distinct_contents(contents: list[DeclaredContent]) -> list[DeclaredContent]:
+    # The catalog refuses a content listed twice.
+    if len({c.sha256 for c in contents}) != len(contents):
+        raise ValueError("list each content (sha256) once")
+    return contents
+
+
+class DeclaredContent(Input):
+    sha256: Sha256
+    size: int = Field(ge=0, le=MAX_CONTENT_BYTES, description="Its size in bytes (one upload: at most 5 GiB).")
+
+
+class UploadRequest(Input):
+    """The contents a client is about to commit; the catalog says which it lacks and how to upload them."""
+
+    contents: Annotated[list[DeclaredContent], AfterValidator(_distinct_contents)] = Field(
+        min_length=1, max_length=1000, description="1 to 1000 distinct contents.")
+
+
+class NewImport(Input):
+    source: str = Field(pattern="://", description="The URL to import (`s3://bucket/prefix`): inside one of the "
+                                                   "project's import locations.")
+    message: str = Field("", description="The commit message.")
+    allow_empty: StrictBool = Field(False, description="Commit even when the source holds no objects.")
+
+
+class NewImportLocation(Input):
+    url: str = Field(description="An absolute `s3://bucket[/prefix]` or `file:///dir` (inside a local lake) URL, "
+                                 "overlapping no other project's import location and no dataset's location.")
 
 
 # The NDJSON lines of a commit upload (``POST …/commits``, not validated by the gateway: it
@@ -260,3 +304,58 @@ class TagPage(BaseModel):
     items: list[Tag] = Field(description="Every tag of the dataset, by name (one page).")
     next_cursor: NextCursor
 
+
+
+class Upload(BaseModel):
+    method: Literal["PUT"] = Field(description="The HTTP method of the upload.")
+    url: str | None = Field(description="A presigned URL (send the bytes there, with `headers`); null: upload them "
+                                        "to `PUT …/contents/{sha256}` of this API instead.")
+    headers: dict[str, str] = Field(description="Headers to send exactly as given (they are part of the signature).")
+    expires_at: datetime | None = Field(description="When the URL stops working (null without a URL).")
+
+
+class UploadItem(BaseModel):
+    sha256: str = Field(description="The content's sha256.")
+    size: int = Field(description="Its size in bytes.")
+    present: bool = Field(description="Whether the dataset's content store already holds it.")
+    upload: Upload | None = Field(description="How to upload it; null when present.")
+
+
+class UploadPlan(BaseModel):
+    items: list[UploadItem] = Field(description="One per declared content, in the request's order.")
+
+
+class ContentStored(BaseModel):
+    sha256: str = Field(description="The content's sha256.")
+    size: int = Field(description="Its size in bytes.")
+    created: bool = Field(description="False when the dataset already held it.")
+
+
+class SkippedObject(BaseModel):
+    path: str = Field(description="The key under the source.")
+    reason: str = Field(description="Why it was not imported.")
+
+
+class ImportResult(BaseModel):
+    """201 with the new commit, or 200 with the head when the source's objects equal the head's."""
+
+    commit: Commit = Field(description="The new commit, or the unchanged head.")
+    created: bool = Field(description="Whether a commit was recorded.")
+    unchanged: bool = Field(description="Whether the entries equal the head's.")
+    files: int = Field(description="Objects imported.")
+    bytes: int = Field(description="Their total size.")
+    from_checksum: int = Field(description="Objects whose sha256 came from the server's checksum.")
+    hashed: int = Field(description="Objects the catalog read to hash them.")
+    skipped: list[SkippedObject] = Field(description="Keys not imported (LakeCache's own data, directory markers).")
+
+
+class ImportLocation(BaseModel):
+    name: str = Field(description="Its name in the project.")
+    url: str = Field(description="The location (canonical form).")
+    created_at: datetime = Field(description="When it was registered.")
+    created_by: str = Field(description="Who registered it.")
+
+
+class ImportLocationPage(BaseModel):
+    items: list[ImportLocation] = Field(description="The project's import locations, by name (one page).")
+    next_cursor: NextCursor

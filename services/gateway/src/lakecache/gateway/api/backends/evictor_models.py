@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, StrictInt
 
-from lakecache.core.contracts.fields import Id, Slug
+from lakecache.core.contracts.fields import Slug
 from lakecache.gateway.api.backends.cacher_models import CopyPath, SitePath
 from lakecache.gateway.api.common import Input
 
@@ -21,6 +21,9 @@ __all__ = ["CopyEviction", "CopyPath", "EvictionDecision", "ExplainQuery", "Live
            "TtlChanged", "TtlOverride", "VolumeSummary", "VolumeWatermarks"]
 
 EvictionReason = Literal["ttl-expired", "capacity", "manual"]
+#: The evictor's ``MAX_TTL_SECONDS`` (``lakecache.evictor.policy.settings``; ten years): the gateway
+#: does not depend on the evictor's package, and ``tests/evictor/test_api.py`` checks they agree.
+MAX_TTL_SECONDS = 10 * 365 * 86400
 #: ``unseen``: leases, reads or pins were seen but no ``cache.ready`` yet.
 KnownStatus = Literal["unseen", "ready", "evicted"]
 
@@ -33,10 +36,13 @@ class ExplainQuery(Input):
 
 class TtlOverride(Input):
     scope: Literal["dataset", "commit"] = Field(description="Whether `target` is a dataset id or a commit id.")
-    target: Id = Field(description="The dataset's or the commit's id (1-128 characters).")
-    ttl_seconds: StrictInt | None = Field(None, gt=0, description="Idle seconds before the copies of the target may "
-                                                                  "be evicted, at every volume of the site; null or "
-                                                                  "left out: clear the override.")
+    target: str = Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$",
+                        description="The dataset's id (its project's copies) or the commit's id (every project's "
+                                    "copies of it): 1-128 characters, no control characters.")
+    ttl_seconds: StrictInt | None = Field(None, gt=0, le=MAX_TTL_SECONDS,
+                                          description="Idle seconds before the copies of the target may be evicted, "
+                                                      f"at every volume of the site: 1 to {MAX_TTL_SECONDS} (10 "
+                                                      "years); null or left out: clear the override.")
 
 
 class TtlChanged(BaseModel):
@@ -103,13 +109,13 @@ class EvictionDecision(BaseModel):
 class CopyEviction(BaseModel):
     site: str = Field(description="The site.")
     volume: str = Field(description="The volume holding the copy.")
+    project: str = Field(description="The project whose copy this is.")
     commit_id: str = Field(description="The commit.")
     now: datetime = Field(description="The time the verdict is for.")
     state: Literal["not-ready", "ready", "evicting-pending", "evicted"] = Field(
         description="`not-ready`: leases, reads or pins seen before `cache.ready`; `evicting-pending`: an eviction "
                     "was decided and the cacher has not answered.")
     dataset_id: str | None = Field(description="The dataset's id; null until `cache.ready` was seen.")
-    project: str | None = Field(description="The dataset's project; null until `cache.ready` was seen.")
     ready_at: datetime | None = Field(description="When the copy (last) became ready.")
     evicted_at: datetime | None = Field(description="When it was evicted; null unless evicted.")
     evicted_by: str | None = Field(description="The decision that evicted it.")

@@ -1,0 +1,84 @@
+"""Events to facts and decisions to commands: every copy is named with its project."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+import pytest
+
+from lakecache.core.contracts import Event, EventData
+from lakecache.core.contracts.cache import CacheEvicted, CacheEvictionRefused, CachePinChanged, CacheReady
+from lakecache.core.contracts.eviction import EvictionTtlChanged, ManualEvictionRequested
+from lakecache.core.contracts.usage import DatasetRead, LeaseAcquired, LeaseReleased, LeaseRenewed
+from lakecache.evictor import policy, translate
+from lakecache.evictor.translate import event_of, fact_of
+
+AT = datetime(2025, 3, 1, tzinfo=UTC)
+C = "c" * 64
+COPY = {"site": "dgx", "volume": "nfs1", "commit_id": C}
+
+
+def event(data: EventData) -> Event[EventData]:
+    return Event(data=data, source="/lakecache/test", time=AT)
+
+
+@pytest.fixture(autouse=True)
+def fresh_warnings(monkeypatch) -> None:
+    monkeypatch.setattr(translate, "_warned", set())
+
+
+COPY_EVENTS = [
+    CacheReady(fill_id="f", project="team", dataset_id="ds", path="/v/x", files=1, size_bytes=1, bytes_fetched=1,
+               bytes_deduplicated=0, duration_seconds=1.0, **COPY),
+    CacheEvicted(decision_id="d", dataset_id="ds", reason="manual", bytes_freed=1, project="team", **COPY),
+    CacheEvictionRefused(decision_id="d", reason="leased", project="team", **COPY),
+    CachePinChanged(dataset_id="ds", project="team", pinned=True, by="ada", **COPY),
+    LeaseAcquired(lease_id="l", project="team", dataset_id="ds", holder="job", ttl_seconds=60, expires_at=AT, **COPY),
+    LeaseRenewed(lease_id="l", expires_at=AT, project="team", **COPY),
+    LeaseReleased(lease_id="l", project="team", **COPY),
+    DatasetRead(project="team", dataset_id="ds", reader="job", cache_hit=True, **COPY),
+    ManualEvictionRequested(request_id="r", requested_by="ada", project="team", **COPY),
+]
+
+
+@pytest.mark.parametrize("data", COPY_EVENTS, ids=lambda d: d.event_type)
+def test_every_fact_about_a_copy_names_the_events_project(data):
+    fact = fact_of(event(data))
+    assert (fact.site, fact.volume, fact.project, fact.commit_id, fact.at) == ("dgx", "nfs1", "team", C, AT)
+
+
+OLD_EVENTS = [data.model_copy(update={"project": None}) for data in COPY_EVENTS
+              if type(data).model_fields["project"].is_required() is False]
+
+
+def test_the_events_that_may_lack_a_project_are_the_ones_checked_here():
+    assert sorted(type(d).__name__ for d in OLD_EVENTS) == [
+        "CacheEvicted", "CacheEvictionRefused", "LeaseReleased", "LeaseRenewed", "ManualEvictionRequested"]
+
+
+@pytest.mark.parametrize("data", OLD_EVENTS, ids=lambda d: d.event_type)
+def test_an_event_from_before_copies_were_per_project_is_ignored_with_one_warning(data, caplog):
+    with caplog.at_level(logging.WARNING, logger=translate.__name__):
+        assert fact_of(event(data)) is None
+        assert fact_of(event(data)) is None
+    [warning] = caplog.records
+    assert data.event_type in warning.getMessage() and "names no project" in warning.getMessage()
+
+
+def test_a_ttl_change_above_the_maximum_is_ignored_and_one_at_it_applies(caplog):
+    def change(ttl: int) -> Event[EventData]:
+        return event(EvictionTtlChanged(site="dgx", scope="dataset", target="ds", ttl_seconds=ttl, changed_by="ada"))
+
+    with caplog.at_level(logging.WARNING, logger=translate.__name__):
+        assert fact_of(change(policy.MAX_TTL_SECONDS + 1)) is None
+    assert f"above the maximum of {policy.MAX_TTL_SECONDS}" in caplog.text
+    assert fact_of(change(policy.MAX_TTL_SECONDS)).ttl_seconds == policy.MAX_TTL_SECONDS
+
+
+def test_a_decision_becomes_a_command_naming_the_copys_project():
+    decision = policy.Decision(decision_id="d", site="dgx", volume="nfs1", commit_id=C, dataset_id="ds",
+                               project="team", reason="ttl-expired", generation=3, dry_run=False,
+                               explanation="idle", facts={})
+    command = event_of(decision)
+    assert (command.project, command.commit_id, command.volume, command.generation) == ("team", C, "nfs1", 3)
