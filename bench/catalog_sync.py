@@ -29,7 +29,8 @@ from pathlib import Path
 
 from bench.gateway_status import Stack
 from lakecache.core.adapters.registry import object_store_from_url
-from lakecache.sdk.catalog import CatalogClient
+from lakecache.sdk import uploads
+from lakecache.sdk.catalog import MAX_UPLOAD_BATCH, CatalogClient
 from lakecache.sdk.importer import import_source
 from lakecache.sdk.refs import DatasetRef
 from lakecache.sdk.settings import ClientSettings
@@ -108,9 +109,7 @@ class Timings:
 
     def __init__(self, server) -> None:
         self.server = server
-        self.seconds: dict[str, list[float]] = {}
-        self.cpu: dict[str, list[float]] = {}
-        self.server_cpu: dict[str, list[float]] = {}
+        self.seconds, self.cpu, self.server_cpu = {}, {}, {}
 
     def add(self, name: str, seconds: float, cpu: float, server_cpu: float) -> None:
         self.seconds.setdefault(name, []).append(seconds)
@@ -267,7 +266,7 @@ def report(timings: Timings, args: argparse.Namespace, load_before, load_after) 
     cpu = {name: statistics.median(values) for name, values in timings.cpu.items() if values}
     s3_cpu = {name: statistics.median(values) for name, values in timings.server_cpu.items() if values}
     print(f"\n{args.files} files × {args.size} bytes ({total_mb:.0f} MB), median of {args.runs} run(s), "
-          f"concurrency {args.concurrency}; {os.cpu_count()} CPUs, load average "
+          f"concurrency {args.concurrency}, upload-plan batch {args.upload_batch}; {os.cpu_count()} CPUs, load average "
           f"{load_before[0]:.2f} before, {load_after[0]:.2f} after")
     print(f"{'tool':<26}{'seconds':>9}{'files/s':>9}{'MB/s':>8}{'CPU s':>8}{'S3 CPU s':>10}")
     for name, seconds in medians.items():
@@ -290,12 +289,19 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=400_000, help="bytes per file (default 400000)")
     parser.add_argument("--runs", type=int, default=3, help="runs; medians are reported (default 3)")
     parser.add_argument("--concurrency", type=int, default=16, help="parallel uploads for every tool (default 16)")
+    parser.add_argument("--upload-batch", type=int, default=MAX_UPLOAD_BATCH,
+                        help=f"contents per upload-plan request of the SDK (default: the SDK's {MAX_UPLOAD_BATCH})")
     parser.add_argument("--hashed-import", action="store_true",
                         help="also time an import of objects put without a SHA-256 checksum (the catalog reads them)")
     parser.add_argument("--json", action="store_true", help="also print every run's numbers as one JSON line")
     args = parser.parse_args()
     if args.files < 1 or args.size < 16 or args.runs < 1 or args.concurrency < 1:
         parser.error("--files, --runs and --concurrency must be at least 1, --size at least 16")
+    if not 1 <= args.upload_batch <= MAX_UPLOAD_BATCH:
+        parser.error(f"--upload-batch must be 1..{MAX_UPLOAD_BATCH}")
+    # Smaller batches only when asked: the gateway's body limit on the upload-plan route (64 KiB)
+    # refuses the SDK's own batch of 1000 contents (96 kB of JSON) as of 7 Dec 2026.
+    uploads.MAX_UPLOAD_BATCH = args.upload_batch
     asyncio.run(bench(args))
 
 

@@ -20,7 +20,7 @@ async def test_full_volume_fails_cleanly_and_the_fill_succeeds_after_enlarging(t
     volume.mkdir()
     files = {f"f/{i}.bin": os.urandom(300_000) for i in range(6)}  # 1.8 MB on a 1 MiB volume
     commit, manifest = await make_commit(lake_url, files)
-    mount_tmpfs(volume, "size=1m", purpose="the ENOSPC test")
+    mount_tmpfs(volume, "size=1m,mode=0755", purpose="the ENOSPC test")
     try:
         with pytest.raises(FillError) as caught:
             await fill_commit(volume, "team", "ds", commit, chunks(manifest), object_store_from_url,

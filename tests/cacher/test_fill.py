@@ -132,8 +132,9 @@ async def test_a_configured_capacity_bounds_the_space_a_fill_may_use(volume, lak
     commit, manifest = await make_commit(lake_url, FILES)
     stats = os.statvfs(volume)
     used = (stats.f_blocks - stats.f_bavail) * stats.f_frsize  # as the cacher counts it
+    # A capacity the shared disk already exceeds: no room, however other work moves its usage.
     with pytest.raises(FillError) as caught:
-        await fill(volume, lake_url, commit, manifest, capacity_bytes=used + 10)
+        await fill(volume, lake_url, commit, manifest, capacity_bytes=1)
     assert caught.value.retryable and caught.value.bytes_needed == sum(len(d) for d in set(FILES.values()))
     assert "configured capacity" in caught.value.reason and pool_files(volume) == []
     result = await fill(volume, lake_url, commit, manifest, capacity_bytes=used + (1 << 30))

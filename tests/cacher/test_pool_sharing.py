@@ -89,3 +89,82 @@ async def test_without_a_reported_sha256_a_sample_of_the_bytes_must_match_the_po
         with pytest.raises(FillError, match="does not hold what the manifest says"):
             await fill(volume, "team", location, commit, manifest, open_store)
         assert not (volume / "team" / "ds" / commit).exists()
+
+
+def same_bucket(count: int) -> dict[str, bytes]:
+    """``count`` contents whose hashes share a bucket of the content store (their first two hex digits)."""
+    found: dict[str, list[bytes]] = {}
+    while True:
+        data = os.urandom(3000)
+        group = found.setdefault(hashlib.sha256(data).hexdigest()[:2], [])
+        group.append(data)
+        if len(group) == count:
+            return {f"part-{i}.bin": d for i, d in enumerate(group)}
+
+
+class Counted(WrappedStore):
+    """A store that counts HEADs and listing pages."""
+
+    def __init__(self, store) -> None:
+        super().__init__(store)
+        self.heads = self.lists = 0
+
+    async def head(self, key, **options):
+        self.heads += 1
+        return await self._store.head(key, **options)
+
+    async def list(self, *args, **options):
+        self.lists += 1
+        return await self._store.list(*args, **options)
+
+    async def iter_objects(self, prefix="", *, start_after=None):
+        token = None
+        while True:
+            page = await self.list(prefix, start_after=start_after, token=token)
+            for info in page.objects:
+                yield info
+            if page.next_token is None:
+                return
+            token = page.next_token
+
+
+def counting(stores: list[Counted]):
+    def open_store(url):
+        store = Counted(object_store_from_url(url))
+        stores.append(store)
+        return store
+
+    return open_store
+
+
+async def test_pooled_contents_sharing_a_bucket_are_confirmed_by_one_listing_not_a_head_each(volume, lake_url):
+    files = same_bucket(6)
+    location = join_url(lake_url, "team", "ds")
+    first, manifest = await make_commit(location, files)
+    await fill(volume, "team", location, first, manifest)
+    second, manifest = await make_commit(location, {**files, "new.bin": os.urandom(100)})
+    stores: list[Counted] = []
+
+    result = await fill(volume, "team", location, second, manifest, open_store=counting(stores))
+
+    assert tree_of(result.view_path) == {**files, "new.bin": tree_of(result.view_path)["new.bin"]}
+    assert result.objects_fetched == 1
+    assert sum(s.lists for s in stores) == 1 and sum(s.heads for s in stores) == 0
+
+
+async def test_a_listed_bucket_that_lacks_a_named_content_refuses_the_commit(volume, lake_url):
+    files = same_bucket(5)
+    owner = join_url(lake_url, "secret", "ds")
+    commit, manifest = await make_commit(owner, files)
+    await fill(volume, "secret", owner, commit, manifest)
+    thief = join_url(lake_url, "team", "ds")
+    kept = dict(list(files.items())[:4])
+    await make_commit(thief, kept)  # holds four of the five: the fifth is named, not held
+    commit, manifest = build_manifest([entry_of(path, data) for path, data in files.items()])
+
+    with pytest.raises(FillError) as caught:
+        await fill(volume, "team", thief, commit, manifest)
+
+    missing = next(path for path in files if path not in kept)
+    assert "missing from the lake" in caught.value.reason and caught.value.failed_paths == [missing]
+    assert not (volume / "team" / "ds" / commit).exists()

@@ -16,9 +16,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from yarl import URL
 
-from lakecache.core.runtime.problems import MAX_JSON_DEPTH, json_depth
+from lakecache.core.runtime.problems import MAX_JSON_DEPTH, json_nesting
 from lakecache.gateway.auth import Role
-from lakecache.gateway.http.limits import json_nesting
 from tests.gateway.conftest import audit_records, make_user
 
 PROBLEM = "application/problem+json"
@@ -169,6 +168,14 @@ async def test_control_characters_in_body_fields_that_name_things_are_refused_wi
 _JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(alphabet='[]{}"\\ab,:'),
                      lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(alphabet='[]{}"\\k'), inner,
                                                                                  max_size=3), max_leaves=20)
+
+
+def json_depth(value) -> int:
+    """Nesting depth of a parsed document: the oracle the byte scanner must agree with."""
+    children = list(value.values()) if isinstance(value, dict) else value if isinstance(value, list) else None
+    if children is None:
+        return 0
+    return 1 + max((json_depth(child) for child in children), default=0)
 
 
 @given(_JSON)

@@ -52,6 +52,17 @@ async def test_a_user_uploads_contents_through_the_gateway_and_commits_them(gate
     assert await lake.read(f"{TEAM_A}/cats/{content_key(sha(files['a.bin']))}") == files["a.bin"]
 
 
+async def test_a_full_batch_of_a_thousand_contents_is_planned_in_one_call(gateway, people):
+    """The SDK asks about up to 1000 contents a call: that body (~96 KB) must pass the gateway."""
+    alice = people["alice"]
+    await new_dataset(gateway, alice)
+    contents = [{"sha256": sha(i.to_bytes(4, "big")), "size": 4} for i in range(1000)]
+    status, plan = await call_json(gateway, "POST", f"/api/v1/datasets/{TEAM_A}/cats/uploads", alice,
+                                   json={"contents": contents})
+    assert status == 200, plan
+    assert len(plan["items"]) == 1000 and not any(item["present"] for item in plan["items"])
+
+
 async def test_content_uploads_through_the_gateway_are_checked_and_bounded(gateway, people, backends):
     alice = people["alice"]
     await new_dataset(gateway, alice)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+import pytest_asyncio
 
 from lakecache.cacher.bootstrap import SERVICE as CACHER
 from lakecache.catalog.bootstrap import SERVICE as CATALOG
@@ -58,3 +62,22 @@ async def installation(home: Path, volume: Path) -> AsyncIterator[Installation]:
 async def stack(tmp_path) -> AsyncIterator[Installation]:
     async with installation(tmp_path / "home", tmp_path / VOLUME) as running:
         yield running
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def world() -> AsyncIterator[Any]:
+    """One installation per attack module, with its people (``tests.security.actors.Scene``).
+
+    It lives in a directory every OS user may traverse, so only LakeCache's own modes protect
+    its home, and jobs of any user could reach the views. Tests of the module share it: each
+    works on datasets of its own. Tests using it run on the module's event loop
+    (``pytestmark = pytest.mark.asyncio(loop_scope="module")``)."""
+    from tests.security.actors import scene  # it builds on installation() above
+
+    parent = Path(tempfile.mkdtemp(prefix="lakecache-attack-", dir="/tmp"))
+    parent.chmod(0o755)
+    try:
+        async with scene(parent) as running:
+            yield running
+    finally:
+        shutil.rmtree(parent, ignore_errors=True)

@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import textwrap
 from pathlib import Path
@@ -22,10 +21,8 @@ from pathlib import Path
 import pytest
 
 from tests.security.conftest import installation
+from tests.security.local_users import NOBODY_UID, drop_to_nobody, needs_root, other_user_interpreter
 from tests.security.test_internal_matrix import targets
-from tests.servers.registry import in_ci
-
-NOBODY = 65534
 
 _PROBE = textwrap.dedent('''
     import json, os, sys, urllib.request, urllib.error
@@ -58,28 +55,8 @@ _PROBE = textwrap.dedent('''
 ''')
 
 
-def _interpreter() -> str:
-    """A Python the other user can execute (the project's may live under root's 0700 home)."""
-    for candidate in ("/usr/bin/python3", "/usr/local/bin/python3", sys.executable):
-        info = os.stat(candidate) if os.path.exists(candidate) else None
-        if info is not None and all(os.stat(p).st_mode & 0o001 for p in Path(candidate).resolve().parents):
-            return candidate
-    pytest.fail("no Python interpreter that another OS user may run (tried /usr/bin/python3, "
-                "/usr/local/bin/python3 and this one)")
-
-
-def _drop_to_nobody() -> None:
-    os.setgroups([])
-    os.setgid(NOBODY)
-    os.setuid(NOBODY)
-
-
 async def test_another_os_user_can_read_nothing_and_call_nothing(tmp_path):
-    if os.geteuid() != 0:
-        message = "dropping to another OS user needs root (CI runs as root)"
-        if in_ci():
-            pytest.fail(message)
-        pytest.skip(message)
+    needs_root()
     # A parent every user may traverse, so only LakeCache's own modes protect the home.
     parent = Path(tempfile.mkdtemp(prefix="lakecache-shared-", dir="/tmp"))
     parent.chmod(0o755)
@@ -101,12 +78,12 @@ async def test_another_os_user_can_read_nothing_and_call_nothing(tmp_path):
             plan = {"files": files, "dirs": [str(home), str(home / "keys"), str(home / "lake")], "calls": calls}
             # The services answer on this event loop: the child must not block it.
             child = await asyncio.create_subprocess_exec(
-                _interpreter(), "-c", _PROBE, json.dumps(plan), stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE, preexec_fn=_drop_to_nobody, cwd="/")
+                other_user_interpreter(), "-c", _PROBE, json.dumps(plan), stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE, preexec_fn=drop_to_nobody, cwd="/")
             stdout, stderr = await asyncio.wait_for(child.communicate(), 300)
         assert child.returncode == 0, stderr.decode()
         report = json.loads(stdout)
-        assert report["uid"] == NOBODY
+        assert report["uid"] == NOBODY_UID
         assert {p: r for p, r in report["read"].items() if r == "read"} == {}
         assert {p: r for p, r in report["listed"].items() if r == "listed"} == {}
         answered = {name: status for name, status in report["http"].items() if status != 401}
@@ -117,9 +94,9 @@ async def test_another_os_user_can_read_nothing_and_call_nothing(tmp_path):
 
 
 def test_the_probe_really_runs_as_another_user():
-    """The helper above proves something only if the child is not root."""
+    """The probe above proves something only if its child process is not root."""
     if os.geteuid() != 0:
         pytest.skip("needs root")
-    done = subprocess.run([_interpreter(), "-c", "import os; print(os.getuid())"], capture_output=True, text=True,
-                          preexec_fn=_drop_to_nobody, check=True)
-    assert int(done.stdout) == NOBODY
+    done = subprocess.run([other_user_interpreter(), "-c", "import os; print(os.getuid())"], capture_output=True,
+                          text=True, preexec_fn=drop_to_nobody, check=True)
+    assert int(done.stdout) == NOBODY_UID

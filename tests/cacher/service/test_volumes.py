@@ -58,7 +58,7 @@ async def test_a_directory_the_cacher_cannot_write_is_refused(api, tmp_path):
     locked.mkdir(mode=0o500)
     mounted = os.access(locked, os.W_OK)
     if mounted:  # root writes anywhere: a read-only filesystem stops even root
-        mount_tmpfs(locked, "ro,size=1m", purpose="an unwritable volume as root")
+        mount_tmpfs(locked, "ro,size=1m,mode=0755", purpose="an unwritable volume as root")
     try:
         assert not os.access(locked, os.W_OK)
         reply = await api.call("POST", BASE, json_body={"name": "nfs2", "path": str(locked)})

@@ -13,9 +13,8 @@ import os
 from pathlib import Path
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
-from lakecache.core.settings import config_file
+from lakecache.core.settings import LakeCacheSources
 
 
 def default_cache_dir() -> Path:
@@ -24,12 +23,8 @@ def default_cache_dir() -> Path:
     return Path(base) / "lakecache"
 
 
-class ClientSettings(BaseSettings):
+class ClientSettings(LakeCacheSources):
     """Where the gateway is, the token, the default project and the client's own cache."""
-
-    model_config = SettingsConfigDict(
-        env_prefix="LAKECACHE_", env_nested_delimiter="__", extra="ignore", validate_default=True
-    )
 
     api_url: str = Field("http://127.0.0.1:8080", description="Base URL of the gateway.")
     project: str = Field("default", description="Project of dataset names given without `project/`; also the "
@@ -46,22 +41,6 @@ class ClientSettings(BaseSettings):
         300.0, gt=0, description="Seconds before a request is abandoned (for a live-progress stream or an upload: "
         "seconds of silence).",
     )
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The services' order (lakecache.core.settings): arguments, environment, then the TOML file.
-        path = config_file()
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if path is not None:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
-        return tuple(sources)
 
     @property
     def gateway_url(self) -> str:

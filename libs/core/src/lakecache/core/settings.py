@@ -84,21 +84,13 @@ class IdentitySection(BaseModel):
     )
 
 
-class LakeAccessSettings(BaseSettings):
-    """What every LakeCache process reads the same way: the sources above and how to reach
-    an S3 lake. Services and the client (CLI, SDK) both build on it."""
+class LakeCacheSources(BaseSettings):
+    """Where every LakeCache process (services, CLI, SDK) reads its settings from, highest
+    priority first: arguments, ``LAKECACHE_*`` environment variables, the TOML config file."""
 
     model_config = SettingsConfigDict(
         env_prefix="LAKECACHE_", env_nested_delimiter="__", extra="ignore", validate_default=True
     )
-
-    s3_endpoint_url: str | None = Field(
-        None, description="S3 endpoint for `s3://` lakes that are not AWS (StorageGRID, Ceph, versitygw…)."
-    )
-    s3_region: str = Field("us-east-1", description="S3 region.")
-    s3_access_key_id: str | None = Field(None, description="S3 access key; unset: the standard AWS credential chain.")
-    s3_secret_access_key: SecretStr | None = Field(None, description="S3 secret key (never logged).")
-    s3_max_concurrency: int = Field(32, ge=1, description="Parallel S3 requests per process (sizes the HTTP pool).")
 
     @classmethod
     def settings_customise_sources(
@@ -114,6 +106,18 @@ class LakeAccessSettings(BaseSettings):
         if path is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         return tuple(sources)
+
+
+class LakeAccessSettings(LakeCacheSources):
+    """How a service reaches an S3 lake (the catalog and the cachers read and write it)."""
+
+    s3_endpoint_url: str | None = Field(
+        None, description="S3 endpoint for `s3://` lakes that are not AWS (StorageGRID, Ceph, versitygw…)."
+    )
+    s3_region: str = Field("us-east-1", description="S3 region.")
+    s3_access_key_id: str | None = Field(None, description="S3 access key; unset: the standard AWS credential chain.")
+    s3_secret_access_key: SecretStr | None = Field(None, description="S3 secret key (never logged).")
+    s3_max_concurrency: int = Field(32, ge=1, description="Parallel S3 requests per process (sizes the HTTP pool).")
 
     def lake_options_for(self, url: str) -> dict[str, Any]:
         """Keyword options for ``object_store_from_url(url)``: the S3 options for ``s3://``, none else."""

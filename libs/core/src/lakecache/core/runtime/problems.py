@@ -7,7 +7,9 @@ too, and anything unexpected is logged and answered as a 500 without internals.
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -97,36 +99,43 @@ def problem_middleware(
 
 
 #: Deepest nesting a JSON body may have: the services' bodies are a few levels deep, and
-#: refusing early keeps a hostile body from exhausting the parser's recursion.
+#: refusing before parsing keeps a hostile body from exhausting the parser's recursion.
 MAX_JSON_DEPTH = 32
+# A JSON string (skipped whole, escapes included) or a bracket: all that nesting depends on.
+_STRUCTURE = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
 
 
-def json_depth(value: Any) -> int:
-    """Nesting depth of a parsed JSON value (iterative: safe on any input)."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            item = list(item.values())
-        if isinstance(item, list):
-            deepest = max(deepest, depth)
-            stack.extend((child, depth + 1) for child in item)
+def json_nesting(raw: bytes, *, stop_above: int = MAX_JSON_DEPTH) -> int:
+    """How deep ``raw`` nests arrays and objects (counting stops just above ``stop_above``).
+
+    Iterative and linear; strings are skipped, so brackets inside them do not count. Malformed
+    JSON gets some answer; the parser refuses it afterwards."""
+    depth = deepest = 0
+    for match in _STRUCTURE.finditer(raw):
+        token = match.group()
+        if token in (b"[", b"{"):
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > stop_above:
+                    break
+        elif token in (b"]", b"}"):
+            depth -= 1
     return deepest
 
 
 async def json_object(request: web.Request) -> dict[str, Any]:
     """The request body as a JSON object, or ``BadRequestBody`` saying what is wrong. Bodies
     over the app's size limit are answered 413 by the problem middleware."""
+    raw = await request.read()
+    if json_nesting(raw) > MAX_JSON_DEPTH:
+        raise BadRequestBody(f"the request body nests deeper than {MAX_JSON_DEPTH} levels of arrays and objects")
     try:
-        body = await request.json()
+        body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequestBody(f"the request body is not JSON: {exc}") from None
-    except RecursionError:
-        raise BadRequestBody(f"the request body nests deeper than {MAX_JSON_DEPTH} levels") from None
     if not isinstance(body, dict):
         raise BadRequestBody(f"the request body must be a JSON object, got {type(body).__name__}")
-    if json_depth(body) > MAX_JSON_DEPTH:
-        raise BadRequestBody(f"the request body nests deeper than {MAX_JSON_DEPTH} levels")
     return body
 
 

@@ -7,6 +7,14 @@ a HEAD must find the object with the manifest's size and, when the store reports
 lake, single-part S3 uploads), its sha256; when the store reports none, a ranged GET of a small
 window at a random offset must equal the pool's bytes there (a proof of possession). Errors say
 nothing read from the lake or the pool: no size, no hash.
+
+Contents in the dataset's own content store are confirmed by listing instead, a bucket of the
+store (``_lakecache/objects/sha256/<xx>/``) per request rather than a HEAD per content, when a
+bucket has at least :data:`LIST_AT_LEAST` of them: a version-2 fill that reuses most of its
+pool would otherwise cost a request per unchanged file. A key with the manifest's size suffices
+there: only the catalog writes a content store, and it stores an object under
+``content_key(sha256)`` only when its bytes hash to that sha256 (an upload through it is hashed;
+a presigned upload carries the checksum in its signature, which the S3 server verifies).
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +37,8 @@ if TYPE_CHECKING:
     from lakecache.cacher.fill.fetcher import FetchOptions
 
 SAMPLE_BYTES = 64 * 1024
+#: A bucket of the content store with at least this many contents to confirm is listed.
+LIST_AT_LEAST = 4
 
 Resolver = Callable[[Content], Awaitable[tuple[ObjectStore, str]]]
 
@@ -39,6 +50,52 @@ class Confirmer:
                  slots: asyncio.Semaphore, in_thread: Callable[..., Awaitable[Any]]) -> None:
         self._layout, self._root_fd, self._resolve, self._options = layout, root_fd, resolve, options
         self._slots, self._in_thread = slots, in_thread
+
+    async def confirm_listed(self, contents: list[Content]) -> list[Content]:
+        """Confirm the contents of the dataset's content store that share a bucket with enough
+        others by listing the bucket; returns those left to :meth:`confirm` one by one."""
+        buckets: dict[str, list[Content]] = defaultdict(list)
+        for content in contents:
+            if content.object_url is None and content.size:
+                buckets[content.sha256[:2]].append(content)
+        listed = {b: group for b, group in buckets.items() if len(group) >= LIST_AT_LEAST}
+        if not listed:
+            return contents
+        await asyncio.gather(*(self._confirm_bucket(group) for group in listed.values()))
+        done = {c.sha256 for group in listed.values() for c in group}
+        return [c for c in contents if c.sha256 not in done]
+
+    async def _confirm_bucket(self, group: list[Content]) -> None:
+        store, first_key = await self._resolve(group[0])
+        prefix = first_key.rsplit("/", 1)[0] + "/"
+        wanted = {prefix + c.sha256: c for c in group}
+        last = max(wanted)
+        found: dict[str, int] = {}
+        for attempt in range(1, self._options.attempts + 1):
+            try:
+                async with self._slots:
+                    async for info in store.iter_objects(prefix, start_after=min(wanted)[:-1]):
+                        if info.key > last:
+                            break
+                        if info.key in wanted:
+                            found[info.key] = info.size
+                break
+            except Unavailable as exc:
+                if attempt == self._options.attempts:
+                    raise FillError(f"could not list {prefix!r} in {store.url} after {attempt} attempts: {exc}. The "
+                                    "lake was unreachable or failing; retry the fill later", retryable=True,
+                                    failed_paths=[group[0].path]) from exc
+                await asyncio.sleep(self._options.backoff_seconds * 2 ** (attempt - 1))
+        for key, content in sorted(wanted.items()):
+            if key not in found:
+                raise FillError(f"object {key!r} in {store.url} (content of {content.path!r}) is missing from the "
+                                "lake. The commit refers to content that was deleted; re-sync the dataset",
+                                retryable=False, failed_paths=[content.path])
+            if found[key] != content.size:
+                raise FillError(f"object {key!r} in {store.url} (content of {content.path!r}) does not hold what the "
+                                "manifest says: the object's size is not the manifest's. The lake holds different "
+                                "bytes than the commit recorded; re-sync the dataset",
+                                retryable=False, failed_paths=[content.path])
 
     async def confirm(self, content: Content) -> None:
         """Return when the copy's source holds ``content`` (already in the pool); ``FillError``

@@ -193,9 +193,9 @@ async def _fetch_all(fetcher: Fetcher, plan: FillPlan, progress: ProgressTracker
                      confirm: bool) -> None:
     # A fixed set of workers, not one task per object: a million missing objects must not
     # become a million tasks. Ranged GETs inside a worker share the fetcher's request slots.
-    # Pool hits are confirmed first (cheap HEADs): a commit naming content its source lacks
-    # fails before anything is fetched.
-    present = list(plan.present.values()) if confirm else []
+    # Pool hits are confirmed first (bucket listings, else HEADs): a commit naming content its
+    # source lacks fails before anything is fetched.
+    present = await fetcher.confirm_listed(list(plan.present.values())) if confirm else []
     missing = sorted(plan.missing.values(), key=lambda c: -c.size)  # big first: better tail
     pending = itertools.chain(((True, c) for c in present), ((False, c) for c in missing))
 

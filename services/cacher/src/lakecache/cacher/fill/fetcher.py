@@ -142,6 +142,11 @@ class Fetcher:
         """Check that this copy's source holds ``content``, already in the pool (``fill.confirm``)."""
         await self._confirmer.confirm(content)
 
+    async def confirm_listed(self, contents: list[Content]) -> list[Content]:
+        """Confirm pooled contents by listing their content store where that is cheaper than a
+        HEAD each; returns those left to :meth:`confirm` (``fill.confirm``)."""
+        return await self._confirmer.confirm_listed(contents)
+
     async def commit(self) -> None:
         """Make the verified content fetched so far durable and link it into the pool."""
         async with self._commit_lock:

@@ -71,6 +71,8 @@ def read_marker(layout: VolumeLayout, project: str, dataset: str, commit_id: str
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode) or info.st_size > _MAX_MARKER:
                 raise _bad_marker(path, "is not a regular file of a few hundred bytes")
+            if info.st_uid != os.geteuid():
+                raise _bad_marker(path, f"belongs to uid {info.st_uid}, not the cacher's")
             data = os.read(fd, _MAX_MARKER)
         finally:
             os.close(fd)

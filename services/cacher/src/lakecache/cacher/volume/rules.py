@@ -6,7 +6,8 @@ one (``sites:write``), and only a directory that is
 
 * absolute and canonical — ``os.path.realpath(path) == path``: no ``..`` or ``.``, no repeated
   or trailing ``/``, no symbolic link on the way (give the real path), at most ``PATH_MAX``;
-* an existing directory;
+* an existing directory that no one but its owner may write (a directory others may write lets
+  them plant a view, or rename a published one away and put their own files at its path);
 * not a system location (``SYSTEM_TREES`` and everything below them, ``SYSTEM_DIRS``
   themselves);
 * inside one of ``cacher.volume_roots`` when that allow-list is set;
@@ -76,6 +77,7 @@ def check_shape(path: str) -> None:
                               "mount or create it first")
 
 
+
 def check_placement(path: str, *, roots: Sequence[str], others: Iterable[Place], reserved: Iterable[Place]) -> None:
     """Refuse (``InvalidArgument``) a canonical directory that is a system location, outside
     ``roots`` (when given), or overlaps ``others`` (volumes) or ``reserved`` (the cacher's own)."""
@@ -95,6 +97,10 @@ def check_placement(path: str, *, roots: Sequence[str], others: Iterable[Place],
         if relation:
             raise InvalidArgument(f"volume path {_shown(path)} {relation} {place.what} ({place.path}); volumes must "
                                   "not overlap each other or the cacher's own files")
+    mode = stat.S_IMODE(os.stat(path).st_mode)
+    if mode & 0o022:
+        raise InvalidArgument(f"volume path {_shown(path)} may be written by other users (mode {mode:o}); only the "
+                              f"cacher may write a cache volume: chmod go-w {path} (jobs need only read access)")
 
 
 def _under(path: str, tree: str) -> bool:

@@ -4,8 +4,12 @@ Every path below the root is walked one segment at a time with ``openat`` (``dir
 ``O_NOFOLLOW | O_DIRECTORY``: a symlink anywhere on the way fails with ``ELOOP``, a file where
 a directory should be with ``ENOTDIR``, so a planted link cannot redirect a write outside the
 volume, and no ``..`` or absolute segment can appear (names are checked before they get
-here, and a segment with ``/`` is refused again below). The root itself is opened normally:
-it is configuration, registered canonical (no symlink on its way; ``volume.rules``).
+here, and a segment with ``/`` is refused again below). Every directory walked must belong to
+the cacher's user and be writable by no one else (``fstat`` of the opened descriptor): a
+directory another user made or may write could hold a view they planted, or let them rename a
+published view away and put their own files at its path. The root itself is opened normally:
+it is configuration, registered canonical (no symlink on its way; ``volume.rules``), but it
+too must be writable by no one but its owner.
 
 Sync functions: call them from a worker thread.
 """
@@ -25,19 +29,37 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 class UnsafeVolumePath(Exception):
-    """A path on the volume is a symlink or not a directory where a directory must be."""
+    """A path on the volume is a symlink, not a directory where a directory must be, or a
+    directory another user owns or may write."""
 
     def __init__(self, path: Path, reason: str) -> None:
         self.path = path
         self.reason = reason
-        super().__init__(f"{path}: {reason}; remove it (LakeCache never follows links on a volume)")
+        super().__init__(f"{path}: {reason}; remove it (on a volume LakeCache uses only directories it made, "
+                         "never through links)")
 
 
 def open_root(root: Path) -> int:
     try:
-        return os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except FileNotFoundError:
         raise FileNotFoundError(f"cache volume {root} does not exist; create or mount it first") from None
+    mode = stat.S_IMODE(os.fstat(fd).st_mode)
+    if mode & 0o022:
+        os.close(fd)
+        raise UnsafeVolumePath(root, f"may be written by other users (mode {mode:o}); only the cacher may write a "
+                                     "cache volume: chmod go-w it")
+    return fd
+
+
+def _check_owned(fd: int, root: Path, parts: Sequence[str], index: int) -> None:
+    """Refuse a directory on the volume that another user owns or may write."""
+    info = os.fstat(fd)
+    if info.st_uid != os.geteuid():
+        raise UnsafeVolumePath(root.joinpath(*parts[: index + 1]),
+                               f"belongs to uid {info.st_uid}, not the cacher's (uid {os.geteuid()})")
+    if stat.S_IMODE(info.st_mode) & 0o022:
+        raise UnsafeVolumePath(root.joinpath(*parts[: index + 1]), "may be written by other users")
 
 
 def _check_segment(root: Path, parts: Sequence[str], index: int) -> str:
@@ -65,6 +87,7 @@ def open_dir(root_fd: int, root: Path, parts: Sequence[str], *, create: bool, mo
                 raise _unsafe(root, parts, index, exc) from None
             os.close(fd)
             fd = child
+            _check_owned(fd, root, parts, index)
         return fd
     except BaseException:
         os.close(fd)

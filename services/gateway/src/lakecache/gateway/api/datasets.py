@@ -28,6 +28,8 @@ WRITE = Permission("datasets:write", project_from=_IN_PATH)
 MAX_COMMIT_BODY = 4 * 1024**3
 #: One content uploaded through the gateway (lakes that cannot presign); S3's own limit for one PUT.
 MAX_CONTENT_BODY = m.MAX_CONTENT_BYTES
+#: An upload plan names up to 1000 contents of ~100 bytes of JSON each.
+MAX_UPLOAD_PLAN_BODY = 256 * 1024
 _LOCATIONS = API + "/projects/{project}/import-locations"
 IMPORTS_ADMIN = Permission("imports:admin")
 
@@ -104,7 +106,7 @@ OPERATIONS = [
     _op("PUT", _DATASET + "/tags/{tag}", "put_tag", "Set or move a tag", WRITE, params=m.TagPath, body=m.NewTag,
         response=m.Tag, alternatives=(201,), errors=(404, 409)),
     _op("POST", _DATASET + "/uploads", "plan_uploads", "Which contents a dataset lacks, and upload URLs for them",
-        WRITE, params=m.DatasetPath, body=m.UploadRequest, response=m.UploadPlan),
+        WRITE, params=m.DatasetPath, body=m.UploadRequest, response=m.UploadPlan, max_body=MAX_UPLOAD_PLAN_BODY),
     _op("PUT", _DATASET + "/contents/{sha256}", "put_content", "Upload one content (lakes without upload URLs)",
         WRITE, params=m.ContentPath, streamed_body=_CONTENT, max_body=MAX_CONTENT_BODY, handler=put_content,
         response=m.ContentStored, status=201, errors=(404, 411)),

@@ -26,7 +26,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from lakecache.core.runtime.problems import MAX_JSON_DEPTH, problem
+from lakecache.core.runtime.problems import MAX_JSON_DEPTH, json_nesting, problem
 from lakecache.gateway.http.problems import FieldError, PayloadTooLarge, RequestInvalid
 
 __all__ = ["MAX_JSON_BODY", "MAX_JSON_DEPTH", "MAX_PARAMETER", "NO_CONTROL", "check_declared_length",
@@ -41,8 +41,6 @@ MAX_PARAMETER = 4096
 NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-# A JSON string (skipped whole, escapes included) or a bracket: all that nesting depends on.
-_STRUCTURE = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
 _LIMIT_ATTRIBUTE = "__lakecache_max_body__"
 
 
@@ -56,25 +54,6 @@ def operation_limit(request: web.Request) -> int:
     """The body limit of the operation ``request`` is routed to (the default for other routes)."""
     limit = getattr(request.match_info.handler, _LIMIT_ATTRIBUTE, None)
     return limit if isinstance(limit, int) else MAX_JSON_BODY
-
-
-def json_nesting(raw: bytes, *, stop_above: int = MAX_JSON_DEPTH) -> int:
-    """How deep ``raw`` nests arrays and objects (counting stops just above ``stop_above``).
-
-    Iterative and linear; strings are skipped, so brackets inside them do not count. Malformed
-    JSON gets some answer; the parser refuses it afterwards."""
-    depth = deepest = 0
-    for match in _STRUCTURE.finditer(raw):
-        token = match.group()
-        if token in (b"[", b"{"):
-            depth += 1
-            if depth > deepest:
-                deepest = depth
-                if deepest > stop_above:
-                    break
-        elif token in (b"]", b"}"):
-            depth -= 1
-    return deepest
 
 
 def check_declared_length(request: web.Request, limit: int) -> None:
