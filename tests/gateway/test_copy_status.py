@@ -107,3 +107,14 @@ async def test_a_copy_adopted_while_the_cacher_evicts_it_reads_evicting(view):
                            "dataset": "cats", "dataset_id": "d1", "state": "evicting", "path": None,
                            "updated_at": at(5).isoformat()})
     assert status_json(doc).state == "evicting"
+
+
+async def test_documents_kept_one_per_commit_before_copies_were_per_project_are_dropped(view):
+    await request(view)
+    await view.collection.insert_one({"_id": f"{SITE}/{COMMIT}", "site": SITE, "commit_id": COMMIT,
+                                      "project": "vision", "volumes": {}, "version": 0, "updated_at": at(0)})
+
+    assert await view.drop_old_layout() == 1
+
+    assert await view.collection.find_one({"_id": f"{SITE}/{COMMIT}"}) is None
+    assert await view.get(SITE, "vision", COMMIT) is not None

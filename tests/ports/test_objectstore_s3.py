@@ -17,7 +17,7 @@ from lakecache.core.errors import (
     PreconditionFailed,
     Unavailable,
 )
-from tests.ports.objectstore_suite import ObjectStoreConformance
+from tests.ports.objectstore_suite import ObjectStoreConformance, PresignedUploadConformance
 
 pytestmark = pytest.mark.s3
 
@@ -52,7 +52,7 @@ async def store(s3_server):
         yield lake
 
 
-class TestS3ObjectStore(ObjectStoreConformance):
+class TestS3ObjectStore(ObjectStoreConformance, PresignedUploadConformance):
     LONGEST_KEY = 1024 - len(PREFIX)  # S3's limit applies to the full key
     PRESIGNS = True
 

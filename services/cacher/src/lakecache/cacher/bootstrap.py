@@ -8,7 +8,7 @@ from lakecache.cacher.fills import FillRunner
 from lakecache.cacher.handlers import HANDLERS, refill_waiting
 from lakecache.cacher.problems import problem_middleware
 from lakecache.cacher.settings import CacherSettings
-from lakecache.cacher.storage import Cacher
+from lakecache.cacher.storage import Cacher, refuse_copies_of_old_layout
 from lakecache.core.contracts.topics import CACHE_COMMANDS
 from lakecache.core.dispatch import dispatcher
 from lakecache.core.runtime import Resources, ServiceDefinition, ServiceParts, SubscriptionSpec
@@ -19,6 +19,7 @@ RUNNER_KEY = web.AppKey("fill_runner", FillRunner)
 async def bootstrap(resources: Resources) -> ServiceParts:
     settings = resources.settings
     cacher = Cacher.open(resources.store, resources.publisher, settings, resources.telemetry.registry, resources.keys)
+    await refuse_copies_of_old_layout(cacher)
     await cacher.create_indexes()
     await volumes.register_from_settings(cacher)
     runner = FillRunner(cacher)

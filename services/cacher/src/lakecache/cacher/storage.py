@@ -26,7 +26,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from lakecache.cacher.settings import CacherSettings
 from lakecache.core.adapters.registry import object_store_from_url
-from lakecache.core.errors import NotFound
+from lakecache.core.errors import ConfigurationError, NotFound
 from lakecache.core.identity import KeyRing
 from lakecache.core.outbox import Outbox
 from lakecache.core.ports.docstore import Collection, DocumentStore
@@ -118,6 +118,20 @@ class Cacher:
         await self.copies.create_index([("site", 1), ("state", 1)])
         await self.copies.create_index([("site", 1), ("project", 1), ("commit_id", 1)])
         await self.leases.create_index([("copy_id", 1), ("expires_at", 1)])
+
+
+async def refuse_copies_of_old_layout(cacher: Cacher) -> None:
+    """Refuse to start (``ConfigurationError``) on a store holding copies recorded before copies
+    were per project (``<site>/<volume>/<commit>``): their unique index would make every new
+    request for their commit conflict forever. There is no in-place migration: see
+    ``docs/cacher.md`` (Upgrading)."""
+    async for doc in cacher.copies.find({"site": cacher.site}, projection={"_id": 1}):
+        if doc["_id"].count("/") != 3:
+            raise ConfigurationError(
+                f"the cacher's store holds copy {doc['_id']!r}, recorded before copies were per project; this version "
+                "cannot use that store. Start the cacher on a new store (cacher.store_url; the volume's files are "
+                "reused: ready views are found again, pooled content is not fetched again) — see docs/cacher.md, "
+                "Upgrading")
 
 
 def copy_key(site: str, volume: str, project: str, commit_id: str) -> str:

@@ -20,6 +20,7 @@ async def bootstrap(resources: Resources) -> ServiceParts:
     await auth.create_indexes()
     copies, volumes = CopyStatusView.open(resources.store), SiteVolumesView.open(resources.store)
     await copies.create_indexes()
+    await copies.drop_old_layout()
     await volumes.create_indexes()
     if auth.settings.bootstrap_admin:
         # Before serving: the first request of a fresh installation can use the file's token.

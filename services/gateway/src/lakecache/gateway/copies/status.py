@@ -85,6 +85,15 @@ class CopyStatusView:
         # A project's copies, most recently changed first (``GET /projects/{project}/copies``).
         await self.collection.create_index([("project", 1), ("updated_at", -1), ("_id", 1)])
 
+    async def drop_old_layout(self) -> int:
+        """Delete documents kept one per (site, commit), before copies were per project: nothing
+        reads them any more, and they would list a copy twice. A read model loses nothing: a copy
+        is adopted again from its cacher on its first lookup."""
+        old = [doc["_id"] async for doc in self.collection.find(projection={"_id": 1}) if doc["_id"].count("/") == 1]
+        for key in old:
+            await self.collection.delete_one({"_id": key})
+        return len(old)
+
     async def get(self, site: str, project: str, commit_id: str) -> dict[str, Any] | None:
         return await self.collection.find_one({"_id": status_id(site, project, commit_id)})
 
