@@ -45,7 +45,7 @@ from lakecache.evictor.bootstrap import SERVICE as EVICTOR
 from lakecache.evictor.sites import SitePolicies
 from tests.support.http import Reply, call
 from tests.support.identity import PROJECT_HEADER, internal_session, source_grant
-from tests.support.waiting import eventually
+from tests.support.waiting import bus_settled, eventually
 
 SITE = "dgx"
 VOLUME = "nfs1"
@@ -221,17 +221,7 @@ class Lake:
 
     async def settle(self, timeout: float = 10.0) -> None:
         """Wait until every consumer group has handled everything published on the bus so far."""
-        broker = self.cacher.resources.bus.inner.broker  # the traced wrapper around the in-memory bus
-
-        def idle() -> bool:
-            for group in broker.groups.values():
-                for topic in {t for member in group.members for t in member.topics}:
-                    for index, partition in enumerate(broker.topics.get(topic, [])):
-                        if group.committed.get((topic, index), partition.base) < partition.end:
-                            return False
-            return True
-
-        await eventually(idle, timeout=timeout, interval=0.02, message="every consumer to catch up")
+        await bus_settled(self.cacher.resources.bus, timeout=timeout)
 
     # restarting the evictor
 

@@ -37,7 +37,7 @@ from lakecache.gateway.copies import CopyStatusView
 from lakecache.gateway.copies.volumes import SiteVolumesView
 from lakecache.gateway.upstream import Upstreams
 from tests.support.identity import gateway_keys
-from tests.support.waiting import eventually
+from tests.support.waiting import bus_settled
 
 SITE, VOLUME = "dgx", "nfs1"
 
@@ -59,17 +59,7 @@ class Backends:
         """Wait until every consumer group on the bus (the backends', the gateway's read model,
         a test's recorder) has handled everything published so far: what follows from a message
         has been published, or was decided not to be."""
-        broker = getattr(self.bus, "inner", self.bus).broker  # the traced wrapper around the in-memory bus
-
-        def idle() -> bool:
-            for group in broker.groups.values():
-                for topic in {t for member in group.members for t in member.topics}:
-                    for index, partition in enumerate(broker.topics.get(topic, [])):
-                        if group.committed.get((topic, index), partition.base) < partition.end:
-                            return False
-            return True
-
-        await eventually(idle, timeout=timeout, interval=0.02, message="every consumer to catch up")
+        await bus_settled(self.bus, timeout=timeout)
 
     async def recorder(self) -> BusRecorder:
         """Every event on the cache and eviction topics from now on, as (type, data)."""

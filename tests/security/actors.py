@@ -42,7 +42,7 @@ from lakecache.sdk.refs import DatasetRef
 from lakecache.sdk.settings import ClientSettings
 from lakecache.sdk.sync import sync_directory
 from tests.security.conftest import SITE, VOLUME, Installation, installation
-from tests.support.waiting import eventually
+from tests.support.waiting import bus_settled, eventually
 
 VICTIM, ATTACKER = "vision", "speech"
 PROBLEM = "application/problem+json"
@@ -192,17 +192,7 @@ class Scene:
     async def settled(self, timeout: float = 30.0) -> None:
         """Wait until every consumer on the bus has handled everything published so far: what
         follows from an event (or from a refused request, nothing) has happened by then."""
-        broker = getattr(self.bus, "inner", self.bus).broker  # the traced wrapper around the in-memory bus
-
-        def idle() -> bool:
-            for group in broker.groups.values():
-                for topic in {t for member in group.members for t in member.topics}:
-                    for index, partition in enumerate(broker.topics.get(topic, [])):
-                        if group.committed.get((topic, index), partition.base) < partition.end:
-                            return False
-            return True
-
-        await eventually(idle, timeout=timeout, interval=0.02, message="every consumer to catch up")
+        await bus_settled(self.bus, timeout=timeout)
 
     async def record(self) -> Recorder:
         """Every event on the cache, command, eviction and usage topics from now on: what anyone

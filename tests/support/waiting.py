@@ -18,3 +18,10 @@ async def eventually(check: Callable[[], bool | Awaitable[bool]], *, timeout: fl
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {message}")
         await asyncio.sleep(interval)
+
+
+async def bus_settled(bus, *, timeout: float = 30.0) -> None:
+    """Wait until every consumer of the in-memory bus ``bus`` (or the traced wrapper around it)
+    has handled everything published so far."""
+    memory = getattr(bus, "inner", bus)
+    await eventually(memory.caught_up, timeout=timeout, interval=0.02, message="every consumer to catch up")

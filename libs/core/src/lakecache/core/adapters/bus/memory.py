@@ -272,5 +272,15 @@ class InMemoryEventBus(EventBus):
             p.end - committed.get((topic, i), p.base) for i, p in enumerate(self.broker.topics[topic])
         )
 
+    def caught_up(self) -> bool:
+        """Whether every consumer group has handled everything published on the topics its
+        members read (what follows from a message has been published, or decided against)."""
+        for group in self.broker.groups.values():
+            for topic in {t for member in group.members for t in member.topics}:
+                for index, partition in enumerate(self.broker.topics.get(topic, [])):
+                    if group.committed.get((topic, index), partition.base) < partition.end:
+                        return False
+        return True
+
     async def ping(self) -> None:
         return None
