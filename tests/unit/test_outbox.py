@@ -9,7 +9,7 @@ from lakecache.core.adapters.bus.memory import InMemoryEventBus
 from lakecache.core.adapters.docs.sqlite import SqliteDocumentStore
 from lakecache.core.contracts import decode
 from lakecache.core.contracts.catalog import DatasetDeleted
-from lakecache.core.errors import Unavailable
+from lakecache.core.errors import Conflict, Unavailable
 from lakecache.core.outbox import PENDING_FIELD, Outbox
 from lakecache.core.publishing import EventPublisher
 from tests.ports.bus_suite import Collector
@@ -84,3 +84,32 @@ async def test_event_whose_change_never_happened_is_dropped_unpublished(world):
     assert await outbox.relay_once(now=LATER) == 0
     assert await store.collection("outbox").count_documents({}) == 0
     assert seen.messages == []
+
+
+async def test_a_unit_of_work_inserts_the_document_and_publishes_its_events(world):
+    store, _, outbox, seen = world
+    await outbox.insert("datasets", {"_id": "u1", "name": "cats"}, [deleted("u1"), (deleted("u1b"), "subject-1")])
+    await eventually(lambda: len(seen.messages) == 2, message="both published")
+    assert [decode(m.headers, m.value).subject for m in seen.messages] == [None, "subject-1"]
+    assert (await store.collection("datasets").find_one({"_id": "u1"}))[PENDING_FIELD] == []
+    assert await store.collection("outbox").count_documents({}) == 0
+
+
+async def test_a_unit_of_work_that_cannot_insert_publishes_nothing_and_keeps_nothing(world):
+    store, _, outbox, seen = world
+    await outbox.insert("datasets", {"_id": "u2"})
+    with pytest.raises(Conflict):
+        await outbox.insert("datasets", {"_id": "u2"}, [deleted("u2")])
+    assert await store.collection("outbox").count_documents({}) == 0
+    assert await outbox.relay_once(now=LATER) == 0 and seen.messages == []
+
+
+async def test_a_unit_of_work_update_that_matches_nothing_publishes_nothing(world):
+    store, _, outbox, seen = world
+    await outbox.insert("datasets", {"_id": "u3", "rev": 1})
+    lost = await outbox.update("datasets", {"_id": "u3", "rev": 0}, {"$set": {"rev": 1}}, [deleted("u3")])
+    won = await outbox.update("datasets", {"_id": "u3", "rev": 1}, {"$set": {"rev": 2}}, [deleted("u3")])
+    assert lost is None and won is not None and won["rev"] == 2
+    await eventually(lambda: len(seen.messages) == 1, message="only the change that happened is announced")
+    assert await store.collection("outbox").count_documents({}) == 0
+    assert (await store.collection("datasets").find_one({"_id": "u3"}))[PENDING_FIELD] == []

@@ -1,12 +1,15 @@
 """Turning a handler table into a bus message handler.
 
 Services declare ``HANDLERS = {PayloadModel: handler_function}`` at the bottom of their
-``handlers.py``; handlers are plain ``async def handler(event, **dependencies)``.
-``bootstrap.py`` binds the dependencies once and calls ``dispatcher(...)``.
+``handlers.py``; handlers are plain ``async def handler(event, catalog: Catalog)`` that name the
+dependencies they use. ``bootstrap.py`` offers every dependency once, by name, to
+``dispatcher(...)``, which hands each handler only the ones it names (as cosmicpython's
+bootstrap does) and refuses, when the table is built, a handler naming one it was not offered.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -28,7 +31,7 @@ def dispatcher(handlers: Mapping[type[EventData], EventHandler], **dependencies:
     this consumer knows) raise ``PoisonMessage`` and are dead-lettered at once, to be
     replayed once fixed.
     """
-    by_type = {model.event_type: handler for model, handler in handlers.items()}
+    by_type = {model.event_type: _bind(handler, dependencies) for model, handler in handlers.items()}
 
     async def handle(message: Message) -> None:
         type_header = message.header("ce_type")
@@ -40,6 +43,22 @@ def dispatcher(handlers: Mapping[type[EventData], EventHandler], **dependencies:
             raise PoisonMessage(
                 f"{message.topic}[{message.partition}]@{message.offset} is not a valid event: {exc}"
             ) from exc
-        await by_type[event.type](event, **dependencies)
+        await by_type[event.type](event)
 
     return handle
+
+
+def _bind(handler: EventHandler, offered: Mapping[str, Any]) -> Callable[[Event[EventData]], Awaitable[None]]:
+    """``handler`` with the dependencies it names bound; ``TypeError`` for one not offered."""
+    parameters = list(inspect.signature(handler).parameters.values())[1:]  # the first is the event
+    named = {p.name: offered[p.name] for p in parameters if p.name in offered}
+    missing = [p.name for p in parameters if p.name not in offered and p.default is p.empty
+               and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    if missing:
+        raise TypeError(f"handler {handler.__qualname__} needs {', '.join(missing)}, which the dispatcher was not "
+                        f"given (it was given: {', '.join(sorted(offered)) or 'nothing'})")
+
+    async def bound(event: Event[EventData]) -> None:
+        await handler(event, **named)
+
+    return bound

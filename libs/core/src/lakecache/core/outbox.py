@@ -13,23 +13,30 @@ If the process stops after 1 but before 2, the change did not happen and the rel
 record; after 2 but before 3, the relay finds the id on the document and publishes. Events may
 thus be published twice (consumers are idempotent, the event id is stable) but never lost and
 never announced for a change that did not happen.
+
+Repositories write a change and its events in one call — :meth:`Outbox.insert` and
+:meth:`Outbox.update`, the unit of work — instead of repeating the three steps by hand (where
+forgetting one silently loses an event).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lakecache.core.contracts import EVENTS, Event, EventData, new_event
 from lakecache.core.errors import LakeCacheError
-from lakecache.core.ports.docstore import DocumentStore
+from lakecache.core.ports.docstore import Document, DocumentStore, Filter, Update
 from lakecache.core.publishing import EventPublisher
 
 log = logging.getLogger(__name__)
 
 PENDING_FIELD = "pending_events"
+#: An event to announce with a change: its payload, or (payload, CloudEvents subject).
+Announcement = EventData | tuple[EventData, str | None]
 
 
 class Outbox:
@@ -41,6 +48,52 @@ class Outbox:
         self._records = store.collection(collection)
         self._publisher = publisher
         self._grace = grace
+
+    async def insert(self, collection: str, doc: Mapping[str, Any], events: Sequence[Announcement] = ()) -> None:
+        """Insert ``doc`` into ``collection`` and announce ``events`` (payloads, or (payload,
+        subject) pairs) with it: all or nothing. The store's ``Conflict`` (duplicate ``_id`` or a
+        unique index) propagates, and the events are then dropped unpublished."""
+        prepared = await self._prepare_all(events, collection)
+        try:
+            await self._store.collection(collection).insert_one({**doc, PENDING_FIELD: [e.id for e in prepared]})
+        except BaseException:
+            for event in prepared:
+                await self.discard(event)
+            raise
+        await self._deliver_all(prepared, collection, doc["_id"])
+
+    async def update(self, collection: str, filter: Filter, update: Update,
+                     events: Sequence[Announcement] = ()) -> Document | None:
+        """Apply ``update`` to the document of ``collection`` matching ``filter`` and announce
+        ``events`` with it, in one single-document write. Returns the new document, or None when
+        nothing matched (a compare-and-swap lost): nothing changed and nothing is published."""
+        prepared = await self._prepare_all(events, collection)
+        change = dict(update)
+        if prepared:
+            change["$addToSet"] = {**change.get("$addToSet", {}), PENDING_FIELD: {"$each": [e.id for e in prepared]}}
+        try:
+            new = await self._store.collection(collection).find_one_and_update(filter, change)
+        except BaseException:
+            for event in prepared:
+                await self.discard(event)
+            raise
+        if new is None:
+            for event in prepared:
+                await self.discard(event)
+            return None
+        await self._deliver_all(prepared, collection, new["_id"])
+        return new
+
+    async def _prepare_all(self, events: Sequence[Announcement], collection: str) -> list[Event[EventData]]:
+        prepared = []
+        for item in events:
+            data, subject = item if isinstance(item, tuple) else (item, None)
+            prepared.append(await self.prepare(data, collection=collection, subject=subject))
+        return prepared
+
+    async def _deliver_all(self, events: list[Event[EventData]], collection: str, doc_id: str) -> None:
+        for event in events:
+            await self.deliver(event, collection=collection, doc_id=doc_id)
 
     async def prepare(self, data: EventData, *, collection: str, subject: str | None = None) -> Event[EventData]:
         """Record an event about a document of ``collection``; add ``event.id`` to that

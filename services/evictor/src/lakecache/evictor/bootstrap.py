@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from lakecache.core.adapters.registry import bus_runs_stream_processors
 from lakecache.core.contracts.topics import CACHE_EVENTS, EVICTION, USAGE
 from lakecache.core.dispatch import dispatcher
 from lakecache.core.runtime import Resources, ServiceDefinition, ServiceParts, SubscriptionSpec
@@ -20,7 +21,7 @@ async def bootstrap(resources: Resources) -> ServiceParts:
     assert isinstance(settings, EvictorSettings)
     section = settings.evictor
     metrics = EvictorMetrics(resources.telemetry.registry)
-    if settings.bus_url.startswith("kafka://"):
+    if bus_runs_stream_processors(settings.bus_url):
         from lakecache.evictor.streams import EvictorApp  # Faust only where Kafka is used
 
         runtime = EvictorApp(settings, metrics)

@@ -27,6 +27,12 @@ DOCUMENT_STORE_ADAPTERS = {
     "sqlite": "lakecache.core.adapters.docs.sqlite:SqliteDocumentStore",
     "mongodb": "lakecache.core.adapters.docs.mongo:MongoDocumentStore",
 }
+# Buses other processes share (a service alone on one of the others reaches no one), and the
+# ones a stream processor (Faust) can run on.
+SHARED_BUSES = frozenset({"kafka"})
+STREAM_PROCESSING_BUSES = frozenset({"kafka"})
+# scheme -> "module:function(telemetry)" instrumenting the client library of that store.
+DOCUMENT_STORE_INSTRUMENTATION = {"mongodb": "lakecache.core.telemetry.setup:instrument_pymongo"}
 
 
 def _load(table: dict[str, str], kind: str, url: str, options: dict[str, Any]) -> Any:
@@ -63,3 +69,21 @@ def object_store_from_url(url: str, **options: Any):
 def document_store_from_url(url: str, **options: Any):
     """Return an (unopened) document store for ``sqlite:///path.db`` or ``mongodb://…``."""
     return _load(DOCUMENT_STORE_ADAPTERS, "document store", url, options)
+
+
+def bus_is_shared(url: str) -> bool:
+    """Whether the bus at ``url`` connects processes (the in-memory bus reaches one process only)."""
+    return urlsplit(url).scheme in SHARED_BUSES
+
+
+def bus_runs_stream_processors(url: str) -> bool:
+    """Whether a stream processor (Faust: tables, timers, partitions) can run on the bus at ``url``."""
+    return urlsplit(url).scheme in STREAM_PROCESSING_BUSES
+
+
+def instrument_document_store(url: str, telemetry: Any) -> None:
+    """Trace the client library of the document store at ``url``, if it has an instrumentation."""
+    target = DOCUMENT_STORE_INSTRUMENTATION.get(urlsplit(url).scheme)
+    if target is not None:
+        module_name, _, function = target.partition(":")
+        getattr(importlib.import_module(module_name), function)(telemetry)

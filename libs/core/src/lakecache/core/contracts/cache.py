@@ -15,6 +15,7 @@ from pydantic import Field
 
 from lakecache.core.contracts.base import EVENTS, EventData
 from lakecache.core.contracts.fields import CommitId, Id, NonNegative, Slug
+from lakecache.core.vocabulary.copies import FillPhase, FillProgress
 
 EvictionReason = Literal["ttl-expired", "capacity", "manual"]
 
@@ -41,6 +42,8 @@ class CacheRequested(EventData):
 
 @EVENTS.register
 class CacheFillProgress(EventData):
+    """A fill's progress (``lakecache.core.vocabulary.copies.FillProgress``, field for field)."""
+
     event_type = "lakecache.cache.fill.progress"
 
     fill_id: Id
@@ -54,6 +57,16 @@ class CacheFillProgress(EventData):
     bytes_total: NonNegative
     rate_bytes_per_s: float = Field(ge=0)
     eta_seconds: float | None = None
+    phase: FillPhase | None = None
+    objects_done: NonNegative | None = None
+    objects_total: NonNegative | None = None
+
+    def progress(self) -> FillProgress:
+        """The progress it announces (an event from before ``phase`` was sent reads as fetching)."""
+        return FillProgress(phase=self.phase or "fetching", files_done=self.files_done, files_total=self.files_total,
+                            objects_done=self.objects_done or 0, objects_total=self.objects_total or 0,
+                            bytes_done=self.bytes_done, bytes_total=self.bytes_total,
+                            rate_bytes_per_s=self.rate_bytes_per_s, eta_seconds=self.eta_seconds)
 
 
 @EVENTS.register

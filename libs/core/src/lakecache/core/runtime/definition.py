@@ -10,6 +10,8 @@ from aiohttp import web
 
 from lakecache.core.identity.keys import KeyRing
 from lakecache.core.ports.bus import EventBus, MessageHandler, RetryPolicy
+from lakecache.core.ports.docstore import DocumentStore
+from lakecache.core.ports.objectstore import ObjectStore
 from lakecache.core.publishing import EventPublisher
 from lakecache.core.settings import LakeCacheSettings
 from lakecache.core.telemetry import Telemetry
@@ -25,8 +27,8 @@ class Resources:
     publisher: EventPublisher
     #: This service's signing key and the public keys it trusts (``lakecache.core.identity``).
     keys: KeyRing
-    store: Any | None = None  # DocumentStore, when the service declared needs_store
-    lake: Any | None = None  # ObjectStore, when the service declared needs_lake
+    store: DocumentStore | None = None  # when the service declared needs_store
+    lake: ObjectStore | None = None  # when the service declared needs_lake
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,12 @@ from dataclasses import dataclass
 from aiohttp import web
 from opentelemetry.sdk.trace import SpanProcessor
 
-from lakecache.core.adapters.registry import document_store_from_url, event_bus_from_url, object_store_from_url
+from lakecache.core.adapters.registry import (
+    document_store_from_url,
+    event_bus_from_url,
+    instrument_document_store,
+    object_store_from_url,
+)
 from lakecache.core.identity import KeyRing
 from lakecache.core.identity.keys import metrics_token, private_directory
 from lakecache.core.ports.bus import EventBus
@@ -23,7 +28,6 @@ from lakecache.core.runtime.http import READY_CHECKS_KEY, create_app
 from lakecache.core.settings import LakeCacheSettings, redact_url
 from lakecache.core.telemetry import configure_telemetry
 from lakecache.core.telemetry.bus import TracedEventBus
-from lakecache.core.telemetry.setup import instrument_pymongo
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +78,7 @@ async def start_service(
         resources = Resources(settings, telemetry, bus, EventPublisher(bus, name), keys)
         checks = {"bus": bus.ping}
         if definition.needs_store:
-            if settings.resolved_store_url().startswith("mongodb"):
-                instrument_pymongo(telemetry)
+            instrument_document_store(settings.resolved_store_url(), telemetry)
             resources.store = await stack.enter_async_context(document_store_from_url(settings.resolved_store_url()))
             checks["store"] = resources.store.ping
         if definition.needs_lake:

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import sys
 
+from lakecache.core.adapters.registry import bus_is_shared
 from lakecache.core.errors import LakeCacheError
 from lakecache.core.runtime.definition import ServiceDefinition
 from lakecache.core.runtime.runner import run_until_stopped
@@ -20,7 +21,7 @@ def run_standalone(definition: ServiceDefinition) -> None:
     try:
         settings = definition.settings_type()
         configure_logging(settings.log_level)
-        if settings.bus_url.startswith("memory://"):
+        if not bus_is_shared(settings.bus_url):
             logging.getLogger(__name__).warning(
                 "%s runs alone on the in-memory bus: no other process can reach it. Set "
                 "LAKECACHE_BUS_URL=kafka://… or use `lakecache up` to run all services together.",

@@ -22,7 +22,7 @@ from lakecache.gateway.copies.volumes import SiteVolumesView
 _PROGRESS = ("files_done", "files_total", "bytes_done", "bytes_total", "rate_bytes_per_s", "eta_seconds")
 
 
-async def on_progress(event: Event[CacheFillProgress], view: CopyStatusView, **_: object) -> None:
+async def on_progress(event: Event[CacheFillProgress], view: CopyStatusView) -> None:
     p = event.data
     if p.project is None:
         return  # from before copies were per project: it cannot say whose copy it is
@@ -33,7 +33,7 @@ async def on_progress(event: Event[CacheFillProgress], view: CopyStatusView, **_
         "error": None})
 
 
-async def on_ready(event: Event[CacheReady], view: CopyStatusView, **_: object) -> None:
+async def on_ready(event: Event[CacheReady], view: CopyStatusView) -> None:
     r = event.data
     await view.apply_volume_fact(
         site=r.site, project=r.project, commit_id=r.commit_id, volume=r.volume, at=event.time,
@@ -42,7 +42,7 @@ async def on_ready(event: Event[CacheReady], view: CopyStatusView, **_: object) 
                 "eta_seconds": None, "error": None})
 
 
-async def on_failed(event: Event[CacheFailed], view: CopyStatusView, **_: object) -> None:
+async def on_failed(event: Event[CacheFailed], view: CopyStatusView) -> None:
     f = event.data
     if f.volume is None:
         await view.record_failure(site=f.site, project=f.project, commit_id=f.commit_id, reason=f.reason,
@@ -53,7 +53,7 @@ async def on_failed(event: Event[CacheFailed], view: CopyStatusView, **_: object
                                                         "retryable": f.retryable, "path": None})
 
 
-async def on_evicted(event: Event[CacheEvicted], view: CopyStatusView, **_: object) -> None:
+async def on_evicted(event: Event[CacheEvicted], view: CopyStatusView) -> None:
     e = event.data
     if e.project is None:
         return
@@ -62,13 +62,13 @@ async def on_evicted(event: Event[CacheEvicted], view: CopyStatusView, **_: obje
                                                         **dict.fromkeys(_PROGRESS)})
 
 
-async def on_pin_changed(event: Event[CachePinChanged], view: CopyStatusView, **_: object) -> None:
+async def on_pin_changed(event: Event[CachePinChanged], view: CopyStatusView) -> None:
     p = event.data
     await view.set_pinned(site=p.site, project=p.project, commit_id=p.commit_id, volume=p.volume, pinned=p.pinned,
                           at=event.time)
 
 
-async def on_volume_reported(event: Event[VolumeReported], volumes: SiteVolumesView, **_: object) -> None:
+async def on_volume_reported(event: Event[VolumeReported], volumes: SiteVolumesView) -> None:
     r = event.data
     await volumes.report(site=r.site, volume=r.volume, at=event.time, fields=r.model_dump(exclude={"site", "volume"}))
 
