@@ -95,6 +95,25 @@ async def test_second_version_fetches_only_changed_content_and_shares_inodes(vol
     assert (v1 / "part/000.bin").stat().st_nlink == 3  # pool + two views
 
 
+async def test_progress_counts_each_file_once_its_content_is_on_the_volume(volume, lake_url):
+    pooled, big, middle, small = os.urandom(3000), os.urandom(5000), os.urandom(4000), os.urandom(2000)
+    first, manifest1 = await make_commit(lake_url, {"pooled.bin": pooled})
+    await fill(volume, lake_url, first, manifest1)
+    # Two files share the pooled content, two share the biggest fetched one.
+    files = {"pooled.bin": pooled, "pooled-again.bin": pooled, "big.bin": big, "big-again.bin": big,
+             "middle.bin": middle, "small.bin": small}
+    commit, manifest = await make_commit(lake_url, files)
+    seen = []
+    # One request at a time (biggest first) and a report after each object: every step is seen.
+    await fill(volume, lake_url, commit, manifest, on_progress=seen.append, progress_interval=0,
+               options=FetchOptions(max_concurrency=1))
+
+    assert [(p.phase, p.files_done, p.objects_done) for p in seen] == [
+        ("fetching", 2, 0), ("fetching", 4, 1), ("fetching", 5, 2), ("fetching", 6, 3), ("linking", 6, 3),
+        ("done", 6, 3)]
+    assert {(p.files_total, p.objects_total) for p in seen} == {(6, 3)}
+
+
 async def test_ready_commit_returns_at_once_without_reading_the_manifest(volume, lake_url):
     commit, manifest = await make_commit(lake_url, {"a": b"1"})
     await fill(volume, lake_url, commit, manifest)

@@ -19,6 +19,7 @@ import pytest
 from lakecache.catalog.api import CATALOG_KEY, ROUTES
 from lakecache.catalog.bootstrap import SERVICE
 from lakecache.catalog.storage import Catalog
+from lakecache.core.ports.docstore import Collection
 from lakecache.core.runtime import RunningService, start_service
 from tests.support.http import Reply, call
 from tests.support.identity import PROJECT_HEADER, internal_session
@@ -41,6 +42,10 @@ class CatalogClient:
     @property
     def catalog(self) -> Catalog:
         return self.running.app[CATALOG_KEY]
+
+    def stored(self, collection: str) -> Collection:
+        """The catalog's raw ``collection``, to check what is (or is not) stored."""
+        return self.running.resources.store.collection(collection)
 
     async def call(self, method: str, path: str, *, json_body: Any = None, data: bytes | None = None,
                    headers: dict[str, str] | None = None, params: dict[str, Any] | None = None) -> Reply:

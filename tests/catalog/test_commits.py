@@ -43,7 +43,7 @@ async def test_unchanged_resync_answers_the_head_without_a_new_commit(api):
     assert again.status == 200
     assert again.body["created"] is False and again.body["unchanged"] is True
     assert again.body["commit"]["id"] == head
-    assert await api.catalog.commits.count_documents({}) == 1
+    assert await api.stored("commits").count_documents({}) == 1
     forced = await api.commit("vision", "cats", FILES, allow_empty=True)
     assert forced.status == 201 and forced.body["commit"]["parents"] == [head]
     assert forced.body["commit"]["id"] != head
@@ -70,7 +70,7 @@ async def test_stale_parent_is_refused_and_the_head_stays(api):
     rootless = await api.commit("vision", "cats", [entry("d.jpg", "d")], parents=[])
     assert rootless.status == 409
     assert (await api.call("GET", "/api/v1/datasets/vision/cats")).body["head"] == second
-    assert await api.catalog.commits.count_documents({}) == 2
+    assert await api.stored("commits").count_documents({}) == 2
 
 
 async def test_log_walks_first_parents_newest_first_in_pages(api):
@@ -104,7 +104,7 @@ async def test_malformed_bodies_are_refused_with_the_line_number(api):
     assert reply.status == 400 and "full URL" in reply.body["detail"]
     reply = await api.call("POST", path, json_body={"message": "m"})
     assert reply.status == 400 and "application/x-ndjson" in reply.body["detail"]
-    assert await api.catalog.commits.count_documents({}) == 0
+    assert await api.stored("commits").count_documents({}) == 0
 
 
 async def test_of_two_commits_racing_on_one_head_exactly_one_wins(api):
@@ -132,7 +132,7 @@ async def test_of_two_commits_racing_on_one_head_exactly_one_wins(api):
     loser = next(r for r in replies if r.status == 409)
     assert loser.body["type"] == "urn:lakecache:problem:head-moved" and winner in loser.body["detail"]
     assert (await api.call("GET", "/api/v1/datasets/vision/cats")).body["head"] == winner
-    assert [c["id"] async for c in api.catalog.commits.find({})] == [winner]
+    assert [c["id"] async for c in api.stored("commits").find({})] == [winner]
 
 
 async def test_a_manifest_bigger_than_the_request_body_limit_is_streamed(api):

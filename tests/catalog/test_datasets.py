@@ -119,7 +119,7 @@ async def test_deleted_dataset_disappears_and_its_name_can_be_reused(api):
     new = await api.create("vision", "cats")
     assert new["id"] != old["id"] and new["head"] is None
     # The old commit stays readable for lineage: its document and manifest are kept.
-    kept = await api.catalog.commits.find_one({"dataset_id": old["id"], "id": commit})
+    kept = await api.catalog.commits.by_id(old["id"], commit)
     assert kept is not None and await api.running.resources.lake.exists(kept["manifest_key"])
     # …and served by id, which is what events and run lineage carry.
     in_vision = {PROJECT_HEADER: "vision"}

@@ -30,7 +30,7 @@ async def test_cached_copy_blocks_delete_until_evicted(api):
     ready = _ready(dataset_id, commit)
     await publisher.emit(ready)
     await publisher.emit(ready)  # a redelivery changes nothing
-    await eventually(lambda: api.catalog.copies.count_documents({"dataset_id": dataset_id}), message="copy recorded")
+    await eventually(lambda: api.stored("copies").count_documents({"dataset_id": dataset_id}), message="copy recorded")
     refused = await api.call("DELETE", DATASET)
     assert refused.status == 409 and refused.body["type"] == "urn:lakecache:problem:dataset-in-use"
     assert "1 cached copy on dgx/nfs1" in refused.body["detail"] and "evict" in refused.body["detail"]
@@ -39,7 +39,7 @@ async def test_cached_copy_blocks_delete_until_evicted(api):
                                       dataset_id=dataset_id, reason="ttl-expired", bytes_freed=1))
 
     async def gone():
-        return await api.catalog.copies.count_documents({"dataset_id": dataset_id}) == 0
+        return await api.stored("copies").count_documents({"dataset_id": dataset_id}) == 0
 
     await eventually(gone, message="copy removed")
     assert (await api.call("DELETE", DATASET)).status == 204
@@ -56,7 +56,7 @@ async def test_live_lease_blocks_delete_until_released(api):
                                       expires_at=soon + timedelta(minutes=5)))
 
     async def renewed():
-        lease = await api.catalog.leases.find_one({"_id": "lease-1"})
+        lease = await api.stored("leases").find_one({"_id": "lease-1"})
         return lease is not None and lease["expires_at"] > soon
 
     await eventually(renewed, message="lease recorded and renewed")
@@ -65,7 +65,7 @@ async def test_live_lease_blocks_delete_until_released(api):
     await publisher.emit(LeaseReleased(lease_id="lease-1", site="dgx", volume="nfs1", commit_id=commit))
 
     async def released():
-        return await api.catalog.leases.count_documents({}) == 0
+        return await api.stored("leases").count_documents({}) == 0
 
     await eventually(released, message="lease released")
     assert (await api.call("DELETE", DATASET)).status == 204
@@ -76,7 +76,7 @@ async def test_expired_lease_does_not_block_delete(api):
     await api.running.resources.publisher.emit(LeaseAcquired(
         lease_id="lease-old", project="vision", site="dgx", volume="nfs1", dataset_id=dataset_id, commit_id=commit,
         holder="job-crashed", ttl_seconds=60, expires_at=datetime.now(UTC) - timedelta(minutes=1)))
-    await eventually(lambda: api.catalog.leases.count_documents({}), message="lease recorded")
+    await eventually(lambda: api.stored("leases").count_documents({}), message="lease recorded")
     assert (await api.call("DELETE", DATASET)).status == 204
 
 
@@ -85,6 +85,6 @@ async def test_copies_of_another_dataset_with_the_same_commit_do_not_block(api):
     other = await api.create("vision", "cats-twin")
     assert await api.committed("vision", "cats-twin", [entry("a", "a")]) == commit
     await api.running.resources.publisher.emit(_ready(other["id"], commit))
-    await eventually(lambda: api.catalog.copies.count_documents({}), message="copy recorded")
+    await eventually(lambda: api.stored("copies").count_documents({}), message="copy recorded")
     assert (await api.call("DELETE", DATASET)).status == 204
     assert (await api.call("DELETE", "/api/v1/datasets/vision/cats-twin")).status == 409

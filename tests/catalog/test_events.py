@@ -63,7 +63,7 @@ async def test_a_commit_made_while_the_bus_is_down_is_announced_by_the_outbox_re
 
         monkeypatch.setattr(bus, "publish", outage)
         commit_id = await api.committed("vision", "dogs", [entry("a", "aa")])  # the commit itself succeeds
-        dataset = await api.catalog.datasets.find_one({"slot": "vision/dogs"})
+        dataset = await api.catalog.datasets.live("vision", "dogs")
         assert len(dataset["pending_events"]) == 1
         monkeypatch.setattr(bus, "publish", real_publish)
         published = await api.catalog.outbox.relay_once(now=datetime.now(UTC) + timedelta(minutes=5))
@@ -71,5 +71,5 @@ async def test_a_commit_made_while_the_bus_is_down_is_announced_by_the_outbox_re
         await eventually(lambda: any(e.commit_id == commit_id for e in seen), message="relayed commit event")
     finally:
         await subscription.stop()
-    assert (await api.catalog.datasets.find_one({"slot": "vision/dogs"}))["pending_events"] == []
+    assert (await api.catalog.datasets.live("vision", "dogs"))["pending_events"] == []
     assert [e.commit_id for e in seen] == [commit_id]

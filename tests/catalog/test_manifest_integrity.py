@@ -15,7 +15,7 @@ def _manifest(lines: list[dict]) -> bytes:
 
 
 async def _overwrite(api, commit_id: str, data: bytes) -> None:
-    doc = await api.catalog.commits.find_one({"id": commit_id})
+    doc = await api.stored("commits").find_one({"id": commit_id})
     await api.running.resources.lake.put(doc["manifest_key"], data)
 
 

@@ -31,7 +31,7 @@ async def test_create_commit_list_and_delete_on_kafka_s3_and_mongo(tmp_path, kaf
     monkeypatch.setenv("LAKECACHE_CATALOG__PORT", "0")
     # PyMongo's command listener is process-global and binds the first tracer provider for
     # good; leave it to the tracing test in tests/ports instead of claiming it here.
-    monkeypatch.setattr(runner, "instrument_pymongo", lambda telemetry: None)
+    monkeypatch.setattr(runner, "instrument_document_store", lambda url, telemetry: None)
     settings = SERVICE.settings_type(
         home=tmp_path, bus_url=kafka_server.url, lake_url=f"s3://{bucket}", **s3_server.lake_settings(),
         catalog={"port": 0, "store_url": mongo_server.url.replace("/?", f"/{database}?", 1)},
@@ -58,14 +58,14 @@ async def test_create_commit_list_and_delete_on_kafka_s3_and_mongo(tmp_path, kaf
         await publisher.emit(CacheReady(
             fill_id="f-1", project="vision", dataset_id=dataset["id"], commit_id=commit, site="dgx", volume="nfs1",
             path="/mnt/nfs1/x", files=50, size_bytes=1, bytes_fetched=1, bytes_deduplicated=0, duration_seconds=1))
-        await eventually(lambda: api.catalog.copies.count_documents({"dataset_id": dataset["id"]}),
+        await eventually(lambda: api.stored("copies").count_documents({"dataset_id": dataset["id"]}),
                          message="copy recorded from Kafka")
         assert (await api.call("DELETE", "/api/v1/datasets/vision/cats")).status == 409
         await publisher.emit(CacheEvicted(decision_id="d-1", site="dgx", volume="nfs1", commit_id=commit,
                                           dataset_id=dataset["id"], reason="manual", bytes_freed=1))
 
         async def evicted():
-            return await api.catalog.copies.count_documents({"dataset_id": dataset["id"]}) == 0
+            return await api.stored("copies").count_documents({"dataset_id": dataset["id"]}) == 0
 
         await eventually(evicted, message="copy removed from Kafka")
         assert (await api.call("DELETE", "/api/v1/datasets/vision/cats")).status == 204

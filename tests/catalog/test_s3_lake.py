@@ -135,7 +135,7 @@ async def test_an_s3_import_uses_server_checksums_or_hashes_and_skips_markers(s3
 async def test_a_manifest_overwritten_in_the_s3_lake_is_refused(s3_api):
     await s3_api.create("vision", "cats")
     commit = await s3_api.committed("vision", "cats", [entry("a", "a"), entry("b", "b")])
-    doc = await s3_api.catalog.commits.find_one({"id": commit})
+    doc = await s3_api.stored("commits").find_one({"id": commit})
     forged = gzip.compress(b'{"path":"a","size":1,"sha256":"' + sha(b"a").encode() + b'"}\n')  # "b" dropped
 
     await s3_api.running.resources.lake.put(doc["manifest_key"], forged)

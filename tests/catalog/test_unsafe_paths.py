@@ -40,7 +40,7 @@ async def test_unsafe_key_is_refused_and_nothing_is_committed(api, case):
     assert all(reason in e["reason"] for e in errors if e["path"] in reported), errors
     assert (await api.call("GET", "/api/v1/datasets/vision/cats")).body["head"] == head
     assert await api.manifest_keys() == manifests
-    assert await api.catalog.commits.count_documents({}) == 1
+    assert await api.stored("commits").count_documents({}) == 1
 
 
 async def test_every_unsafe_path_of_a_commit_is_listed(api):

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from lakecache.cli.live import SseMessage, SseParser, follow_status
 from lakecache.cli.main import app
-from lakecache.sdk.catalog import CatalogError, CatalogUnavailable
+from lakecache.sdk.gateway import GatewayForbidden, GatewayUnavailable
 from lakecache.sdk.settings import ClientSettings
 from tests.clients.helpers import write_tree
 from tests.support.stack import STACK_SITE, STACK_VOLUME
@@ -250,9 +250,9 @@ async def test_follow_reconnects_when_the_stream_drops_and_raises_problems():
         assert [s["state"] for s in received] == ["requested", "filling", "filling", "ready"]
         assert seen_ids == [None, "2"]
 
-        with pytest.raises(CatalogError, match="follow: viewer needed") as refused:
+        with pytest.raises(GatewayForbidden, match="follow: viewer needed") as refused:
             await follow_status(http, str(server.make_url("/forbidden")), what="follow", on_status=print)
         assert refused.value.status == 403
-        with pytest.raises(CatalogUnavailable, match="lost the live progress"):
+        with pytest.raises(GatewayUnavailable, match="lost the live progress"):
             await follow_status(http, str(server.make_url("/dropping")), what="follow", on_status=print,
                                 backoff=0.001)

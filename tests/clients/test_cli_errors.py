@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lakecache.cli.main import app
-from lakecache.sdk.catalog import CatalogClient
+from lakecache.sdk.gateway import GatewayClient
 from lakecache.sdk.refs import DatasetRef
 from lakecache.sdk.settings import ClientSettings
 from lakecache.sdk.uploads import missing_contents
@@ -191,7 +191,7 @@ async def test_contents_are_asked_about_in_batches_of_at_most_1000(serve):
 
     gateway = serve(all_present)
     contents = {hashlib.sha256(str(i).encode()).hexdigest(): i for i in range(2500)}
-    async with CatalogClient(ClientSettings(api_url=gateway.url, token=TOKEN)) as catalog:
+    async with GatewayClient(ClientSettings(api_url=gateway.url, token=TOKEN)) as catalog:
         missing = await missing_contents(catalog, DatasetRef("team", "ds"), contents)
     assert missing == {}
     batches = [json.loads(body)["contents"] for _, _, _, body in gateway.requests]

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import SecretStr
 
-from lakecache.sdk.catalog import CatalogClient, CatalogError
+from lakecache.sdk.gateway import GatewayClient, GatewayForbidden, GatewayNotFound
 from lakecache.sdk.leases import CopyLease
 from lakecache.sdk.refs import DatasetRef
 from lakecache.sdk.settings import ClientSettings
@@ -24,7 +24,7 @@ FILES = {"train/0.bin": b"zero", "train/1.bin": b"one"}
 
 async def cached_copy(stack, settings: ClientSettings, tmp_path, project: str) -> str:
     """``project/ds`` synced from ``FILES`` and cached at the site; the commit id."""
-    async with CatalogClient(settings) as catalog:
+    async with GatewayClient(settings) as catalog:
         await catalog.create_dataset(project, "ds")
         commit = (await sync_directory(catalog, DatasetRef(project, "ds"), write_tree(tmp_path / project, FILES),
                                        message="first")).commit
@@ -83,7 +83,8 @@ async def test_a_user_token_leases_in_lakecache_project(stack, client_settings, 
     async with CopyLease(STACK_SITE, commit_id, settings=client_settings.model_copy(update={"project": "team"})
                          ) as copy:
         assert copy.project == "team"
-    with pytest.raises(CatalogError) as refused:  # LAKECACHE_PROJECT 'default': ada has no role there
+    # LAKECACHE_PROJECT 'default': ada has no role there
+    with pytest.raises((GatewayForbidden, GatewayNotFound)) as refused:
         async with CopyLease(STACK_SITE, commit_id, settings=client_settings):
             pass
     assert refused.value.status in (403, 404)
@@ -93,7 +94,7 @@ async def test_a_user_without_a_role_cannot_lease_a_project_copy(stack, client_s
     commit_id = await cached_copy(stack, client_settings, tmp_path, "team")
     stranger = create_user(stack.base_url, stack.token, "eve", {"elsewhere": "editor"})
     settings = client_settings.model_copy(update={"token": SecretStr(stranger)})
-    with pytest.raises(CatalogError) as refused:
+    with pytest.raises(GatewayForbidden) as refused:
         async with CopyLease(STACK_SITE, commit_id, project="team", settings=settings):
             pass
     assert refused.value.status == 403

@@ -15,7 +15,7 @@ import pytest
 
 from lakecache.core.adapters.registry import object_store_from_url
 from lakecache.sdk import uploads
-from lakecache.sdk.catalog import CatalogClient, CatalogUnavailable
+from lakecache.sdk.gateway import GatewayClient, GatewayUnavailable
 from lakecache.sdk.importer import import_source
 from lakecache.sdk.refs import DatasetRef
 from lakecache.sdk.settings import ClientSettings
@@ -84,7 +84,7 @@ def spy_on_uploads(monkeypatch) -> list[str | None]:
 async def test_resync_puts_only_changed_and_added_files_straight_to_s3(s3_server, bucket, user, tmp_path, monkeypatch):
     root = write_tree(tmp_path / "data", {f"part/{i:02}.bin": os.urandom(3000) for i in range(12)})
     hosts = spy_on_uploads(monkeypatch)
-    async with CatalogClient(user) as catalog:
+    async with GatewayClient(user) as catalog:
         await catalog.create_dataset(DS.project, DS.name)
         before = await put_count(s3_server, bucket)
         first = await sync_directory(catalog, DS, root, message="first")
@@ -110,15 +110,15 @@ async def test_interrupted_s3_sync_resumes_without_reuploading(s3_server, bucket
 
     async def lose_the_network_after_three(self, lake, file, ticket, tracker):
         if len(sent) == 3:
-            raise CatalogUnavailable("the connection failed (simulated)")
+            raise GatewayUnavailable("the connection failed (simulated)")
         sent.append(file.path)
         return await real(self, lake, file, ticket, tracker)
 
-    async with CatalogClient(user) as catalog:
+    async with GatewayClient(user) as catalog:
         await catalog.create_dataset(DS.project, DS.name)
         monkeypatch.setattr(uploads.Uploader, "_send", lose_the_network_after_three)
         before = await put_count(s3_server, bucket)
-        with pytest.raises(CatalogUnavailable, match="simulated"):
+        with pytest.raises(GatewayUnavailable, match="simulated"):
             await sync_directory(catalog, DS, root, message="cut off", concurrency=1)
         assert await put_count(s3_server, bucket) - before == 3
         monkeypatch.setattr(uploads.Uploader, "_send", real)
@@ -135,7 +135,7 @@ async def test_import_from_a_registered_location_uses_server_checksums(s3_server
             await store.put(f"images/{i}.jpg", os.urandom(100 + i))
     gateway_call(s3_stack.base_url, s3_stack.token, "PUT", f"/api/v1/projects/{DS.project}/import-locations/raw",
                  {"url": f"s3://{bucket}/raw"})
-    async with CatalogClient(user) as catalog:
+    async with GatewayClient(user) as catalog:
         await catalog.create_dataset(DS.project, DS.name)
         before = await put_count(s3_server, bucket)
         result = await import_source(catalog, DS, f"s3://{bucket}/raw", message="import")
@@ -153,7 +153,7 @@ async def test_import_hashes_objects_without_server_checksums(s3_server, s3_stac
             await s3.put_object(Bucket=bucket, Key=f"legacy/{key}", Body=data)
     gateway_call(s3_stack.base_url, s3_stack.token, "PUT", f"/api/v1/projects/{DS.project}/import-locations/legacy",
                  {"url": f"s3://{bucket}/legacy"})
-    async with CatalogClient(user) as catalog:
+    async with GatewayClient(user) as catalog:
         await catalog.create_dataset(DS.project, DS.name)
         result = await import_source(catalog, DS, f"s3://{bucket}/legacy", message="legacy")
         entries = {e["path"]: e async for e in catalog.entries(DS.project, DS.name)}

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lakecache.cli.main import app
-from lakecache.cli.site import parse_duration, parse_size
+from lakecache.cli.units import parse_duration, parse_size
 from tests.clients.helpers import write_tree
 from tests.support.stack import STACK_SITE as SITE
 from tests.support.stack import STACK_VOLUME, create_user

@@ -10,7 +10,7 @@ import pytest
 
 from lakecache.core.manifest import UnsafePaths
 from lakecache.sdk import hashing, uploads
-from lakecache.sdk.catalog import CatalogClient, CatalogError, CatalogNotFound, CatalogUnavailable
+from lakecache.sdk.gateway import GatewayClient, GatewayForbidden, GatewayNotFound, GatewayUnavailable
 from lakecache.sdk.refs import DatasetRef
 from lakecache.sdk.settings import ClientSettings
 from lakecache.sdk.sync import NothingToCommit, sync_directory
@@ -21,13 +21,13 @@ from tests.support.stack import create_user
 DS = DatasetRef(PROJECT, "images")
 
 
-async def new_dataset(catalog: CatalogClient) -> dict:
+async def new_dataset(catalog: GatewayClient) -> dict:
     return await catalog.create_dataset(DS.project, DS.name, description="test images")
 
 
 async def test_resync_uploads_only_new_and_changed_contents(client_settings, tmp_path):
     root = write_tree(tmp_path / "data", {f"train/{i:03}.bin": os.urandom(1000 + i) for i in range(20)})
-    async with CatalogClient(client_settings) as catalog:
+    async with GatewayClient(client_settings) as catalog:
         dataset = await new_dataset(catalog)
         first = await sync_directory(catalog, DS, root, message="first")
         assert first.created and first.uploaded == 20 and first.files == 20 and first.present == 0
@@ -47,7 +47,7 @@ async def test_resync_uploads_only_new_and_changed_contents(client_settings, tmp
 
 async def test_unchanged_resync_answers_unchanged_and_uploads_nothing(client_settings, tmp_path):
     root = write_tree(tmp_path / "data", {"a.txt": b"a", "b/c.txt": b"c"})
-    async with CatalogClient(client_settings) as catalog:
+    async with GatewayClient(client_settings) as catalog:
         await new_dataset(catalog)
         first = await sync_directory(catalog, DS, root, message="first")
         again = await sync_directory(catalog, DS, root, message="again")
@@ -58,7 +58,7 @@ async def test_unchanged_resync_answers_unchanged_and_uploads_nothing(client_set
 
 async def test_identical_files_are_uploaded_once(client_settings, tmp_path):
     root = write_tree(tmp_path / "data", {"a": b"same", "b": b"same", "c/d": b"same", "empty": b""})
-    async with CatalogClient(client_settings) as catalog:
+    async with GatewayClient(client_settings) as catalog:
         dataset = await new_dataset(catalog)
         result = await sync_directory(catalog, DS, root, message="dupes")
         entries = {e["path"]: e async for e in catalog.entries(DS.project, DS.name)}
@@ -73,7 +73,7 @@ async def test_hash_cache_skips_rehashing_unchanged_files(client_settings, tmp_p
     real = hashing.hash_file
     monkeypatch.setattr(hashing, "hash_file", lambda tree, file, **kw: hashed.append(file.path) or real(tree, file,
                                                                                                          **kw))
-    async with CatalogClient(client_settings) as catalog:
+    async with GatewayClient(client_settings) as catalog:
         await new_dataset(catalog)
         await sync_directory(catalog, DS, root, message="first")
         assert len(hashed) == 5
@@ -89,14 +89,14 @@ async def test_interrupted_upload_resumes_without_reuploading_finished_files(cli
 
     async def send_then_lose_the_network(self, lake, file, ticket, tracker):
         if len(sent) == 4:
-            raise CatalogUnavailable(f"upload {file.path!r}: the connection failed (simulated)")
+            raise GatewayUnavailable(f"upload {file.path!r}: the connection failed (simulated)")
         sent.append(file.path)
         return await real_send(self, lake, file, ticket, tracker)
 
-    async with CatalogClient(client_settings) as catalog:
+    async with GatewayClient(client_settings) as catalog:
         dataset = await new_dataset(catalog)
         monkeypatch.setattr(uploads.Uploader, "_send", send_then_lose_the_network)
-        with pytest.raises(CatalogUnavailable, match="simulated"):
+        with pytest.raises(GatewayUnavailable, match="simulated"):
             await sync_directory(catalog, DS, root, message="cut off", concurrency=1)
         assert len(await content_keys(dataset["lake_url"])) == 4
         assert (await catalog.get_dataset(DS.project, DS.name))["head"] is None  # nothing committed
@@ -109,7 +109,7 @@ async def test_interrupted_upload_resumes_without_reuploading_finished_files(cli
 
 async def test_empty_directory_is_refused_unless_allow_empty(client_settings, tmp_path):
     (tmp_path / "empty" / "sub").mkdir(parents=True)
-    async with CatalogClient(client_settings) as catalog:
+    async with GatewayClient(client_settings) as catalog:
         await new_dataset(catalog)
         with pytest.raises(NothingToCommit, match="--allow-empty"):
             await sync_directory(catalog, DS, tmp_path / "empty", message="nothing")
@@ -122,7 +122,7 @@ async def test_empty_directory_is_refused_unless_allow_empty(client_settings, tm
 async def test_unsafe_local_names_are_refused_before_any_upload(client_settings, tmp_path, monkeypatch, bad_name):
     root = write_tree(tmp_path / "data", {"ok.txt": b"fine", bad_name: b"bad"})
     monkeypatch.setattr(hashing, "hash_file", lambda *args, **kw: pytest.fail("nothing may be hashed"))
-    async with CatalogClient(client_settings) as catalog:
+    async with GatewayClient(client_settings) as catalog:
         dataset = await new_dataset(catalog)
         with pytest.raises(UnsafePaths) as refused:
             await sync_directory(catalog, DS, root, message="bad")
@@ -135,7 +135,7 @@ async def test_nfc_nfd_twins_are_refused_with_both_names(client_settings, tmp_pa
     root = write_tree(tmp_path / "data", {nfc: b"1", nfd: b"2"})
     if len(os.listdir(root)) < 2:
         pytest.skip("this file system normalizes names itself")
-    async with CatalogClient(client_settings) as catalog:
+    async with GatewayClient(client_settings) as catalog:
         dataset = await new_dataset(catalog)
         with pytest.raises(UnsafePaths, match="NFC"):
             await sync_directory(catalog, DS, root, message="twins")
@@ -148,7 +148,7 @@ async def test_symlinks_and_fifos_are_skipped_and_never_followed(client_settings
     (root / "link").symlink_to(outside / "secret")
     (root / "dirlink").symlink_to(outside, target_is_directory=True)
     os.mkfifo(root / "pipe")
-    async with CatalogClient(client_settings) as catalog:
+    async with GatewayClient(client_settings) as catalog:
         dataset = await new_dataset(catalog)
         result = await sync_directory(catalog, DS, root, message="links")
         paths = [e["path"] async for e in catalog.entries(DS.project, DS.name)]
@@ -159,15 +159,15 @@ async def test_symlinks_and_fifos_are_skipped_and_never_followed(client_settings
 
 async def test_sync_to_a_missing_dataset_names_it(client_settings, tmp_path):
     root = write_tree(tmp_path / "data", {"a": b"a"})
-    async with CatalogClient(client_settings) as catalog:
-        with pytest.raises(CatalogNotFound, match="team/images"):
+    async with GatewayClient(client_settings) as catalog:
+        with pytest.raises(GatewayNotFound, match="team/images"):
             await sync_directory(catalog, DS, root, message="x")
 
 
 async def test_progress_callback_reports_hash_and_upload_phases(client_settings, tmp_path):
     root = write_tree(tmp_path / "data", {f"f{i}": os.urandom(500) for i in range(4)})
     seen = []
-    async with CatalogClient(client_settings) as catalog:
+    async with GatewayClient(client_settings) as catalog:
         await new_dataset(catalog)
         await sync_directory(catalog, DS, root, message="p", on_progress=seen.append)
     last = {p.phase: p for p in seen}
@@ -178,13 +178,13 @@ async def test_progress_callback_reports_hash_and_upload_phases(client_settings,
 
 async def test_a_viewer_token_cannot_upload_or_commit(stack, client_settings, tmp_path):
     root = write_tree(tmp_path / "data", {"a.txt": b"from a viewer"})
-    async with CatalogClient(client_settings) as catalog:
+    async with GatewayClient(client_settings) as catalog:
         dataset = await new_dataset(catalog)
     viewer = create_user(stack.base_url, stack.token, "vic", {PROJECT: "viewer"})
     settings = ClientSettings(api_url=stack.base_url, token=viewer, home=tmp_path / "no-home",
                               cache_dir=tmp_path / "viewer-cache")
-    async with CatalogClient(settings) as catalog:
-        with pytest.raises(CatalogError) as refused:
+    async with GatewayClient(settings) as catalog:
+        with pytest.raises(GatewayForbidden) as refused:
             await sync_directory(catalog, DS, root, message="not allowed")
     assert refused.value.status == 403
     assert await content_keys(dataset["lake_url"]) == set()

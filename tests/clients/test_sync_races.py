@@ -19,8 +19,8 @@ from typer.testing import CliRunner
 
 from lakecache.cli.main import app
 from lakecache.sdk import staging, uploads
-from lakecache.sdk.catalog import CatalogClient
 from lakecache.sdk.files import FileChanged
+from lakecache.sdk.gateway import GatewayClient
 from lakecache.sdk.refs import DatasetRef
 from lakecache.sdk.sync import sync_directory
 from tests.clients.conftest import PROJECT
@@ -42,7 +42,7 @@ def after_scan(monkeypatch, action) -> None:
     monkeypatch.setattr(staging, "scan_tree", scan_then_act)
 
 
-async def head_of(catalog: CatalogClient) -> str | None:
+async def head_of(catalog: GatewayClient) -> str | None:
     return (await catalog.get_dataset(DS.project, DS.name))["head"]
 
 
@@ -56,7 +56,7 @@ async def test_a_file_swapped_for_a_symlink_after_the_scan_is_skipped_not_follow
         (root / "a.txt").symlink_to(secret)
 
     after_scan(monkeypatch, swap)
-    async with CatalogClient(client_settings) as catalog:
+    async with GatewayClient(client_settings) as catalog:
         dataset = await catalog.create_dataset(DS.project, DS.name)
         result = await sync_directory(catalog, DS, root, message="swapped")
         entries = {e["path"]: e["sha256"] async for e in catalog.entries(DS.project, DS.name)}
@@ -75,7 +75,7 @@ async def test_a_directory_swapped_for_a_symlink_after_the_scan_is_not_followed(
         (root / "sub").symlink_to(outside, target_is_directory=True)
 
     after_scan(monkeypatch, swap)
-    async with CatalogClient(client_settings) as catalog:
+    async with GatewayClient(client_settings) as catalog:
         dataset = await catalog.create_dataset(DS.project, DS.name)
         result = await sync_directory(catalog, DS, root, message="swapped dir")
         paths = [e["path"] async for e in catalog.entries(DS.project, DS.name)]
@@ -86,7 +86,7 @@ async def test_a_directory_swapped_for_a_symlink_after_the_scan_is_not_followed(
 async def test_a_file_rewritten_after_the_scan_refuses_the_sync_naming_it(client_settings, tmp_path, monkeypatch):
     root = write_tree(tmp_path / "data", {"a.txt": b"short", "b.txt": b"other"})
     after_scan(monkeypatch, lambda: (root / "a.txt").write_bytes(b"a much longer content than was listed"))
-    async with CatalogClient(client_settings) as catalog:
+    async with GatewayClient(client_settings) as catalog:
         await catalog.create_dataset(DS.project, DS.name)
         with pytest.raises(FileChanged) as refused:
             await sync_directory(catalog, DS, root, message="rewritten")
@@ -104,7 +104,7 @@ async def test_a_file_rewritten_between_hash_and_upload_refuses_the_sync(client_
             rewritten.append(True)
             (root / "a.bin").write_bytes(b"y" * 5000)  # same size: only the bytes tell
 
-    async with CatalogClient(client_settings) as catalog:
+    async with GatewayClient(client_settings) as catalog:
         dataset = await catalog.create_dataset(DS.project, DS.name)
         with pytest.raises(FileChanged, match="'a.bin'"):
             await sync_directory(catalog, DS, root, message="rewritten", on_progress=rewrite_when_uploads_start)
@@ -130,7 +130,7 @@ async def test_bytes_changed_during_an_upload_never_reach_the_store(client_setti
         return chunk
 
     monkeypatch.setattr(uploads._Body, "_next", read_then_tamper)
-    async with CatalogClient(client_settings) as catalog:
+    async with GatewayClient(client_settings) as catalog:
         dataset = await catalog.create_dataset(DS.project, DS.name)
         with pytest.raises(FileChanged, match="not what was hashed"):
             await sync_directory(catalog, DS, root, message="tampered")

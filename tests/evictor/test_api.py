@@ -12,11 +12,12 @@ import pytest
 from lakecache.core.contracts.cache import CacheEvicted
 from lakecache.core.contracts.eviction import EvictionTtlChanged
 from lakecache.core.identity.keys import metrics_token
-from lakecache.evictor.policy import MAX_TTL_SECONDS
+from lakecache.core.vocabulary.eviction import MAX_TTL_SECONDS
 from lakecache.gateway.api.backends import evictor_models
 from tests.evictor.conftest import FILES_BYTES, PROJECT, SITE, VOLUME, VOLUME_TTL, Lake, copy_path
 from tests.support.http import call
 from tests.support.identity import assertion_headers, gateway_keys
+from tests.support.waiting import eventually
 
 PROBLEM = "application/problem+json"
 TTL = f"/api/v1/sites/{SITE}/ttl"
@@ -112,6 +113,22 @@ async def test_a_commit_ttl_wins_over_the_dataset_ttl_and_clearing_it_falls_back
     assert cleared.status == 202
     verdict = await lake.until_explained(commit["id"], lambda v: v["ttl_source"] == "dataset", "the clearing")
     assert verdict["ttl_seconds"] == 7200
+
+
+async def test_a_ttl_override_is_kept_however_its_target_is_spelled(lake):
+    # A target is any 1 to 128 characters but control characters, and overrides are keyed by it in the
+    # site's state: the state is saved whatever its keys, or the accepted change would be lost.
+    targets = ["ds.v1", "$ds", "a/b"]
+    for target in targets:
+        reply = await lake.call(lake.evictor, "PUT", TTL, json_body={"scope": "dataset", "target": target,
+                                                                     "ttl_seconds": 7200})
+        assert reply.status == 202, reply.body
+
+    async def kept() -> bool:
+        overrides = (await lake.policies.state(SITE)).dataset_ttls
+        return all(target in overrides and overrides[target].ttl_seconds == 7200 for target in targets)
+
+    await eventually(kept, message="every override in the site's saved state")
 
 
 @pytest.mark.parametrize(("body", "says"), [

@@ -7,7 +7,9 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 
+from lakecache.core.vocabulary import eviction
 from lakecache.evictor.policy import (
     MAX_TTL_SECONDS,
     CopyEvicted,
@@ -32,6 +34,7 @@ from lakecache.evictor.policy import (
     decision_id,
     explain,
 )
+from lakecache.evictor.settings import EvictorSection
 
 SITE, VOLUME, PROJECT = "dgx", "fast", "team"
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
@@ -365,6 +368,17 @@ def test_ttls_above_ten_years_are_refused_where_they_are_set():
         TtlChanged(SITE, "dataset", "ds-1", MAX_TTL_SECONDS + 1, T0)
     with pytest.raises(ValueError, match=f"default_ttl_seconds must be 1 to {MAX_TTL_SECONDS} seconds"):
         PolicySettings(default_ttl_seconds=MAX_TTL_SECONDS + 1)
+
+
+def test_the_policy_and_the_service_default_to_the_installations_eviction_defaults():
+    # One set of defaults for every service that validates or shows a volume's policy.
+    expected = (eviction.DEFAULT_TTL_SECONDS, eviction.DEFAULT_HIGH_WATERMARK, eviction.DEFAULT_LOW_WATERMARK)
+    for settings in (PolicySettings(), EvictorSection().policy()):
+        assert (settings.default_ttl_seconds, settings.high_watermark, settings.low_watermark) == expected
+    assert MAX_TTL_SECONDS == eviction.MAX_TTL_SECONDS
+    assert EvictorSection(default_ttl_seconds=eviction.MAX_TTL_SECONDS).default_ttl_seconds == MAX_TTL_SECONDS
+    with pytest.raises(ValidationError, match="less than or equal to 315360000"):
+        EvictorSection(default_ttl_seconds=eviction.MAX_TTL_SECONDS + 1)
 
 
 def test_a_volume_ttl_past_the_maximum_counts_as_the_maximum_instead_of_overflowing():

@@ -32,7 +32,8 @@ async def test_a_leased_copy_outlives_its_ttl_and_goes_once_released(tmp_path, k
     volume = tmp_path / "nfs1"
     volume.mkdir()
     bucket = await s3_server.new_bucket("evict")
-    monkeypatch.setattr(runner, "instrument_pymongo", lambda telemetry: None)  # see tests/catalog/test_real_servers
+    # PyMongo's command listener is process-global: leave it to the tracing test in tests/ports.
+    monkeypatch.setattr(runner, "instrument_document_store", lambda url, telemetry: None)
     site = f"s{uuid.uuid4().hex[:8]}"
     cacher_settings = CACHER.settings_type(
         home=tmp_path / "cacher", bus_url=kafka_server.url, lake_url=f"s3://{bucket}", **s3_server.lake_settings(),

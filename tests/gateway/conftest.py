@@ -13,6 +13,7 @@ from aiohttp import web
 
 from lakecache.core.adapters.bus.memory import InMemoryEventBus
 from lakecache.core.adapters.registry import document_store_from_url
+from lakecache.core.outbox import Outbox
 from lakecache.core.publishing import EventPublisher
 from lakecache.core.runtime.http import create_app
 from lakecache.core.telemetry import configure_telemetry
@@ -22,11 +23,11 @@ from lakecache.gateway.auth.memberships import grant_role
 from lakecache.gateway.auth.tokens import issue_user_token
 from lakecache.gateway.auth.users import create_user
 from lakecache.gateway.copies import CopyStatusView
-from lakecache.gateway.copies.volumes import SiteVolumesView
+from lakecache.gateway.repositories import SiteVolumeRepository
 from tests.gateway.stack import gateway_client, running_backends, unreachable_upstreams
 
 TEAM_A, TEAM_B = "vision", "speech"
-COLLECTIONS = ("users", "memberships", "tokens", "audit", "copy_status", "site_volumes")
+COLLECTIONS = ("users", "memberships", "tokens", "audit", "copy_status", "site_volumes", "outbox")
 
 
 class Clock:
@@ -104,9 +105,9 @@ async def audit_records(auth: AuthStore, **filters: Any) -> list[dict[str, Any]]
 def gateway_app(auth: AuthStore, store) -> web.Application:
     """The gateway's app on ``auth``, as its bootstrap builds it, without the service runtime
     (for its route table: its backends and bus are unreachable)."""
-    deps = GatewayDependencies(auth, CopyStatusView.open(store), SiteVolumesView.open(store), unreachable_upstreams(),
-                               EventPublisher(InMemoryEventBus.from_url("memory://unopened"), "gateway"),
-                               configure_telemetry("gateway"))
+    publisher = EventPublisher(InMemoryEventBus.from_url("memory://unopened"), "gateway")
+    deps = GatewayDependencies(auth, CopyStatusView.open(store, Outbox(store, publisher)), SiteVolumeRepository(store),
+                               unreachable_upstreams(), publisher, configure_telemetry("gateway"))
     parts = gateway_parts(deps)
     app = create_app("gateway", deps.telemetry, {}, parts.routes)
     assert parts.app_setup is not None

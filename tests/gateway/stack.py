@@ -24,6 +24,7 @@ from lakecache.core.adapters.bus.memory import InMemoryEventBus
 from lakecache.core.contracts.topics import CACHE_COMMANDS, CACHE_EVENTS, EVICTION, USAGE
 from lakecache.core.identity import SigningKey
 from lakecache.core.identity.keys import key_id
+from lakecache.core.outbox import Outbox
 from lakecache.core.ports.bus import EventBus, Message
 from lakecache.core.ports.docstore import DocumentStore
 from lakecache.core.publishing import EventPublisher
@@ -34,7 +35,7 @@ from lakecache.evictor.bootstrap import SERVICE as EVICTOR
 from lakecache.gateway.app import GatewayDependencies, gateway_parts
 from lakecache.gateway.auth import AuthStore
 from lakecache.gateway.copies import CopyStatusView
-from lakecache.gateway.copies.volumes import SiteVolumesView
+from lakecache.gateway.repositories import SiteVolumeRepository
 from lakecache.gateway.upstream import Upstreams
 from tests.support.identity import gateway_keys
 from tests.support.waiting import bus_settled
@@ -122,12 +123,13 @@ async def gateway_client(auth: AuthStore, store: DocumentStore, upstreams: Upstr
     """A client of the gateway on ``store``, forwarding to ``upstreams``, its read model
     fed from (and its commands sent to) the in-memory bus ``bus_url``."""
     async with InMemoryEventBus.from_url(bus_url) as bus:
-        copies, volumes = CopyStatusView.open(store), SiteVolumesView.open(store)
+        publisher = EventPublisher(bus, "gateway")
+        copies, volumes = CopyStatusView.open(store, Outbox(store, publisher)), SiteVolumeRepository(store)
         await copies.create_indexes()
         await volumes.create_indexes()
         telemetry = configure_telemetry("gateway")
-        parts = gateway_parts(GatewayDependencies(auth, copies, volumes, upstreams, EventPublisher(bus, "gateway"),
-                                                  telemetry, sse=(0.2, 1.0)))
+        parts = gateway_parts(GatewayDependencies(auth, copies, volumes, upstreams, publisher, telemetry,
+                                                  sse=(0.2, 1.0)))
         app = create_app("gateway", telemetry, {}, parts.routes)
         assert parts.app_setup is not None
         parts.app_setup(app)

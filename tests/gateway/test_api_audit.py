@@ -79,6 +79,14 @@ async def test_the_audit_log_filters_and_pages_newest_first(api, auth, clock):
     assert status == 400 and problem["errors"][0]["location"] == "query.outcome"
 
 
+async def test_the_largest_page_the_audit_log_offers_is_served(api, auth):
+    root = await make_user(auth, "root", admin=True)
+    status, page = await call(api, "GET", "/api/v1/audit", root.header, params={"limit": 1000})
+    assert status == 200, page
+    assert sorted(r["action"] for r in page["items"]) == ["token.created", "user.created"]  # make_user's
+    assert page["next_cursor"] is None
+
+
 async def test_bodies_over_the_limit_are_refused_before_reading_them(api, auth, store):
     root = await make_user(auth, "root", admin=True)
     request_id = uuid.uuid4().hex

@@ -7,9 +7,20 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from lakecache.core.adapters.bus.memory import InMemoryEventBus
+from lakecache.core.contracts import Event
+from lakecache.core.contracts.cache import CacheFillProgress, CacheRequested
+from lakecache.core.contracts.topics import CACHE_COMMANDS
+from lakecache.core.outbox import Outbox
+from lakecache.core.ports.bus import Message
+from lakecache.core.publishing import EventPublisher
+from lakecache.core.vocabulary.copies import FillProgress
 from lakecache.gateway.api.caches import status_json
 from lakecache.gateway.copies import CopyStatusView
+from lakecache.gateway.copies.handlers import on_progress
 from lakecache.gateway.copies.status import overall_state, status_id
+from lakecache.gateway.repositories.copy_status import COLLECTION
+from tests.support.waiting import bus_settled
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
 SITE, COMMIT = "dgx", "c" * 64
@@ -20,15 +31,21 @@ def at(seconds: float) -> datetime:
 
 
 @pytest.fixture
-async def view(store) -> CopyStatusView:
-    view = CopyStatusView.open(store)
+async def bus():
+    async with InMemoryEventBus.from_url("memory://copy-status") as bus:
+        yield bus
+
+
+@pytest.fixture
+async def view(store, bus) -> CopyStatusView:
+    view = CopyStatusView.open(store, Outbox(store, EventPublisher(bus, "gateway")))
     await view.create_indexes()
     return view
 
 
 async def request(view: CopyStatusView, seconds: float = 0, project: str = "vision") -> None:
-    await view.record_request(site=SITE, commit_id=COMMIT, project=project, dataset_id="d1", dataset="cats",
-                              request_id="r1", requester="user:alice", at=at(seconds))
+    await view.record_request(CacheRequested(request_id="r1", project=project, dataset_id="d1", dataset="cats",
+                                             commit_id=COMMIT, site=SITE, requester="user:alice"), at=at(seconds))
 
 
 async def fact(view: CopyStatusView, seconds: float, state: str, project: str = "vision", **fields) -> None:
@@ -49,6 +66,32 @@ async def test_a_late_progress_event_does_not_turn_a_ready_copy_back_into_a_fill
     doc = await view.get(SITE, "vision", COMMIT)
     assert overall_state(doc) == "ready" and doc["volumes"]["nfs1"]["path"] == "/v/cats"
     assert "files_done" not in doc["volumes"]["nfs1"]
+
+
+async def test_a_progress_event_is_kept_as_the_fill_progress_it_announces(view):
+    await request(view)
+    data = CacheFillProgress(fill_id="f1", site=SITE, volume="nfs1", commit_id=COMMIT, project="vision", files_done=7,
+                             files_total=12, bytes_done=3 << 20, bytes_total=8 << 20, rate_bytes_per_s=2.5e6,
+                             eta_seconds=2.0, phase="linking", objects_done=3, objects_total=8)
+    await on_progress(Event(data=data, source="/lakecache/cacher", time=at(1)), view)
+    [volume] = status_json(await view.get(SITE, "vision", COMMIT)).volumes
+    assert volume.state == "filling"
+    assert {name: getattr(volume, name) for name in FillProgress.model_fields} == data.progress().model_dump()
+
+
+async def test_a_recorded_request_is_sent_to_the_sites_cacher_with_it(view, bus):
+    sent: list[Message] = []
+
+    async def received(message: Message) -> None:
+        sent.append(message)
+
+    await bus.subscribe([CACHE_COMMANDS.for_site(SITE).name], group="cacher", handler=received)
+    await request(view)
+    await bus_settled(bus)
+    [command] = sent
+    assert command.header("ce_type") == CacheRequested.event_type.encode() and command.header("ce_subject") == b"r1"
+    doc = await view.get(SITE, "vision", COMMIT)
+    assert doc["request_id"] == "r1" and doc.get("pending_events") == []  # delivered: nothing left to relay
 
 
 async def test_a_new_request_after_a_failure_reads_requested_until_the_cacher_answers(view):
@@ -109,12 +152,13 @@ async def test_a_copy_adopted_while_the_cacher_evicts_it_reads_evicting(view):
     assert status_json(doc).state == "evicting"
 
 
-async def test_documents_kept_one_per_commit_before_copies_were_per_project_are_dropped(view):
+async def test_documents_kept_one_per_commit_before_copies_were_per_project_are_dropped(view, store):
     await request(view)
-    await view.collection.insert_one({"_id": f"{SITE}/{COMMIT}", "site": SITE, "commit_id": COMMIT,
-                                      "project": "vision", "volumes": {}, "version": 0, "updated_at": at(0)})
+    statuses = store.collection(COLLECTION)
+    await statuses.insert_one({"_id": f"{SITE}/{COMMIT}", "site": SITE, "commit_id": COMMIT, "project": "vision",
+                               "volumes": {}, "version": 0, "updated_at": at(0)})
 
     assert await view.drop_old_layout() == 1
 
-    assert await view.collection.find_one({"_id": f"{SITE}/{COMMIT}"}) is None
+    assert await statuses.find_one({"_id": f"{SITE}/{COMMIT}"}) is None
     assert await view.get(SITE, "vision", COMMIT) is not None

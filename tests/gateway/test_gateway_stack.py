@@ -97,7 +97,7 @@ async def test_a_manual_eviction_waits_for_no_lease_and_a_revoked_token_fails_at
     [volume] = (await call_json(gateway, "GET", copy, alice))[1]["volumes"]
     assert volume["path"] is None and volume["files_done"] is None  # no stale progress on an evicted copy
 
-    [token] = await auth.tokens.find_list({"user_id": alice.id})
+    [token] = await auth.tokens.listing(user_id=alice.id)
     await revoke_token(auth, token["_id"], Actor.system())
     assert (await call_json(gateway, "GET", "/api/v1/datasets/vision/cats", alice))[0] == 401
 

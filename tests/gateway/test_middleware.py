@@ -68,7 +68,7 @@ async def create_token(request: web.Request) -> web.Response:
 
 async def delete_token(request: web.Request) -> web.Response:
     auth, caller, token_id = request.app[AUTH_KEY], principal_of(request), request.match_info["token_id"]
-    owned = await auth.tokens.count_documents({"_id": token_id, "user_id": caller.user_id})
+    owned = await auth.tokens.exists(token_id, owner=caller.user_id)
     if not owned:
         require(request, "users:write", Resource())  # revoking someone else's token: administrators only
     await revoke_token(auth, token_id, actor_of(request))

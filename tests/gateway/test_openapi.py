@@ -18,9 +18,9 @@ from lakecache.gateway.app import route_policy
 from lakecache.gateway.auth import ACTIONS, PUBLIC, Permission, auth_middleware
 from lakecache.gateway.http.openapi import openapi_document
 from lakecache.gateway.http.operation import Operation
-from lakecache.gateway.http.pagination import Keyset
 from lakecache.gateway.http.problems import gateway_problem_middleware
 from lakecache.gateway.http.registry import Registry
+from lakecache.gateway.repositories.pages import Keyset
 from tests.gateway.conftest import gateway_app, make_user
 
 # What each of the gateway's own routes requires: a second statement of intent, so that a

@@ -125,7 +125,7 @@ async def test_disabling_a_user_revokes_its_tokens_and_its_jobs_tokens_for_good(
 async def test_enabling_a_user_after_a_disable_that_stopped_half_way_leaves_no_token_alive(auth):
     ada = await make_user(auth, "ada")
     # The flag was written, then the process died before it revoked anything.
-    await auth.users.update_one({"_id": ada.id}, {"$set": {"disabled": True}})
+    assert await auth.users.set_flag(ada.id, "disabled", True)
     await set_disabled(auth, ada.id, False, Actor.system())
     with pytest.raises(Unauthenticated, match="was revoked"):
         await authenticate(auth, bearer(ada.token))

@@ -7,9 +7,10 @@ import hashlib
 import os
 
 from lakecache.core.contracts.cache import CacheFailed, CacheFillProgress, CacheReady
+from lakecache.core.vocabulary.copies import FillProgress
 from tests.cacher.helpers import make_commit, raw_manifest, tree_of
-from tests.cacher.service.conftest import cacher_settings, running_cacher
-from tests.support.waiting import eventually
+from tests.cacher.service.conftest import cacher_settings, copy_path, running_cacher
+from tests.support.waiting import bus_settled, eventually
 
 FILES = {
     "README.md": b"hello\n",
@@ -43,13 +44,45 @@ async def test_sixteen_concurrent_requests_share_one_fill_and_each_gets_ready(ap
     api.delay = 0.05  # slow GETs, so the requests arrive while the fill runs
     rids = await asyncio.gather(*(api.request(commit, volume="nfs1") for _ in range(16)))
     await eventually(lambda: len(api.of(CacheReady)) >= 16, message="16 cache.ready")
-    await asyncio.sleep(0.2)
+    await bus_settled(api.running.resources.bus)  # a 17th answer would be delivered by now
     readies = api.of(CacheReady)
     assert sorted(e.subject for e in readies) == sorted(rids)
     assert len({e.data.fill_id for e in readies}) == 1
     assert api.gets("_lakecache/manifests/") == 1
     assert api.gets("_lakecache/objects/") == len(UNIQUE)
     assert (await api.copy(commit))["state"] == "ready"
+
+
+async def test_progress_events_and_the_copy_count_files_as_their_content_reaches_the_volume(api):
+    pooled = os.urandom(20_000)
+    first = await api.request(await api.commit({"pooled.bin": pooled}))
+    await eventually(lambda: api.of(CacheReady, first), message="the first commit ready")
+    parts = {f"part/{i}.bin": os.urandom(10_000 + i) for i in range(6)}
+    commit = await api.commit({"pooled.bin": pooled, "pooled-again.bin": pooled, **parts})
+    api.delay = 0.5  # slow GETs: the copy is seen while it fills
+    rid = await api.request(commit)
+
+    shown: list[dict] = []
+
+    async def filling_with_progress() -> bool:
+        reply = await api.call("GET", copy_path(commit))  # 404 until the command is recorded
+        shown.append(reply.body)
+        return reply.status == 200 and reply.body["state"] == "filling" and reply.body["progress"] is not None
+
+    await eventually(filling_with_progress, message="the filling copy to show its progress")
+    assert set(shown[-1]["progress"]) == set(FillProgress.model_fields)
+    assert (shown[-1]["progress"]["files_total"], shown[-1]["progress"]["objects_total"]) == (8, 6)
+    await eventually(lambda: api.of(CacheReady, rid), message="cache.ready")
+    await bus_settled(api.running.resources.bus)
+
+    reports = [e.data.progress() for e in api.of(CacheFillProgress) if e.data.commit_id == commit]
+    by_phase = {phase: [p for p in reports if p.phase == phase] for phase in ("fetching", "linking", "done")}
+    assert all(by_phase.values()), [p.phase for p in reports]
+    # The pooled content's two files are on the volume before anything is fetched; each
+    # fetched content then adds its files, all eight before the view is linked.
+    assert min(p.files_done for p in by_phase["fetching"]) == 2
+    assert [p.files_done for p in by_phase["linking"] + by_phase["done"]] == [8, 8]
+    assert {(p.files_total, p.objects_total) for p in reports} == {(8, 6)}
 
 
 async def test_a_repeat_after_ready_answers_at_once_without_reading_the_lake(api):

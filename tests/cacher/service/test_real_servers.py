@@ -22,7 +22,8 @@ FILES = {"train/a.bin": os.urandom(70_000), "train/b.txt": b"b" * 500}
 async def test_request_to_ready_on_kafka_s3_and_mongo(tmp_path, volume, kafka_server, s3_server, mongo_server,
                                                       monkeypatch):
     bucket = await s3_server.new_bucket("cacher")
-    monkeypatch.setattr(runner, "instrument_pymongo", lambda telemetry: None)  # see tests/catalog/test_real_servers
+    # PyMongo's command listener is process-global: leave it to the tracing test in tests/ports.
+    monkeypatch.setattr(runner, "instrument_document_store", lambda url, telemetry: None)
     database = f"cacher_{uuid.uuid4().hex[:8]}"
     site = f"s{uuid.uuid4().hex[:8]}"
     settings = SERVICE.settings_type(

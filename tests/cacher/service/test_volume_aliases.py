@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import uuid
 
+from lakecache.cacher.repositories import copies, volumes
 from lakecache.core.contracts.cache import (
     CacheEvicted,
     CacheEvictionRefused,
@@ -64,12 +65,15 @@ async def test_an_alias_registered_before_the_rules_is_refused_at_start_and_dele
     settings = cacher_settings(tmp_path / "home", volume)
     async with running_cacher(settings) as api:
         commit = await leased_copy(api)
-        # What an older cacher accepted: nfs2 over nfs1's directory, and a copy it reported ready there.
-        nfs1 = await api.cacher.volumes.find_one({"_id": "dgx/nfs1"})
-        await api.cacher.volumes.insert_one({**nfs1, "_id": "dgx/nfs2", "name": "nfs2"})
-        copy = await api.cacher.copies.find_one({"_id": f"dgx/nfs1/team/{commit}"})
-        await api.cacher.copies.insert_one({**copy, "_id": f"dgx/nfs2/team/{commit}", "volume": "nfs2",
-                                            "lease_until": copy["lease_until"].replace(year=1970), "generation": 0})
+        # What an older cacher accepted: nfs2 over nfs1's directory, and a copy it reported ready there
+        # (written as it wrote them: no method of today's cacher makes either).
+        store = api.running.resources.store
+        nfs1 = await store.collection(volumes.COLLECTION).find_one({"_id": "dgx/nfs1"})
+        await store.collection(volumes.COLLECTION).insert_one({**nfs1, "_id": "dgx/nfs2", "name": "nfs2"})
+        copy = await store.collection(copies.COLLECTION).find_one({"_id": f"dgx/nfs1/team/{commit}"})
+        await store.collection(copies.COLLECTION).insert_one({
+            **copy, "_id": f"dgx/nfs2/team/{commit}", "volume": "nfs2",
+            "lease_until": copy["lease_until"].replace(year=1970), "generation": 0})
 
     async with running_cacher(settings) as api:
         shown = await api.call("GET", f"{BASE}/nfs2")

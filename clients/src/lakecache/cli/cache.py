@@ -3,17 +3,17 @@ follow its progress live, show where it is, and evict it.
 
 Every request goes to the gateway at ``LAKECACHE_API_URL`` (default ``http://127.0.0.1:8080``)
 with the token ``LAKECACHE_TOKEN`` (default: the administrator token ``lakecache up`` wrote to
-``<home>/admin-token``). Live progress is the gateway's Server-Sent Events stream of the copy's
-status (``lakecache.cli.live``). A copy is its dataset's project's: every route names it.
+``<home>/admin-token``), through ``GatewayClient``. This module holds the commands; the copy's
+live progress is the gateway's Server-Sent Events stream of its status, followed by
+``lakecache.cli.live`` and drawn by ``lakecache.cli.progress``. A copy is its dataset's
+project's: every route names it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
-from urllib.parse import quote
 
-import aiohttp
 import typer
 from rich.markup import escape
 from rich.table import Column, Table
@@ -23,16 +23,15 @@ from lakecache.cli.common import (
     console,
     err_console,
     fail,
-    http_session,
     load_settings,
     parse_name,
     print_json,
-    run_async,
+    run_sdk,
     short,
 )
-from lakecache.cli.live import CopyBars, duration_text, follow_status, rate_text
-from lakecache.cli.site import human_size
-from lakecache.sdk.catalog import API, request_json
+from lakecache.cli.live import follow_copy
+from lakecache.cli.progress import CopyBars, progress_text
+from lakecache.sdk.gateway import GatewayClient
 from lakecache.sdk.refs import DatasetRef
 from lakecache.sdk.settings import ClientSettings
 
@@ -55,35 +54,17 @@ ProjectOption = Annotated[str | None, typer.Option(
     show_default=False)]
 
 
-# --- requests ----------------------------------------------------------------------------------
-
-
-def _copy_path(project: str, site: str, commit_id: str) -> str:
-    """The project's copy of the commit at the site (another project's copy of it is another copy)."""
-    return f"{API}/projects/{quote(project, safe='')}/sites/{quote(site, safe='')}/copies/{quote(commit_id, safe='')}"
-
-
-async def _gateway(http: aiohttp.ClientSession, settings: ClientSettings, method: str, path: str, *, what: str,
-                   params: dict[str, Any] | None = None, json_body: Any = None) -> Any:
-    return await request_json(http, settings.gateway_url, method, path, what=what, params=params,
-                              json_body=json_body)
-
-
-async def _commit_id(http: aiohttp.ClientSession, settings: ClientSettings, ref: DatasetRef) -> str:
-    """The commit id ``ref`` names, from the catalog's routes at the gateway."""
-    path = f"{API}/datasets/{quote(ref.project, safe='')}/{quote(ref.name, safe='')}/refs/" \
-           f"{quote(ref.ref_or_latest, safe='')}"
-    commit = await _gateway(http, settings, "GET", path, what=f"resolve {_label(ref)}")
-    return commit["id"]
+# --- helpers -----------------------------------------------------------------------------------
 
 
 def _label(ref: DatasetRef) -> str:
     return f"{ref.project}/{ref.name}@{ref.ref_or_latest}"
 
 
-def _run(as_json: bool, work: Coroutine[Any, Any, Any], *, interrupted: str = "interrupted") -> Any:
-    """Run ``work``; a refused request exits 1 (a refused input 2, no valid token 2)."""
-    return run_async(work, as_json=as_json, interrupted=interrupted, refused_input=2)
+def _run(settings: ClientSettings, as_json: bool, work: Callable[[GatewayClient], Awaitable[Any]], *,
+         interrupted: str = "interrupted") -> Any:
+    """Run ``work`` with an open client; a refused request exits 1 (a refused input 2, no valid token 2)."""
+    return run_sdk(settings, as_json, work, interrupted=interrupted, refused_input=2)
 
 
 def _status_command(site: str, ref: DatasetRef) -> str:
@@ -127,22 +108,17 @@ def request(
     """Request a cached copy and follow it (see ``REQUEST_HELP``)."""
     settings = load_settings(project, as_json=as_json)
     ref = parse_name(target, settings, as_json=as_json)
-    body = {"project": ref.project, "dataset": ref.name, "ref": ref.ref_or_latest, "site": site, "volume": volume}
 
-    async def work() -> tuple[dict[str, Any], dict[str, Any] | None]:
-        async with http_session(settings) as http:
-            accepted = await _gateway(http, settings, "POST", f"{API}/caches", what=f"request {_label(ref)} at {site}",
-                                      json_body={k: v for k, v in body.items() if v is not None})
+    async def work(gateway: GatewayClient) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        accepted = await gateway.request_cache(ref.project, ref.name, site, ref=ref.ref_or_latest, volume=volume)
         if no_wait:
             return accepted, None
-        events_url = settings.gateway_url + accepted["events_url"]
-        async with http_session(settings, stream=True) as http:
-            with CopyBars(err_console, enabled=not as_json) as bars:
-                final = await follow_status(http, events_url, what=f"follow {_label(ref)} at {site}",
-                                            on_status=bars.update)
+        with CopyBars(err_console, enabled=not as_json) as bars:
+            final = await follow_copy(gateway, accepted["events_url"], what=f"follow {_label(ref)} at {site}",
+                                      on_status=bars.update)
         return accepted, final
 
-    accepted, final = _run(as_json, work(), interrupted=(
+    accepted, final = _run(settings, as_json, work, interrupted=(
         f"stopped following; the request stands: {_status_command(site, ref)}"))
     commit_id = accepted["status"]["commit_id"]
     if final is None:
@@ -168,13 +144,9 @@ def request(
          as_json=as_json)
 
 
-async def _on_copy(settings: ClientSettings, ref: DatasetRef, site: str, method: str, what: str,
-                   params: dict[str, Any] | None = None) -> dict[str, Any]:
-    """``method`` on the copy route of the commit ``ref`` resolves to, at ``site``."""
-    async with http_session(settings) as http:
-        commit_id = await _commit_id(http, settings, ref)
-        return await _gateway(http, settings, method, _copy_path(ref.project, site, commit_id), params=params,
-                              what=what)
+async def _commit_id(gateway: GatewayClient, ref: DatasetRef) -> str:
+    """The commit id ``ref`` names (a tag or ``latest`` resolved in the catalog)."""
+    return (await gateway.get_commit(ref.project, ref.name, ref.ref_or_latest))["id"]
 
 
 STATUS_HELP = """Show the status of the commit's copy at SITE.
@@ -195,7 +167,10 @@ def status(
     settings = load_settings(project, as_json=as_json)
     ref = parse_name(target, settings, as_json=as_json)
 
-    found = _run(as_json, _on_copy(settings, ref, site, "GET", f"show the copy of {_label(ref)} at site {site}"))
+    async def work(gateway: GatewayClient) -> dict[str, Any]:
+        return await gateway.copy_status(ref.project, site, await _commit_id(gateway, ref))
+
+    found = _run(settings, as_json, work)
     if as_json:
         return print_json(found)
     console.print(f"[bold]{escape(_label(ref))}[/] ({short(found['commit_id'])}) at site {escape(site)}: "
@@ -211,26 +186,13 @@ def status(
     for v in found["volumes"]:  # one table per volume: a path is long, it gets a line of its own
         table = Table(Column(style="bold"), Column(overflow="fold"), box=None, show_header=False)
         rows = [("volume", v["volume"]), ("state", v["state"]), ("path", v.get("path") or "-"),
-                ("progress", _progress_text(v)), ("pinned", "yes" if v.get("pinned") else "no")]
+                ("progress", progress_text(v)), ("pinned", "yes" if v.get("pinned") else "no")]
         if v.get("error"):
             rows.insert(3, ("error", v["error"]))
         for name, value in rows:
             table.add_row(name, value)
         console.print()
         console.print(table)
-
-
-def _progress_text(v: dict[str, Any]) -> str:
-    if v.get("state") not in ("filling", "ready"):  # an evicted or failed copy keeps its last progress
-        return "-"
-    parts = []
-    if v.get("files_total") is not None:
-        parts.append(f"{v.get('files_done') or 0}/{v['files_total']} files")
-    if v.get("bytes_total") is not None:
-        parts.append(f"{human_size(v.get('bytes_done') or 0)}/{human_size(v['bytes_total'])}")
-    if v.get("state") == "filling":
-        parts += [p for p in (rate_text(v.get("rate_bytes_per_s")), duration_text(v.get("eta_seconds"))) if p]
-    return ", ".join(parts) or "-"
 
 
 EVICT_HELP = """Evict the commit's ready copy at SITE now.
@@ -255,8 +217,10 @@ def evict(
     settings = load_settings(project, as_json=as_json)
     ref = parse_name(target, settings, as_json=as_json)
 
-    accepted = _run(as_json, _on_copy(settings, ref, site, "DELETE", f"evict the copy of {_label(ref)} at site {site}",
-                                      params={"volume": volume}))
+    async def work(gateway: GatewayClient) -> dict[str, Any]:
+        return await gateway.evict(ref.project, site, await _commit_id(gateway, ref), volume=volume)
+
+    accepted = _run(settings, as_json, work)
     if as_json:
         return print_json(accepted)
     console.print(f"eviction of [bold]{escape(_label(ref))}[/] ({short(accepted['commit_id'])}) from "

@@ -1,5 +1,5 @@
 """What every ``lakecache data|site|cache|import-location`` command shares: settings, name
-parsing, an HTTP session with the token, running the async call, and turning its errors into
+parsing, running the async call with an open ``GatewayClient``, and turning its errors into
 messages and exit codes.
 
 Exit codes: 0 done, 1 the operation was refused or failed (message on stderr), 2 wrong
@@ -25,8 +25,9 @@ from rich.markup import escape
 
 from lakecache.core.errors import ConfigurationError, LakeCacheError
 from lakecache.core.manifest import UnsafePaths
-from lakecache.sdk.catalog import CatalogClient, CatalogError, CatalogUnauthenticated
+from lakecache.sdk.errors import GatewayError, GatewayUnauthenticated
 from lakecache.sdk.files import Interrupted
+from lakecache.sdk.gateway import GatewayClient
 from lakecache.sdk.refs import DatasetRef, parse_ref
 from lakecache.sdk.settings import ClientSettings
 
@@ -75,21 +76,10 @@ def parse_name(text: str, settings: ClientSettings, *, allow_ref: bool = True, a
         fail(str(exc), 2, as_json=as_json)
 
 
-def http_session(settings: ClientSettings, *, stream: bool = False) -> aiohttp.ClientSession:
-    """A session sending the token (``ClientSettings.auth_headers``). A ``stream`` (live progress)
-    has no overall deadline; it is abandoned after ``request_timeout`` seconds of silence."""
-    if stream:
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=settings.request_timeout,
-                                        sock_read=settings.request_timeout)
-    else:
-        timeout = aiohttp.ClientTimeout(total=settings.request_timeout)
-    return aiohttp.ClientSession(timeout=timeout, headers={"Accept": "application/json", **settings.auth_headers()})
-
-
-def fail_request(exc: CatalogError, *, as_json: bool, refused_input: int = 1) -> NoReturn:
+def fail_request(exc: GatewayError, *, as_json: bool, refused_input: int = 1) -> NoReturn:
     """Exit for a refused or failed request: 2 when the token is missing or invalid (a setting
     to fix), ``refused_input`` when the gateway refused an input (400), else 1."""
-    code = 2 if isinstance(exc, CatalogUnauthenticated) else refused_input if exc.status == 400 else 1
+    code = 2 if isinstance(exc, GatewayUnauthenticated) else refused_input if exc.status == 400 else 1
     fail(str(exc), code, as_json=as_json, extra={"status": exc.status, "errors": exc.errors})
 
 
@@ -105,7 +95,7 @@ def run_async(work: Coroutine[Any, Any, Any], *, as_json: bool, interrupted: str
     except UnsafePaths as exc:
         problems = [{"path": p.path, "reason": p.reason} for p in exc.problems]
         fail(str(exc), 1, as_json=as_json, extra={"errors": problems})
-    except CatalogError as exc:
+    except GatewayError as exc:
         fail_request(exc, as_json=as_json, refused_input=refused_input)
     except ConfigurationError as exc:
         fail(str(exc), 2, as_json=as_json)
@@ -118,15 +108,15 @@ def run_async(work: Coroutine[Any, Any, Any], *, as_json: bool, interrupted: str
         fail(f"{exc.strerror or exc}{f': {exc.filename!r}' if exc.filename else ''}", 1, as_json=as_json)
 
 
-def run_sdk(settings: ClientSettings, as_json: bool, work: Callable[[CatalogClient], Awaitable[Any]], *,
-            interrupted: str | Callable[[], str] = "interrupted") -> Any:
-    """Run ``work`` with an open client; map errors to messages and exit codes."""
+def run_sdk(settings: ClientSettings, as_json: bool, work: Callable[[GatewayClient], Awaitable[Any]], *,
+            interrupted: str | Callable[[], str] = "interrupted", refused_input: int = 1) -> Any:
+    """Run ``work`` with an open client; map errors to messages and exit codes (as ``run_async``)."""
 
     async def main() -> Any:
-        async with CatalogClient(settings) as catalog:
-            return await work(catalog)
+        async with GatewayClient(settings) as gateway:
+            return await work(gateway)
 
-    return run_async(main(), as_json=as_json, interrupted=interrupted)
+    return run_async(main(), as_json=as_json, interrupted=interrupted, refused_input=refused_input)
 
 
 def print_json(data: Any) -> None:

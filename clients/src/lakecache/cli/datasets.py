@@ -24,7 +24,7 @@ from lakecache.cli.common import (
     short,
 )
 from lakecache.cli.progress import PhaseBars
-from lakecache.sdk.catalog import CatalogClient
+from lakecache.sdk.gateway import GatewayClient
 from lakecache.sdk.importer import import_source
 from lakecache.sdk.progress import Progress
 from lakecache.sdk.sync import sync_directory
@@ -61,8 +61,8 @@ def list_datasets(
     """List a project's datasets (the gateway lists one project at a time)."""
     settings = load_settings(project, as_json=as_json)
 
-    async def work(catalog: CatalogClient) -> list[dict[str, Any]]:
-        return [d async for d in catalog.list_datasets(project=settings.project, tag=tag, query=query)]
+    async def work(gateway: GatewayClient) -> list[dict[str, Any]]:
+        return [d async for d in gateway.list_datasets(project=settings.project, tag=tag, query=query)]
 
     items = run_sdk(settings, as_json, work)
     if as_json:

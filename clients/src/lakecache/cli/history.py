@@ -19,7 +19,7 @@ from lakecache.cli.common import (
     run_sdk,
     short,
 )
-from lakecache.sdk.catalog import CatalogClient
+from lakecache.sdk.gateway import GatewayClient
 from lakecache.sdk.refs import DatasetRef
 
 RefArgument = Annotated[str, typer.Argument(help="NAME[@REF]: REF is a commit id, a tag or 'latest' (default).")]
@@ -35,8 +35,8 @@ def log(
     settings = load_settings(project, as_json=as_json)
     ref = parse_name(name, settings, as_json=as_json)
 
-    async def work(catalog: CatalogClient) -> list[dict[str, Any]]:
-        return [c async for c in catalog.log(ref.project, ref.name, ref=ref.ref_or_latest, limit=limit)]
+    async def work(gateway: GatewayClient) -> list[dict[str, Any]]:
+        return [c async for c in gateway.log(ref.project, ref.name, ref=ref.ref_or_latest, limit=limit)]
 
     commits = run_sdk(settings, as_json, work)
     if as_json:
@@ -61,8 +61,8 @@ def ls(
     settings = load_settings(project, as_json=as_json)
     ref = parse_name(name, settings, as_json=as_json)
 
-    async def work(catalog: CatalogClient) -> list[dict[str, Any]]:
-        entries = catalog.entries(ref.project, ref.name, ref.ref_or_latest, prefix=prefix, limit=limit)
+    async def work(gateway: GatewayClient) -> list[dict[str, Any]]:
+        entries = gateway.entries(ref.project, ref.name, ref.ref_or_latest, prefix=prefix, limit=limit)
         return [e async for e in entries]
 
     entries = run_sdk(settings, as_json, work)

@@ -1,5 +1,6 @@
 """Following a copy's progress live: the gateway's Server-Sent Events stream of its status
-(read by the small parser below, reconnecting when it drops) and a progress bar per volume."""
+(``GET …/copies/{commit_id}/events``), read by the small parser below and opened again when it
+drops, until the copy is ready, failed or evicted. Drawing it is ``lakecache.cli.progress``'s."""
 
 from __future__ import annotations
 
@@ -7,18 +8,15 @@ import asyncio
 import json
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import aiohttp
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn
 
-from lakecache.cli.site import human_size
-from lakecache.sdk.catalog import CatalogUnavailable, problem_error
+from lakecache.core.vocabulary.copies import SETTLED_STATES
+from lakecache.sdk.errors import GatewayUnavailable, problem_error
+from lakecache.sdk.gateway import GatewayClient
+from lakecache.sdk.http import stream_timeout
 
-#: States after which a copy's live progress stream ends.
-TERMINAL = ("ready", "failed", "evicted")
 #: Reconnections of a live-progress stream that dropped before a final state, before giving up.
 STREAM_RETRIES = 5
 
@@ -75,20 +73,25 @@ async def sse_messages(chunks: AsyncIterable[bytes], parser: SseParser | None = 
 
 
 async def follow_status(http: aiohttp.ClientSession, url: str, *, what: str,
-                        on_status: Callable[[dict[str, Any]], None], backoff: float = 0.5) -> dict[str, Any]:
-    """Read the copy's ``status`` messages at ``url`` until a final state, which is returned.
+                        on_status: Callable[[dict[str, Any]], None], backoff: float = 0.5,
+                        client_timeout: aiohttp.ClientTimeout | None = None) -> dict[str, Any]:
+    """Read the copy's ``status`` messages at ``url`` until a settled state (ready, failed,
+    evicted), whose status is returned; ``on_status`` sees each one.
 
     A stream that drops before then is opened again (it starts with the whole status) after
-    ``backoff`` seconds, doubling, up to ``STREAM_RETRIES`` times in a row; an error answer
-    raises its problem."""
+    ``backoff`` seconds, doubling, up to ``STREAM_RETRIES`` times in a row, then
+    ``GatewayUnavailable``; an error answer raises its ``GatewayError``. ``client_timeout``:
+    the requests' deadlines, else the session's."""
     failures, reason = 0, "the stream ended"
     parser = SseParser()
+    # aiohttp reads an explicit ``timeout=None`` as no deadline at all: leave it out instead.
+    options: dict[str, Any] = {} if client_timeout is None else {"timeout": client_timeout}
     while True:
         headers = {"Accept": "text/event-stream"}
         if parser.last_id is not None:
             headers["Last-Event-ID"] = parser.last_id
         try:
-            async with http.get(url, headers=headers) as response:
+            async with http.get(url, headers=headers, **options) as response:
                 if response.status >= 400:
                     text = await response.text()
                     try:
@@ -102,72 +105,23 @@ async def follow_status(http: aiohttp.ClientSession, url: str, *, what: str,
                     try:
                         status = json.loads(message.data)
                     except json.JSONDecodeError as exc:
-                        raise CatalogUnavailable(f"{what}: the gateway sent a status that is not JSON ({exc})") from exc
+                        raise GatewayUnavailable(f"{what}: the gateway sent a status that is not JSON ({exc})") from exc
                     failures = 0
                     on_status(status)
-                    if status.get("state") in TERMINAL:
+                    if status.get("state") in SETTLED_STATES:
                         return status
                 reason = "the stream ended before the copy was ready, failed or evicted"
         except (aiohttp.ClientError, TimeoutError) as exc:
             reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         failures += 1
         if failures > STREAM_RETRIES:
-            raise CatalogUnavailable(f"{what}: lost the live progress ({reason}); the copy may still be filling")
+            raise GatewayUnavailable(f"{what}: lost the live progress ({reason}); the copy may still be filling")
         await asyncio.sleep(min(backoff * 2 ** failures, 10.0))
 
 
-# --- progress display --------------------------------------------------------------------------
-
-
-def duration_text(seconds: float | None) -> str:
-    return "" if seconds is None else f"eta {timedelta(seconds=round(seconds))}"
-
-
-def rate_text(rate: float | None) -> str:
-    return "" if not rate else f"{human_size(int(rate))}/s"
-
-
-class CopyBars:
-    """One bar per volume of the copy (files, bytes, the cacher's rate and ETA), on stderr."""
-
-    def __init__(self, console: Console, *, enabled: bool = True) -> None:
-        self._progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            TextColumn("{task.fields[state]:<9}"),
-            BarColumn(),
-            TextColumn("{task.fields[files]}"),
-            DownloadColumn(binary_units=True),
-            TextColumn("{task.fields[rate]}"),
-            TextColumn("{task.fields[eta]}"),
-            console=console,
-            disable=not enabled,
-        )
-        self._tasks: dict[str, TaskID] = {}
-
-    def __enter__(self) -> CopyBars:
-        self._progress.__enter__()
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self._progress.__exit__(*exc_info)
-
-    def update(self, status: dict[str, Any]) -> None:
-        volumes = status.get("volumes") or []
-        waiting = f"{status.get('site')} (no volume yet)"
-        if not volumes:  # requested: the cacher has not started on a volume
-            self._show(waiting, {"state": status.get("state")})
-            return
-        if waiting in self._tasks:
-            self._progress.remove_task(self._tasks.pop(waiting))
-        for volume in volumes:
-            self._show(f"{status.get('site')}/{volume['volume']}", volume)
-
-    def _show(self, name: str, v: dict[str, Any]) -> None:
-        files = f"{v['files_done']}/{v['files_total']} files" if v.get("files_total") is not None else ""
-        fields = {"state": v.get("state") or "", "files": files, "rate": rate_text(v.get("rate_bytes_per_s")),
-                  "eta": duration_text(v.get("eta_seconds"))}
-        total, done = v.get("bytes_total"), v.get("bytes_done") or 0
-        if name not in self._tasks:
-            self._tasks[name] = self._progress.add_task(name, total=total, completed=done, **fields)
-        else:
-            self._progress.update(self._tasks[name], total=total, completed=done, **fields)
+async def follow_copy(gateway: GatewayClient, events_url: str, *, what: str,
+                      on_status: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    """``follow_status`` on the gateway's ``events_url`` (a path, as ``request_cache`` answers
+    it) with the client's session: only silence is bounded, never the whole fill."""
+    return await follow_status(gateway.session, gateway.url(events_url), what=what, on_status=on_status,
+                               client_timeout=stream_timeout(gateway.settings))

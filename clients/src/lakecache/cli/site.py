@@ -8,10 +8,7 @@ for ``lakecache data``: 0 done, 1 refused or failed, 2 usage or configuration.
 
 from __future__ import annotations
 
-import math
-import re
 from typing import Annotated, Any
-from urllib.parse import quote
 
 import typer
 from rich.table import Table
@@ -20,14 +17,14 @@ from lakecache.cli.common import (
     JsonOption,
     console,
     fail,
-    http_session,
     load_settings,
     print_json,
-    run_async,
+    run_sdk,
     short,
 )
-from lakecache.sdk.catalog import API, request_json
-from lakecache.sdk.settings import ClientSettings
+from lakecache.cli.units import SIZE_HELP, human_duration, human_size, parse_duration, parse_size
+from lakecache.core.vocabulary.copies import COPY_STATES
+from lakecache.sdk.gateway import GatewayClient
 
 site_app = typer.Typer(
     help="A site's cache volumes and copies, and why copies are kept or evicted, through the gateway at "
@@ -36,87 +33,6 @@ site_app = typer.Typer(
     "2 usage or configuration error (including no valid token).",
     no_args_is_help=True,
 )
-
-STATES = ("requested", "filling", "ready", "failed", "evicting", "evicted")
-
-_SIZE_UNITS = {
-    "": 1, "b": 1,
-    "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50,
-    "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40, "pib": 1 << 50,
-    "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12, "pb": 10**15,
-}
-_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_NUMBER = re.compile(r"\s*(\d+(?:\.\d+)?|\.\d+)\s*([a-zA-Z]*)\s*")
-
-SIZE_HELP = "K, M, G, T, P are powers of 1024 (like KiB, MiB, …); KB, MB, GB, TB, PB powers of 1000"
-
-
-def parse_size(text: str) -> int:
-    """Bytes in ``500G``, ``1.5T``, ``100MiB``, ``2GB`` or ``4096``; ``ValueError`` with a hint."""
-    match = _NUMBER.fullmatch(text)
-    unit = match and _SIZE_UNITS.get(match.group(2).lower())
-    if not match or unit is None:
-        raise ValueError(f"invalid size {text!r}: use a number with an optional unit, e.g. 500G, 1.5T or "
-                         f"100MiB ({SIZE_HELP})")
-    value = float(match.group(1)) * unit
-    if value < 1 or not math.isfinite(value):
-        raise ValueError(f"invalid size {text!r}: it must be at least one byte")
-    if unit == 1 and not match.group(1).isdigit():
-        raise ValueError(f"invalid size {text!r}: a size in bytes must be a whole number")
-    return int(value)
-
-
-def parse_duration(text: str) -> int:
-    """Seconds in ``90m``, ``12h``, ``1d``, ``1.5h``, ``2w`` or ``3600``; ``ValueError`` with a hint."""
-    match = _NUMBER.fullmatch(text)
-    unit = match and _DURATION_UNITS.get(match.group(2).lower())
-    if not match or unit is None:
-        raise ValueError(f"invalid duration {text!r}: use a number with a unit s, m, h, d or w, e.g. 90m, 12h or 1d")
-    seconds = float(match.group(1)) * unit
-    if seconds < 1:
-        raise ValueError(f"invalid duration {text!r}: it must be at least one second")
-    if seconds != int(seconds):
-        raise ValueError(f"invalid duration {text!r}: it must come to whole seconds")
-    return int(seconds)
-
-
-def human_size(count: int | None) -> str:
-    if count is None:
-        return "-"
-    value = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{count} B"  # unreachable
-
-
-def human_duration(seconds: int) -> str:
-    for unit, size in (("w", 7 * 86400), ("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
-
-
-async def _request(settings: ClientSettings, method: str, path: str, *, what: str,
-                   params: dict[str, Any] | None = None, json_body: Any = None) -> Any:
-    async with http_session(settings) as http:
-        return await request_json(http, settings.gateway_url, method, path, what=what, params=params,
-                                  json_body=json_body)
-
-
-def _call(settings: ClientSettings, as_json: bool, method: str, path: str, *, what: str, **options: Any) -> Any:
-    return run_async(_request(settings, method, path, what=what, **options), as_json=as_json)
-
-
-def _site_path(site: str, *parts: str) -> str:
-    return "/".join([f"{API}/sites/{quote(site, safe='')}", *(quote(p, safe="") for p in parts)])
-
-
-def _copy_path(project: str, site: str, commit_id: str, *parts: str) -> str:
-    """A project's copy of a commit at a site (another project's copy of it is another copy)."""
-    tail = "/".join(quote(part, safe="") for part in (commit_id, *parts))
-    return f"{API}/projects/{quote(project, safe='')}/sites/{quote(site, safe='')}/copies/{tail}"
 
 
 def _volume_row(table: Table, v: dict[str, Any]) -> None:
@@ -174,8 +90,7 @@ def add(
         body["high_watermark"] = high_watermark
     if low_watermark is not None:
         body["low_watermark"] = low_watermark
-    created = _call(settings, as_json, "POST", _site_path(site, "volumes"), json_body=body,
-                    what=f"add volume {volume!r} at site {site!r}")
+    created = run_sdk(settings, as_json, lambda gateway: gateway.add_volume(site, **body))
     if as_json:
         return print_json(created)
     console.print(f"added volume [bold]{created['name']}[/] at site {created['site']}: {created['path']}, "
@@ -192,11 +107,9 @@ def volumes(
     """List SITE's cache volumes: capacity, space used and free, ready copies, eviction settings."""
     settings = load_settings(None, as_json=as_json)
     if name is not None:
-        items = [_call(settings, as_json, "GET", _site_path(site, "volumes", name),
-                       what=f"show volume {name!r} at site {site!r}")]
+        items = [run_sdk(settings, as_json, lambda gateway: gateway.volume(site, name))]
     else:
-        items = _call(settings, as_json, "GET", _site_path(site, "volumes"),
-                      what=f"list volumes of site {site!r}")["items"]
+        items = run_sdk(settings, as_json, lambda gateway: gateway.volumes(site))
     if as_json:
         return print_json(items[0] if name is not None else items)
     table = _volume_table()
@@ -210,7 +123,7 @@ def copies(
     site: Annotated[str, typer.Argument(help="Site whose copies to list.")],
     commit_id: Annotated[str | None, typer.Argument(help="Only the copy of this commit.", show_default=False)] = None,
     state: Annotated[str | None, typer.Option(
-        "--state", help=f"Only copies in this state: {', '.join(STATES)}.", show_default=False)] = None,
+        "--state", help=f"Only copies in this state: {', '.join(COPY_STATES)}.", show_default=False)] = None,
     volume: Annotated[str | None, typer.Option("--volume", help="Only copies on this volume.",
                                                show_default=False)] = None,
     project: Annotated[str | None, typer.Option(
@@ -224,12 +137,11 @@ def copies(
     One commit's copy is the project's copy status (as `lakecache cache status`): a row per volume.
     """
     settings = load_settings(project, as_json=as_json)
-    if state is not None and state not in STATES:
-        fail(f"--state must be one of {', '.join(STATES)}, got {state!r}", 2, as_json=as_json)
+    if state is not None and state not in COPY_STATES:
+        fail(f"--state must be one of {', '.join(COPY_STATES)}, got {state!r}", 2, as_json=as_json)
     if commit_id is not None:
         # The gateway answers with the copy's status on every volume; --volume picks one here.
-        found = _call(settings, as_json, "GET", _copy_path(settings.project, site, commit_id),
-                      what=f"show project {settings.project!r}'s copy of {commit_id} at site {site!r}")
+        found = run_sdk(settings, as_json, lambda gateway: gateway.copy_status(settings.project, site, commit_id))
         items = _copy_rows(found)
         if volume is not None and isinstance(found.get("volumes"), list):
             items = [c for c in items if c["volume"] == volume]
@@ -240,9 +152,11 @@ def copies(
         if as_json:
             return print_json(found)
     else:
-        params = {"state": state, "volume": volume, "project": settings.project, "limit": limit}
-        items = _call(settings, as_json, "GET", _site_path(site, "copies"), params=params,
-                      what=f"list copies of project {settings.project!r} at site {site!r}")["items"]
+        async def listed(gateway: GatewayClient) -> list[dict[str, Any]]:
+            return [c async for c in gateway.site_copies(site, project=settings.project, state=state, volume=volume,
+                                                         limit=limit)]
+
+        items = run_sdk(settings, as_json, listed)
         if as_json:
             return print_json(items)
     table = Table("commit", "dataset", "volume", "state", "files", "size", "pinned", "path / error", box=None)
@@ -287,9 +201,8 @@ def why(
     (commit, dataset, volume or default), the volume's watermarks and the last decision.
     """
     settings = load_settings(project, as_json=as_json)
-    found = _call(settings, as_json, "GET", _copy_path(settings.project, site, commit_id, "eviction"),
-                  params={"volume": volume},
-                  what=f"explain project {settings.project!r}'s copy of {commit_id} at {site!r}")
+    found = run_sdk(settings, as_json, lambda gateway: gateway.explain_eviction(settings.project, site, commit_id,
+                                                                                 volume=volume))
     if as_json:
         return print_json(found)
     console.print(f"[bold]{short(commit_id)}[/] on {found['site']}/{found['volume']}: {found['state']}",
@@ -338,8 +251,7 @@ def ttl(
             fail(str(exc), 2, as_json=as_json)
     scope, target = ("commit", commit_id) if commit_id is not None else ("dataset", dataset_id)
     body = {"scope": scope, "target": target, "ttl_seconds": seconds}
-    accepted = _call(settings, as_json, "PUT", _site_path(site, "ttl"), json_body=body,
-                     what=f"set the TTL of {scope} {target} at {site!r}")
+    accepted = run_sdk(settings, as_json, lambda gateway: gateway.set_ttl(site, scope, target, seconds))
     if as_json:
         return print_json({**body, **accepted})
     what = "cleared" if seconds is None else f"set to {human_duration(seconds)}"

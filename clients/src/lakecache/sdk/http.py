@@ -1,74 +1,38 @@
-"""Talking to the gateway: one request, its RFC 9457 problem turned into an exception people can act on.
+"""Talking to the gateway: one session with the token, one request at a time, its RFC 9457
+problem turned into a ``GatewayError`` (``lakecache.sdk.errors``) people can act on.
 
-Failures raise a ``CatalogError`` subclass that is also the matching port error (``NotFound``,
-``Conflict``, ``InvalidArgument``, ``Unavailable``), carrying the problem's ``detail`` and, for
-refused commits, the per-path ``errors``; callers catch by meaning, not by HTTP status.
+``GatewaySession`` owns the session and the paging of listings; the calls themselves live in
+``lakecache.sdk.datasets`` and ``lakecache.sdk.caches`` and meet in ``GatewayClient``.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import Any, Self
 
 import aiohttp
 
-from lakecache.core.errors import Conflict, InvalidArgument, LakeCacheError, NotFound, Unavailable
+from lakecache.sdk.errors import GatewayUnavailable, problem_error
+from lakecache.sdk.settings import ClientSettings
+
+#: Where the gateway's API lives.
+API = "/api/v1"
 
 
-class CatalogError(LakeCacheError):
-    """The catalog refused or failed a request. ``errors`` lists ``{path, reason}`` items."""
-
-    def __init__(self, message: str, *, status: int = 0, title: str = "", detail: str = "",
-                 errors: list[dict[str, Any]] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.title, self.detail = status, title, detail
-        self.errors = errors or []
-
-
-class CatalogNotFound(CatalogError, NotFound):
-    """The dataset, ref or tag does not exist."""
-
-
-class CatalogConflict(CatalogError, Conflict):
-    """The write met existing state (a dataset with that name, a moved head, a tag without force)."""
-
-
-class CatalogRejected(CatalogError, InvalidArgument):
-    """The request was refused as invalid (e.g. unsafe paths in a commit)."""
-
-
-class CatalogUnavailable(CatalogError, Unavailable):
-    """The catalog could not be reached or failed on its side; retry later."""
-
-
-class CatalogUnauthenticated(CatalogError):
-    """The gateway wants a valid token (401): none was sent, or it is unknown, revoked or expired."""
-
-
-#: What to do about a 401, in every message about one.
-TOKEN_HINT = ("Set LAKECACHE_TOKEN to an API token, or run `lakecache up`: it writes an administrator token to "
-              "<home>/admin-token (home: LAKECACHE_HOME, default .lakecache), which is used when readable.")
-
-
-def _error_type(status: int) -> type[CatalogError]:
-    if status == 401:
-        return CatalogUnauthenticated
-    if status == 404:
-        return CatalogNotFound
-    if status in (409, 412):
-        return CatalogConflict
-    if status >= 500 or status == 0:
-        return CatalogUnavailable
-    if status in (400, 422):
-        return CatalogRejected
-    return CatalogError
+def stream_timeout(settings: ClientSettings) -> aiohttp.ClientTimeout:
+    """For a request whose body or answer may take long (an upload, a live-progress stream): no
+    overall deadline, only ``request_timeout`` seconds of silence."""
+    return aiohttp.ClientTimeout(total=None, sock_connect=settings.request_timeout,
+                                 sock_read=settings.request_timeout)
 
 
 async def request_json(session: aiohttp.ClientSession, base_url: str, method: str, path: str, *, what: str,
-                       unavailable: type[CatalogError] | None = None, params: dict[str, Any] | None = None,
-                       json_body: Any = None, data: Any = None, headers: dict[str, str] | None = None) -> Any:
-    """One request to the gateway at ``base_url``; the parsed JSON body, or the problem as an
-    exception (``unavailable``, default ``CatalogUnavailable``, when the gateway cannot be reached)."""
+                       params: dict[str, Any] | None = None, json_body: Any = None, data: Any = None,
+                       headers: dict[str, str] | None = None) -> Any:
+    """One request to the gateway at ``base_url``: the parsed JSON body, or the problem as a
+    ``GatewayError`` (``GatewayUnavailable`` when the gateway cannot be reached). ``what`` starts
+    every message (``"show dataset team/ds"``); ``None`` values of ``params`` are left out."""
     query = {k: str(v) for k, v in (params or {}).items() if v is not None}
     try:
         async with session.request(method, base_url + path, params=query, json=json_body, data=data,
@@ -76,7 +40,7 @@ async def request_json(session: aiohttp.ClientSession, base_url: str, method: st
             text = await response.text()
             status = response.status
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-        raise (unavailable or CatalogUnavailable)(
+        raise GatewayUnavailable(
             f"{what}: cannot reach the gateway at {base_url} ({exc or type(exc).__name__}). "
             "Is it running? Set LAKECACHE_API_URL to its address."
         ) from exc
@@ -90,27 +54,57 @@ async def request_json(session: aiohttp.ClientSession, base_url: str, method: st
     return body
 
 
-def problem_error(what: str, status: int, body: Any, *, token_sent: bool | None = None) -> CatalogError:
-    """A ``CatalogError`` from an RFC 9457 problem (or any other error body); a 401 says whether
-    a token was sent (when known) and how to set one."""
-    problem = body if isinstance(body, dict) else {}
-    title = str(problem.get("title") or f"HTTP {status}")
-    detail = str(problem.get("detail") or (body if isinstance(body, str) else "") or "")
-    errors = [e for e in problem.get("errors") or [] if isinstance(e, dict)]
-    message = f"{what}: {detail or title}"
-    if status == 401:
-        refused = {True: "the token was refused", False: "no token was sent"}.get(token_sent, "no valid token")
-        message = f"{what}: {refused} ({detail or title}). {TOKEN_HINT}"
-    if errors:
-        listed = "\n".join(f"  - {_error_line(e)}" for e in errors[:20])
-        more = f"\n  … and {len(errors) - 20} more" if len(errors) > 20 else ""
-        message += f"\n{listed}{more}"
-    return _error_type(status)(message, status=status, title=title, detail=detail, errors=errors)
+class GatewaySession:
+    """The session (it sends the token) and the request every call makes; use the client as
+    ``async with GatewayClient(settings) as gateway:``."""
 
+    def __init__(self, settings: ClientSettings | None = None) -> None:
+        self.settings = settings or ClientSettings()
+        self.base_url = self.settings.gateway_url
+        self._session: aiohttp.ClientSession | None = None
 
-def _error_line(error: dict[str, Any]) -> str:
-    """One item of a problem's ``errors``: the catalog's ``{path, reason}`` (a refused file) or the
-    gateway's ``{location, message}`` (a refused input, e.g. ``query.project``)."""
-    if "location" in error and "path" not in error:
-        return f"{error.get('location')}: {error.get('message')}"
-    return f"{error.get('path')!r}: {error.get('reason')}"
+    async def __aenter__(self) -> Self:
+        timeout = aiohttp.ClientTimeout(total=self.settings.request_timeout)
+        self._session = aiohttp.ClientSession(timeout=timeout, headers={"Accept": "application/json",
+                                                                        **self.settings.auth_headers()})
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """The open session (it sends the token): for requests the methods do not cover. A
+        request that may take long passes ``timeout=stream_timeout(client.settings)``."""
+        if self._session is None:
+            raise RuntimeError(f"use the client inside `async with {type(self).__name__}(...) as client:`")
+        return self._session
+
+    def url(self, path: str) -> str:
+        """The absolute URL of the gateway's ``path`` (``/api/v1/…``)."""
+        return self.base_url + path
+
+    async def request(self, method: str, path: str, *, what: str, params: dict[str, Any] | None = None,
+                      json_body: Any = None, data: Any = None, headers: dict[str, str] | None = None) -> Any:
+        """``method`` on the gateway's ``path``: the decoded JSON answer, or a ``GatewayError``
+        whose message starts with ``what``."""
+        return await request_json(self.session, self.base_url, method, path, what=what, params=params,
+                                  json_body=json_body, data=data, headers=headers)
+
+    async def _pages(self, path: str, params: dict[str, Any], *, what: str,
+                     stop_after: int | None = None) -> AsyncIterator[dict[str, Any]]:
+        """Every item of a listing, following ``next_cursor`` (at most ``stop_after``)."""
+        params = dict(params)
+        yielded = 0
+        while True:
+            page = await self.request("GET", path, params=params, what=what)
+            for item in page.get("items", []):
+                yield item
+                yielded += 1
+                if stop_after is not None and yielded >= stop_after:
+                    return
+            if not page.get("next_cursor"):
+                return
+            params["cursor"] = page["next_cursor"]

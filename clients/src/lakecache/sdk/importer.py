@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from lakecache.sdk.catalog import CatalogClient
+from lakecache.sdk.gateway import GatewayClient
 from lakecache.sdk.refs import DatasetRef
 
 
@@ -44,17 +44,17 @@ def _skipped(value: Any) -> list[tuple[str, str]]:
     return [(str(item.get("path")), str(item.get("reason"))) for item in value if isinstance(item, dict)]
 
 
-async def import_source(catalog: CatalogClient, dataset: DatasetRef, source: str, *, message: str,
+async def import_source(gateway: GatewayClient, dataset: DatasetRef, source: str, *, message: str,
                         allow_empty: bool = False) -> ImportResult:
     """Commit every object under ``source`` (``s3://bucket/prefix`` or ``file:///dir`` inside one
     of the project's import locations) to the dataset, paths relative to the prefix, bytes left
     in place.
 
-    Raises ``CatalogError`` subclasses: ``CatalogRejected`` (or a 403 ``CatalogError``) for a
+    Raises ``GatewayError`` subclasses: ``GatewayInvalid`` (or ``GatewayForbidden``) for a
     source outside the import locations, unsafe keys or an empty prefix without ``allow_empty``,
-    ``CatalogNotFound`` for an unknown dataset.
+    ``GatewayNotFound`` for an unknown dataset.
     """
-    answer = await catalog.import_source(dataset.project, dataset.name, source, message=message,
+    answer = await gateway.import_source(dataset.project, dataset.name, source, message=message,
                                          allow_empty=allow_empty)
     return ImportResult(
         dataset=f"{dataset.project}/{dataset.name}", source=source, commit=answer.get("commit") or {},

@@ -28,8 +28,8 @@ from typing import Any, TypeVar
 from lakecache.core.manifest import ManifestEntry, UnsafePaths
 from lakecache.core.paths import check_paths, normalize
 from lakecache.sdk import hashing
-from lakecache.sdk.catalog import CatalogClient
 from lakecache.sdk.files import NotRegular, TreeRoot
+from lakecache.sdk.gateway import GatewayClient
 from lakecache.sdk.hashing import HashCache
 from lakecache.sdk.progress import ProgressCallback, Tracker
 from lakecache.sdk.refs import DatasetRef
@@ -144,7 +144,7 @@ async def hash_files(root: TreeRoot, files: list[LocalFile], *, cache: HashCache
     return known, skipped, len(todo) - len(skipped)
 
 
-async def stage_tree(catalog: CatalogClient, dataset: DatasetRef, root: TreeRoot, tree: Tree, *,
+async def stage_tree(gateway: GatewayClient, dataset: DatasetRef, root: TreeRoot, tree: Tree, *,
                      cache: HashCache | None = None, concurrency: int = 16, hash_workers: int | None = None,
                      on_progress: ProgressCallback | None = None) -> Staged:
     """Hash ``tree``'s files (below ``root``), upload the contents the dataset lacks, return the
@@ -159,10 +159,10 @@ async def stage_tree(catalog: CatalogClient, dataset: DatasetRef, root: TreeRoot
         sha = hashes[file.local]
         staged.entries.append(ManifestEntry(path=normalize(file.path), size=file.size, sha256=sha))
         by_content.setdefault(sha, file)
-    tickets = await missing_contents(catalog, dataset, {sha: f.size for sha, f in by_content.items()}) \
+    tickets = await missing_contents(gateway, dataset, {sha: f.size for sha, f in by_content.items()}) \
         if by_content else {}
     staged.present = len(by_content) - len(tickets)
-    uploader = Uploader(catalog, dataset, root, concurrency=concurrency)
+    uploader = Uploader(gateway, dataset, root, concurrency=concurrency)
     staged.uploaded, staged.uploaded_bytes = await uploader.upload(
         {sha: (by_content[sha], ticket) for sha, ticket in tickets.items()}, on_progress=on_progress)
     return staged

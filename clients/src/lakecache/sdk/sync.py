@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from lakecache.core.errors import LakeCacheError
-from lakecache.sdk.catalog import CatalogClient
 from lakecache.sdk.files import TreeRoot
+from lakecache.sdk.gateway import GatewayClient
 from lakecache.sdk.hashing import HashCache
 from lakecache.sdk.progress import ProgressCallback, Tracker
 from lakecache.sdk.refs import DatasetRef
@@ -54,7 +54,7 @@ def _nothing(root: Path, skipped: int) -> NothingToCommit:
     )
 
 
-async def sync_directory(catalog: CatalogClient, dataset: DatasetRef, root: Path, *, message: str,
+async def sync_directory(gateway: GatewayClient, dataset: DatasetRef, root: Path, *, message: str,
                          allow_empty: bool = False, concurrency: int = 16, hash_workers: int | None = None,
                          use_hash_cache: bool = True, on_progress: ProgressCallback | None = None) -> SyncResult:
     """Upload ``root``'s new contents to the dataset's content store through the gateway and
@@ -64,7 +64,7 @@ async def sync_directory(catalog: CatalogClient, dataset: DatasetRef, root: Path
     file turns into one during the sync. Raises ``UnsafePaths`` (with every problem) before
     uploading anything, ``NothingToCommit`` for a tree without files unless ``allow_empty``,
     ``FileChanged`` (nothing committed) when a file is written during the sync, ``Interrupted``
-    or ``CancelledError`` when stopped, and ``CatalogError`` subclasses for refusals. Re-running
+    or ``CancelledError`` when stopped, and ``GatewayError`` subclasses for refusals. Re-running
     after an interruption uploads only what is still missing.
     """
     tracker = Tracker(on_progress, "scan", 0, 0)
@@ -72,11 +72,11 @@ async def sync_directory(catalog: CatalogClient, dataset: DatasetRef, root: Path
     tracker.advance(len(tree.files), tree.bytes)
     if not tree.files and not allow_empty:
         raise _nothing(root, len(tree.skipped))
-    await catalog.get_dataset(dataset.project, dataset.name)  # a wrong name fails before any file is read
-    cache = HashCache(catalog.settings.cache_dir / "hashes.sqlite") if use_hash_cache else None
+    await gateway.get_dataset(dataset.project, dataset.name)  # a wrong name fails before any file is read
+    cache = HashCache(gateway.settings.cache_dir / "hashes.sqlite") if use_hash_cache else None
     try:
         with TreeRoot(root) as handle:
-            staged = await stage_tree(catalog, dataset, handle, tree, cache=cache, concurrency=concurrency,
+            staged = await stage_tree(gateway, dataset, handle, tree, cache=cache, concurrency=concurrency,
                                       hash_workers=hash_workers, on_progress=on_progress)
     finally:
         if cache is not None:
@@ -84,7 +84,7 @@ async def sync_directory(catalog: CatalogClient, dataset: DatasetRef, root: Path
     if not staged.entries and not allow_empty:
         raise _nothing(root, len(staged.skipped))
     Tracker(on_progress, "commit", len(staged.entries), staged.bytes)
-    answer = await catalog.commit(dataset.project, dataset.name, staged.entries, message=message,
+    answer = await gateway.commit(dataset.project, dataset.name, staged.entries, message=message,
                                   allow_empty=allow_empty)
     return SyncResult(
         dataset=f"{dataset.project}/{dataset.name}", commit=answer.get("commit") or {},

@@ -29,8 +29,11 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from lakecache.sdk.catalog import MAX_UPLOAD_BATCH, CatalogClient, CatalogUnavailable, problem_error
+from lakecache.sdk.datasets import MAX_UPLOAD_BATCH
+from lakecache.sdk.errors import GatewayUnavailable, problem_error
 from lakecache.sdk.files import FileChanged, NotRegular, TreeRoot, describe_change, read_into, same_file
+from lakecache.sdk.gateway import GatewayClient
+from lakecache.sdk.http import stream_timeout
 from lakecache.sdk.progress import ProgressCallback, Tracker
 from lakecache.sdk.refs import DatasetRef
 from lakecache.sdk.tree import LocalFile
@@ -64,25 +67,25 @@ def _expiry(text: Any) -> datetime | None:
 
 
 def _ticket(item: dict[str, Any], sha256: str, size: int, what: str) -> Ticket | None:
-    """None when content ``sha256`` is present; else its ticket (``CatalogUnavailable`` if the
+    """None when content ``sha256`` is present; else its ticket (``GatewayUnavailable`` if the
     answer is not about that content or gives no usable way to upload it)."""
     if item.get("sha256") != sha256 or item.get("size") != size:
-        raise CatalogUnavailable(f"{what}: the gateway answered about content {item.get('sha256')!r} when asked about "
+        raise GatewayUnavailable(f"{what}: the gateway answered about content {item.get('sha256')!r} when asked about "
                                  f"{sha256}; is LAKECACHE_API_URL a LakeCache gateway of this version?")
     if item.get("present"):
         return None
     upload = item.get("upload")
     if not isinstance(upload, dict) or str(upload.get("method", "PUT")).upper() != "PUT":
-        raise CatalogUnavailable(f"{what}: the gateway gave no usable way to upload content {sha256} "
+        raise GatewayUnavailable(f"{what}: the gateway gave no usable way to upload content {sha256} "
                                  f"({upload!r}); is LAKECACHE_API_URL a LakeCache gateway of this version?")
     url = upload.get("url")
     if url is not None and urlsplit(str(url)).scheme not in ("http", "https"):
-        raise CatalogUnavailable(f"{what}: the gateway gave an upload URL that is not http(s); refusing to use it")
+        raise GatewayUnavailable(f"{what}: the gateway gave an upload URL that is not http(s); refusing to use it")
     headers = {str(k): str(v) for k, v in (upload.get("headers") or {}).items()}
     return Ticket(sha256, size, url, headers, _expiry(upload.get("expires_at")))
 
 
-async def missing_contents(catalog: CatalogClient, dataset: DatasetRef,
+async def missing_contents(gateway: GatewayClient, dataset: DatasetRef,
                            contents: dict[str, int]) -> dict[str, Ticket]:
     """The tickets of the ``sha256 → size`` contents the dataset's store lacks (asked in batches)."""
     tickets: dict[str, Ticket] = {}
@@ -90,7 +93,7 @@ async def missing_contents(catalog: CatalogClient, dataset: DatasetRef,
     what = f"upload to {dataset.project}/{dataset.name}"
     for start in range(0, len(ordered), MAX_UPLOAD_BATCH):
         batch = ordered[start:start + MAX_UPLOAD_BATCH]
-        answers = await catalog.upload_tickets(dataset.project, dataset.name, batch)
+        answers = await gateway.upload_tickets(dataset.project, dataset.name, batch)
         for (sha256, size), item in zip(batch, answers, strict=True):
             ticket = _ticket(item, sha256, size, what)
             if ticket is not None:
@@ -150,11 +153,10 @@ class _Body:
 class Uploader:
     """Uploads contents of one tree to one dataset, ``concurrency`` at a time."""
 
-    def __init__(self, catalog: CatalogClient, dataset: DatasetRef, root: TreeRoot, *, concurrency: int = 16) -> None:
-        self.catalog, self.dataset, self.root, self.concurrency = catalog, dataset, root, max(1, concurrency)
-        timeout = catalog.settings.request_timeout
+    def __init__(self, gateway: GatewayClient, dataset: DatasetRef, root: TreeRoot, *, concurrency: int = 16) -> None:
+        self.gateway, self.dataset, self.root, self.concurrency = gateway, dataset, root, max(1, concurrency)
         # Bodies may take long: only silence is bounded.
-        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
+        self._timeout = stream_timeout(gateway.settings)
 
     async def upload(self, work: dict[str, tuple[LocalFile, Ticket]], *,
                      on_progress: ProgressCallback | None = None) -> tuple[int, int]:
@@ -186,7 +188,7 @@ class Uploader:
         """Upload one content; False when it turned out present meanwhile."""
         for attempt in range(2):
             if ticket.expiring or attempt:
-                [item] = await self.catalog.upload_tickets(self.dataset.project, self.dataset.name,
+                [item] = await self.gateway.upload_tickets(self.dataset.project, self.dataset.name,
                                                            [(ticket.sha256, ticket.size)])
                 renewed = _ticket(item, ticket.sha256, ticket.size, f"upload {file.path!r}")
                 if renewed is None:
@@ -200,7 +202,7 @@ class Uploader:
                 break
         if ticket.url is None:
             raise problem_error(f"upload {file.path!r}", status, _json_or_text(text), token_sent=True)
-        raise CatalogUnavailable(f"upload {file.path!r}: the lake at {urlsplit(ticket.url).netloc} refused it "
+        raise GatewayUnavailable(f"upload {file.path!r}: the lake at {urlsplit(ticket.url).netloc} refused it "
                                  f"(HTTP {status}: {_lake_error(text)}); run the sync again")
 
     async def _send(self, lake: aiohttp.ClientSession, file: LocalFile, ticket: Ticket,
@@ -219,10 +221,10 @@ class Uploader:
                 # Exactly the headers given (and the length): no content type of the client's own.
                 request = lake.put(ticket.url, data=body.chunks(), headers=headers, skip_auto_headers=("Content-Type",))
             else:
-                where = self.catalog.base_url
+                where = self.gateway.base_url
                 headers.setdefault("Content-Type", "application/octet-stream")
-                path = self.catalog.content_path(self.dataset.project, self.dataset.name, ticket.sha256)
-                request = self.catalog.session.put(self.catalog.base_url + path, data=body.chunks(),
+                path = self.gateway.content_path(self.dataset.project, self.dataset.name, ticket.sha256)
+                request = self.gateway.session.put(self.gateway.url(path), data=body.chunks(),
                                                    headers=headers, timeout=self._timeout)
             async with request as response:
                 status = response.status
@@ -230,7 +232,7 @@ class Uploader:
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             if isinstance(body.failure, Exception):
                 raise body.failure from None
-            raise CatalogUnavailable(f"upload {file.path!r}: the connection to {where} failed "
+            raise GatewayUnavailable(f"upload {file.path!r}: the connection to {where} failed "
                                      f"({type(exc).__name__}: {exc or 'no details'}); run the sync again to "
                                      "resume") from exc
         finally:

@@ -1,10 +1,11 @@
 """Turning a handler table into a bus message handler.
 
 Services declare ``HANDLERS = {PayloadModel: handler_function}`` at the bottom of their
-``handlers.py``; handlers are plain ``async def handler(event, catalog: Catalog)`` that name the
-dependencies they use. ``bootstrap.py`` offers every dependency once, by name, to
-``dispatcher(...)``, which hands each handler only the ones it names (as cosmicpython's
-bootstrap does) and refuses, when the table is built, a handler naming one it was not offered.
+``handlers.py``; handlers are plain async functions of the event that name the dependencies
+they use (``async def on_cache_ready(event, copies: CopyRepository)``). ``bootstrap.py``
+offers every dependency once, by name, to ``dispatcher(...)``, which hands each handler only
+the ones it names (as cosmicpython's bootstrap does) and refuses, when the table is built, a
+handler naming one it was not offered.
 """
 
 from __future__ import annotations

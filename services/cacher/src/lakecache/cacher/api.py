@@ -9,19 +9,49 @@ is the assertion's subject. Errors are problem documents (``problems.py``). See
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
+from pydantic import ValidationError
 
 from lakecache.cacher import leases, volumes
-from lakecache.cacher.copies import list_copies
-from lakecache.cacher.storage import Cacher, public_copy
+from lakecache.cacher.storage import Cacher
 from lakecache.core.errors import InvalidArgument
 from lakecache.core.runtime.access import PATH, QUERY, Access, caller, route
 from lakecache.core.runtime.problems import check_limit, json_object
+from lakecache.core.vocabulary.clock import iso, now
+from lakecache.core.vocabulary.copies import ACTIVE_STATES, COPY_STATES, FillProgress
 
 CACHER_KEY = web.AppKey("cacher", Cacher)
 
-STATES = ("requested", "filling", "ready", "failed", "evicting", "evicted")
 SITE = "/api/v1/sites/{site}"
+
+
+def public_copy(doc: dict[str, Any]) -> dict[str, Any]:
+    """A copy as the API shows it (``docs/cacher.md``)."""
+    lease_until = doc.get("lease_until")
+    leased = lease_until is not None and lease_until > now()
+    return {
+        "site": doc["site"], "volume": doc["volume"], "commit_id": doc["commit_id"], "project": doc["project"],
+        "dataset": doc["dataset"], "dataset_id": doc["dataset_id"], "state": doc["state"],
+        "path": doc.get("path") if doc["state"] == "ready" else None,
+        "fill_id": doc.get("fill_id"), "files": doc.get("files"), "size_bytes": doc.get("size_bytes"),
+        "bytes_fetched": doc.get("bytes_fetched"), "bytes_deduplicated": doc.get("bytes_deduplicated"),
+        "duration_seconds": doc.get("duration_seconds"),
+        "progress": _progress(doc.get("progress")) if doc["state"] in ACTIVE_STATES else None,
+        "error": doc.get("error"), "generation": doc.get("generation", 0),
+        "pinned": doc.get("pinned", False), "leased_until": iso(lease_until) if leased else None,
+        "requested_at": iso(doc.get("created_at")), "updated_at": iso(doc.get("updated_at")),
+        "ready_at": iso(doc.get("ready_at")),
+    }
+
+
+def _progress(recorded: Any) -> dict[str, Any] | None:
+    # Every field of the one progress model, also for a copy whose fill recorded fewer.
+    try:
+        return FillProgress.model_validate(recorded).model_dump(mode="json") if recorded else None
+    except ValidationError:
+        return None
 
 
 def _cacher(request: web.Request) -> Cacher:
@@ -52,12 +82,12 @@ async def show_volume(request: web.Request) -> web.Response:
 async def copies(request: web.Request) -> web.Response:
     cacher, q = _cacher(request), request.query
     state = q.get("state") or None
-    if state is not None and state not in STATES:
-        raise InvalidArgument(f"state must be one of {', '.join(STATES)}, got {state!r}")
+    if state is not None and state not in COPY_STATES:
+        raise InvalidArgument(f"state must be one of {', '.join(COPY_STATES)}, got {state!r}")
     limit = check_limit(q.get("limit"), default=100, maximum=1000)
-    page, next_cursor = await list_copies(cacher, volume=q.get("volume") or None, state=state,
-                                          project=q.get("project") or None, limit=limit,
-                                          cursor=q.get("cursor") or None)
+    page, next_cursor = await cacher.copies.page(volume=q.get("volume") or None, state=state,
+                                                 project=q.get("project") or None, limit=limit,
+                                                 cursor=q.get("cursor") or None)
     return web.json_response({"items": [public_copy(d) for d in page], "next_cursor": next_cursor})
 
 

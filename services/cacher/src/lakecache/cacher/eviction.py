@@ -16,11 +16,11 @@ import logging
 from typing import Any
 
 from lakecache.cacher import volumes
-from lakecache.cacher.copies import transition
-from lakecache.cacher.storage import Cacher, copy_key, now
+from lakecache.cacher.storage import Cacher
 from lakecache.cacher.volume import evict_commit
-from lakecache.core.contracts.cache import CacheEvicted, CacheEvictionRefused, CacheEvictionRequested
+from lakecache.core.contracts.cache import CacheEvictionRefused, CacheEvictionRequested
 from lakecache.core.errors import NotFound
+from lakecache.core.vocabulary.clock import iso, now
 
 log = logging.getLogger(__name__)
 
@@ -34,19 +34,13 @@ async def execute(cacher: Cacher, command: CacheEvictionRequested, on_waiting=No
             decision_id=command.decision_id, site=command.site, volume=command.volume, commit_id=command.commit_id,
             reason="unknown: the command names no project"))
         return False
-    key = copy_key(command.site, command.volume, command.project, command.commit_id)
+    key = cacher.copies.key(command.volume, command.project, command.commit_id)
     if command.dry_run:
         log.info("dry run: would evict %s (%s: %s)", key, command.reason, command.explanation or "no explanation")
         return False
-    filter_: dict[str, Any] = {"_id": key, "state": "ready", "pinned": False, "lease_until": {"$lt": now()}}
-    if command.generation is not None:
-        filter_["generation"] = command.generation
-    swapped = await cacher.copies.find_one_and_update(filter_, {
-        "$set": {"state": "evicting", "eviction": {"decision_id": command.decision_id, "reason": command.reason},
-                 "updated_at": now()},
-        "$inc": {"rev": 1}})
+    swapped = await cacher.copies.begin_eviction(key, command.decision_id, command.reason, command.generation)
     if swapped is None:
-        doc = await cacher.copies.find_one({"_id": key})
+        doc = await cacher.copies.get(key)
         if doc is not None and doc["state"] in ("evicting", "evicted") and \
                 (doc.get("eviction") or {}).get("decision_id") == command.decision_id:
             return await finish(cacher, doc, on_waiting)  # a redelivery of a command already taken
@@ -69,7 +63,7 @@ def _refusal(doc: dict[str, Any] | None, command: CacheEvictionRequested) -> str
     if doc.get("pinned"):
         return "pinned: an operator pinned the copy"
     if doc.get("lease_until") and doc["lease_until"] >= now():
-        return f"leased: a lease holds it until {doc['lease_until'].isoformat()}"
+        return f"leased: a lease holds it until {iso(doc['lease_until'])}"
     return (f"generation: the copy's generation is {doc.get('generation')} but the decision saw "
             f"{command.generation} (a lease or pin changed it since)")
 
@@ -85,14 +79,7 @@ async def finish(cacher: Cacher, doc: dict[str, Any], on_waiting=None) -> bool:
             # Unregistered, or refused (it may be an alias of another volume): delete nothing there.
             log.warning("eviction of %s frees nothing on disk: %s", key, exc)
             freed = 0
-        decision = doc.get("eviction") or {}
-        event = CacheEvicted(decision_id=decision.get("decision_id", "unknown"), site=doc["site"],
-                             volume=doc["volume"], commit_id=doc["commit_id"], dataset_id=doc["dataset_id"],
-                             reason=decision.get("reason", "manual"), bytes_freed=freed, project=doc["project"])
-        done = await transition(
-            cacher, key, lambda d: d["state"] == "evicting",
-            lambda d: {"$set": {"state": "evicted", "path": None, "bytes_freed": freed, "evicted_at": now()}},
-            lambda d: [(event, decision.get("decision_id"))])
+        done = await cacher.copies.mark_evicted(key, freed)
         if done is None:
             return False
         cacher.metrics.evictions.inc()
@@ -105,6 +92,7 @@ async def finish(cacher: Cacher, doc: dict[str, Any], on_waiting=None) -> bool:
 
 
 async def resume(cacher: Cacher, on_waiting=None) -> None:
-    for doc in await cacher.copies.find_list({"site": cacher.site, "state": "evicting"}):
+    """Finish the evictions a stopped process left half-done (at start-up)."""
+    for doc in await cacher.copies.in_states(["evicting"]):
         log.info("finishing the eviction of %s", doc["_id"])
         await finish(cacher, doc, on_waiting)

@@ -1,6 +1,6 @@
 """Running fills: at most one per copy, a bounded number per volume, resumed after a restart.
 
-The command handler only records the request (``copies.record_request``) and calls
+The command handler only records the request (``CopyRepository.record_request``) and calls
 ``schedule``; the fill runs in a task of this runner, so the bus offset is committed at once.
 A copy left ``requested`` or ``filling`` by a stopped process is scheduled again by
 ``resume`` at start-up; ``fill_commit`` reuses what the pool already holds.
@@ -18,39 +18,20 @@ import time
 from typing import Any
 
 from lakecache.cacher import volumes
-from lakecache.cacher.copies import ACTIVE, transition
-from lakecache.cacher.fill import FillError, FillProgress, FillResult, fill_commit
+from lakecache.cacher.fill import FillError, FillResult, fill_commit
 from lakecache.cacher.fill.fetcher import NO_SPACE
 from lakecache.cacher.lake import Source, manifest_chunks
-from lakecache.cacher.storage import Cacher, now
-from lakecache.core.contracts.cache import CacheFailed, CacheFillProgress, CacheReady, CacheSpaceRequested
+from lakecache.cacher.storage import Cacher
+from lakecache.core.contracts.cache import CacheFillProgress, CacheSpaceRequested
 from lakecache.core.errors import ConfigurationError, InvalidArgument, LakeCacheError, NotFound, Unavailable
+from lakecache.core.vocabulary.copies import ACTIVE_STATES, FillProgress
 
 log = logging.getLogger(__name__)
 
 
-def ready_event(doc: dict[str, Any]) -> CacheReady:
-    return CacheReady(
-        fill_id=doc["fill_id"], project=doc["project"], dataset_id=doc["dataset_id"], commit_id=doc["commit_id"],
-        site=doc["site"], volume=doc["volume"], path=doc["path"], files=doc["files"], size_bytes=doc["size_bytes"],
-        bytes_fetched=doc["bytes_fetched"], bytes_deduplicated=doc["bytes_deduplicated"],
-        duration_seconds=doc["duration_seconds"], generation=doc.get("generation", 0))
-
-
-def failed_event(doc: dict[str, Any], reason: str, retryable: bool, paths: list[str],
-                 volume: str | None) -> CacheFailed:
-    return CacheFailed(fill_id=doc.get("fill_id") or "none", project=doc["project"], dataset_id=doc["dataset_id"],
-                       commit_id=doc["commit_id"], site=doc["site"], volume=volume, reason=reason,
-                       retryable=retryable, failed_paths=paths)
-
-
-def _per_request(doc: dict[str, Any], data) -> list[tuple[Any, str | None]]:
-    # One event per waiting request, its id as the CloudEvents subject, so each requester
-    # (the gateway's status URL) sees its own answer.
-    return [(data, rid) for rid in doc.get("requests", [])] or [(data, None)]
-
-
 class FillRunner:
+    """Drives the fills of this site's copies, one task per copy."""
+
     def __init__(self, cacher: Cacher) -> None:
         self._cacher = cacher
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -65,7 +46,7 @@ class FillRunner:
 
     async def resume(self) -> int:
         """Schedule every copy of this site left ``requested`` or ``filling``."""
-        found = await self._cacher.copies.find_list({"site": self._cacher.site, "state": {"$in": list(ACTIVE)}})
+        found = await self._cacher.copies.in_states(ACTIVE_STATES)
         for doc in found:
             log.info("resuming the fill of %s (left %s)", doc["_id"], doc["state"])
             self.schedule(doc["_id"])
@@ -82,8 +63,8 @@ class FillRunner:
     async def _drive(self, key: str) -> None:
         # Loop: a request may reset a copy that failed while this task was finishing.
         while True:
-            doc = await self._cacher.copies.find_one({"_id": key})
-            if doc is None or doc["state"] not in ACTIVE:
+            doc = await self._cacher.copies.get(key)
+            if doc is None or doc["state"] not in ACTIVE_STATES:
                 return
             try:
                 await self._attempt(doc)
@@ -99,9 +80,7 @@ class FillRunner:
             await self._failed(key, fill_id, FillError(str(exc), retryable=False))
             return
         async with self._slots.setdefault(volume["name"], asyncio.Semaphore(cacher.section.fills_per_volume)):
-            started = await transition(
-                cacher, key, lambda d: d["state"] in ACTIVE and d["fill_id"] == fill_id,
-                lambda d: {"$set": {"state": "filling", "started_at": now()}})
+            started = await cacher.copies.start_fill(key, fill_id)
             if started is None:
                 return
             try:
@@ -128,18 +107,14 @@ class FillRunner:
                             "again", retryable=False)
         source = Source.from_document(doc["source"], cacher.lake_roots)
 
-        async def on_progress(p: FillProgress) -> None:
-            progress = {"phase": p.phase, "files": p.files_total, "objects_done": p.objects_done,
-                        "objects_total": p.objects_total, "bytes": p.bytes_done, "bytes_total": p.bytes_total,
-                        "rate": p.rate_bytes_per_s, "eta": p.eta_seconds}
+        async def on_progress(progress: FillProgress) -> None:
+            # Published directly, not through the outbox: progress is no state change, the next
+            # report replaces a lost one, and a late relayed one would only be stale.
             try:
-                await cacher.copies.update_one({"_id": doc["_id"], "fill_id": doc["fill_id"]},
-                                               {"$set": {"progress": progress}})
+                await cacher.copies.set_progress(doc["_id"], doc["fill_id"], progress)
                 await cacher.publisher.emit(CacheFillProgress(
                     fill_id=doc["fill_id"], site=doc["site"], volume=doc["volume"], commit_id=doc["commit_id"],
-                    project=doc["project"], files_done=p.files_total if p.phase == "done" else 0,
-                    files_total=p.files_total, bytes_done=p.bytes_done, bytes_total=p.bytes_total,
-                    rate_bytes_per_s=p.rate_bytes_per_s, eta_seconds=p.eta_seconds))
+                    project=doc["project"], **progress.model_dump()))
             except LakeCacheError as exc:  # progress is best effort; the fill goes on
                 log.warning("progress of %s not published: %s", doc["_id"], exc)
 
@@ -178,10 +153,7 @@ class FillRunner:
         free = await volumes.free_bytes(volume)
         data = CacheSpaceRequested(site=doc["site"], volume=doc["volume"], bytes_needed=max(needed - free, 1),
                                    fill_id=doc["fill_id"], commit_id=doc["commit_id"], project=doc["project"])
-        await transition(
-            self._cacher, doc["_id"],
-            lambda d: d["fill_id"] == doc["fill_id"] and d["state"] == "filling" and not d.get("space_requested"),
-            lambda d: {"$set": {"space_requested": True}}, lambda d: [(data, None)])
+        await self._cacher.copies.note_space_requested(doc["_id"], doc["fill_id"], data)
 
     async def _wait_for_space(self, volume: dict[str, Any], needed: int) -> int:
         section = self._cacher.section
@@ -193,13 +165,7 @@ class FillRunner:
         return free
 
     async def _ready(self, key: str, fill_id: str, result: FillResult) -> None:
-        fields = {"state": "ready", "path": str(result.view_path), "files": result.files,
-                  "size_bytes": result.size_bytes, "bytes_fetched": result.bytes_fetched,
-                  "bytes_deduplicated": result.bytes_deduplicated, "duration_seconds": result.duration_seconds,
-                  "ready_at": now(), "requests": [], "progress": None, "error": None}
-        done = await transition(
-            self._cacher, key, lambda d: d["state"] == "filling" and d["fill_id"] == fill_id,
-            lambda d: {"$set": fields}, lambda d: _per_request(d, ready_event({**d, **fields})))
+        done = await self._cacher.copies.mark_ready(key, fill_id, result)
         if done is not None:
             self._cacher.metrics.fills.labels("ready").inc()
             await volumes.report_by_name(self._cacher, done["volume"])
@@ -207,11 +173,7 @@ class FillRunner:
                      result.bytes_fetched, result.bytes_deduplicated, result.duration_seconds)
 
     async def _failed(self, key: str, fill_id: str, exc: FillError) -> None:
-        error = {"reason": exc.reason, "retryable": exc.retryable, "failed_paths": exc.failed_paths}
-        done = await transition(
-            self._cacher, key, lambda d: d["state"] in ACTIVE and d["fill_id"] == fill_id,
-            lambda d: {"$set": {"state": "failed", "error": error, "requests": [], "progress": None}},
-            lambda d: _per_request(d, failed_event(d, exc.reason, exc.retryable, exc.failed_paths, d["volume"])))
+        done = await self._cacher.copies.mark_failed(key, fill_id, exc)
         if done is not None:
             self._cacher.metrics.fills.labels("failed").inc()
             log.warning("%s failed (retryable: %s): %s", key, exc.retryable, exc.reason)
@@ -227,5 +189,5 @@ def _bytes_needed(exc: FillError, doc: dict[str, Any]) -> int | None:
     cause = exc.__cause__
     if isinstance(cause, OSError) and cause.errno in NO_SPACE:
         progress = doc.get("progress") or {}
-        return max(progress.get("bytes_total", 0) - progress.get("bytes", 0), 1)
+        return max(progress.get("bytes_total", 0) - progress.get("bytes_done", 0), 1)
     return None

@@ -8,12 +8,11 @@ within milliseconds) and are idempotent: a redelivered command joins or answers 
 from __future__ import annotations
 
 import logging
-import uuid
 from typing import Any
 
 from lakecache.cacher import eviction, volumes
-from lakecache.cacher.copies import record_request, transition
-from lakecache.cacher.fills import FillRunner, failed_event, ready_event
+from lakecache.cacher.announcements import failed_event, ready_event
+from lakecache.cacher.fills import FillRunner
 from lakecache.cacher.lake import ForbiddenSource, authorize
 from lakecache.cacher.storage import Cacher
 from lakecache.core.contracts import Event
@@ -41,7 +40,7 @@ async def on_cache_requested(event: Event[CacheRequested], cacher: Cacher, runne
         await cacher.publisher.emit(failed_event(command_doc, str(exc), False, [], command.volume),
                                     subject=command.request_id)
         return
-    outcome, doc = await record_request(cacher, command, volume["name"], source)
+    outcome, doc = await cacher.copies.record_request(command, volume["name"], source)
     if outcome == "ready":
         await cacher.publisher.emit(ready_event(doc), subject=command.request_id)
     elif outcome == "fill":
@@ -58,9 +57,7 @@ def refill_waiting(cacher: Cacher, runner: FillRunner):
     """What to do with requests that arrived while their copy was being evicted: fill it again."""
 
     async def refill(doc: dict[str, Any]) -> None:
-        new = await transition(cacher, doc["_id"], lambda d: d["state"] == "evicted" and bool(d.get("requests")),
-                               lambda d: {"$set": {"state": "requested", "fill_id": uuid.uuid4().hex,
-                                                   "error": None, "progress": None, "space_requested": False}})
+        new = await cacher.copies.requeue(doc["_id"])
         if new is not None:
             runner.schedule(new["_id"])
 

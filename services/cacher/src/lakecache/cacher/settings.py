@@ -6,9 +6,13 @@ from pydantic import BaseModel, Field
 
 from lakecache.core.contracts.fields import Slug
 from lakecache.core.settings import LakeCacheSettings, ServiceSection
+from lakecache.core.vocabulary.eviction import (
+    DEFAULT_HIGH_WATERMARK,
+    DEFAULT_LOW_WATERMARK,
+    DEFAULT_TTL_SECONDS,
+    MAX_TTL_SECONDS,
+)
 
-#: Longest idle TTL of a volume (ten years): longer is no TTL at all, and overflows clocks.
-MAX_TTL_SECONDS = 10 * 365 * 86400
 #: Largest capacity a document store holds as an integer (signed 64 bits).
 MAX_CAPACITY_BYTES = 2**63 - 1
 
@@ -24,15 +28,15 @@ class VolumeSetting(BaseModel):
                                        description="Capacity to manage; null: what the filesystem reports.")
     ttl_seconds: int | None = Field(
         None, gt=0, le=MAX_TTL_SECONDS, description="Unused copies older than this may be evicted (at most ten "
-        "years); null: the evictor's default (1 day)."
+        f"years); null: the evictor's default ({DEFAULT_TTL_SECONDS // 86400} day)."
     )
     high_watermark: float | None = Field(
         None, gt=0, le=1, description="Fraction of capacity that starts capacity eviction; null: the evictor's "
-        "default (0.9)."
+        f"default ({DEFAULT_HIGH_WATERMARK})."
     )
     low_watermark: float | None = Field(
         None, gt=0, le=1, description="Fraction of capacity capacity eviction stops at; null: the evictor's "
-        "default (0.75)."
+        f"default ({DEFAULT_LOW_WATERMARK})."
     )
 
 

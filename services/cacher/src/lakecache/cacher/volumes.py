@@ -21,14 +21,15 @@ from urllib.parse import unquote, urlsplit
 from pydantic import ValidationError
 
 from lakecache.cacher.settings import VolumeSetting
-from lakecache.cacher.storage import Cacher, now
+from lakecache.cacher.storage import Cacher
 from lakecache.cacher.volume import VolumeLayout
 from lakecache.cacher.volume.rules import Place, check_placement, check_shape
 from lakecache.core.contracts.cache import VolumeReported
 from lakecache.core.errors import ConfigurationError, Conflict, InvalidArgument, LakeCacheError, NotFound
+from lakecache.core.vocabulary.clock import now
+from lakecache.core.vocabulary.eviction import DEFAULT_HIGH_WATERMARK, DEFAULT_LOW_WATERMARK
 
 _FIELDS = set(VolumeSetting.model_fields)
-DEFAULT_HIGH_WATERMARK, DEFAULT_LOW_WATERMARK = 0.9, 0.75  # the evictor's defaults, for validation only
 log = logging.getLogger(__name__)
 
 
@@ -77,22 +78,16 @@ def _place(doc: dict[str, Any]) -> Place:
     return Place(f"volume {doc['name']!r}", doc["path"])
 
 
-def _document(cacher: Cacher, spec: VolumeSetting) -> dict[str, Any]:
-    return {"site": cacher.site, **spec.model_dump()}
-
-
 async def register(cacher: Cacher, spec: VolumeSetting) -> dict[str, Any]:
     """Register a new volume; ``Conflict`` if the name is taken at this site, ``InvalidArgument``
     when its path breaks the volume rules."""
     async with cacher.registering:  # one at a time: two aliases registered at once must not both pass
-        if await cacher.volumes.find_one({"_id": f"{cacher.site}/{spec.name}"}) is not None:
+        if await cacher.volumes.get(spec.name) is not None:
             raise Conflict(f"site {cacher.site!r} already has a volume {spec.name!r}; pick another name")
         others = [_place(v) for v in await list_volumes(cacher)]
         await asyncio.to_thread(check_volume, cacher, spec.path, others)
-        doc = {"_id": f"{cacher.site}/{spec.name}", **_document(cacher, spec), "refused": None,
-               "created_at": now()}
         try:
-            await cacher.volumes.insert_one(doc)
+            doc = await cacher.volumes.add(spec)
         except Conflict:
             raise Conflict(f"site {cacher.site!r} already has a volume {spec.name!r}; pick another name") from None
     await report(cacher, doc)
@@ -112,10 +107,7 @@ async def register_from_settings(cacher: Cacher) -> None:
             raise InvalidArgument(f"volume {spec.name!r} of the cacher's settings (cacher.volumes) is refused: "
                                   f"{exc}. The cacher does not start until it is fixed") from None
         accepted.append(Place(f"volume {spec.name!r}", spec.path))
-        await cacher.volumes.update_one(
-            {"_id": f"{cacher.site}/{spec.name}"},
-            {"$set": {**_document(cacher, spec), "refused": None}, "$setOnInsert": {"created_at": now()}},
-            upsert=True)
+        await cacher.volumes.declare(spec)
     earlier = [v for v in await list_volumes(cacher) if v["name"] not in declared]
     for doc in sorted(earlier, key=lambda v: (v.get("created_at") or now(), v["name"])):
         try:
@@ -123,11 +115,11 @@ async def register_from_settings(cacher: Cacher) -> None:
         except InvalidArgument as exc:
             log.error("volume %s (%s) breaks the volume rules and is refused: it is not filled or evicted from "
                       "until it is fixed: %s", doc["name"], doc["path"], exc)
-            await cacher.volumes.update_one({"_id": doc["_id"]}, {"$set": {"refused": str(exc)}})
+            await cacher.volumes.set_refused(doc["name"], str(exc))
             continue
         accepted.append(_place(doc))
         if doc.get("refused"):
-            await cacher.volumes.update_one({"_id": doc["_id"]}, {"$set": {"refused": None}})
+            await cacher.volumes.set_refused(doc["name"], None)
 
 
 def _check_roots(roots: list[str]) -> None:
@@ -149,7 +141,8 @@ def usable(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 async def get_volume(cacher: Cacher, name: str) -> dict[str, Any]:
-    doc = await cacher.volumes.find_one({"_id": f"{cacher.site}/{name}"})
+    """Volume ``name`` of this site, or ``NotFound`` listing the site's volumes."""
+    doc = await cacher.volumes.get(name)
     if doc is None:
         names = [v["name"] for v in await list_volumes(cacher)]
         raise NotFound(f"site {cacher.site!r} has no volume {name!r}; it has: {', '.join(names) or 'none'}")
@@ -157,7 +150,7 @@ async def get_volume(cacher: Cacher, name: str) -> dict[str, Any]:
 
 
 async def list_volumes(cacher: Cacher) -> list[dict[str, Any]]:
-    return await cacher.volumes.find_list({"site": cacher.site}, sort=[("name", 1)])
+    return await cacher.volumes.all()
 
 
 async def free_bytes(volume: dict[str, Any]) -> int:
@@ -183,18 +176,14 @@ async def volume_json(cacher: Cacher, doc: dict[str, Any]) -> dict[str, Any]:
     """A volume with space from the filesystem (``statvfs``) and from the copies it holds."""
     space = await asyncio.to_thread(VolumeLayout.at(doc["path"]).space)
     capacity = doc.get("capacity_bytes") or space.total_bytes
-    copies = await cacher.copies.aggregate([
-        {"$match": {"site": cacher.site, "volume": doc["name"], "state": "ready"}},
-        {"$group": {"_id": None, "bytes": {"$sum": "$size_bytes"}}},
-    ])
-    count = await cacher.copies.count_documents({"site": cacher.site, "volume": doc["name"], "state": "ready"})
+    count, ready_bytes = await cacher.copies.ready_on(doc["name"])
     return {
         "site": doc["site"], "name": doc["name"], "path": doc["path"],
         "capacity_bytes": capacity, "capacity_configured": doc.get("capacity_bytes") is not None,
         "used_bytes": space.used_bytes, "free_bytes": max(0, min(space.free_bytes, capacity - space.used_bytes)),
         "filesystem": {"total_bytes": space.total_bytes, "free_bytes": space.free_bytes,
                        "used_bytes": space.used_bytes},
-        "copies": {"ready": count, "bytes": copies[0]["bytes"] if copies else 0},
+        "copies": {"ready": count, "bytes": ready_bytes},
         "ttl_seconds": doc["ttl_seconds"], "high_watermark": doc["high_watermark"],
         "low_watermark": doc["low_watermark"], "refused": doc.get("refused"),
     }

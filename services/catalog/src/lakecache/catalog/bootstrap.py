@@ -36,7 +36,8 @@ async def bootstrap(resources: Resources) -> ServiceParts:
     return ServiceParts(
         routes=ROUTES,
         subscriptions=[
-            SubscriptionSpec([CACHE_EVENTS.name, USAGE.name], "catalog", dispatcher(HANDLERS, catalog=catalog))
+            SubscriptionSpec([CACHE_EVENTS.name, USAGE.name], "catalog",
+                             dispatcher(HANDLERS, copies=catalog.copies, leases=catalog.leases))
         ],
         app_setup=setup,
         background=[catalog.outbox.run],

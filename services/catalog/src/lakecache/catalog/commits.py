@@ -28,7 +28,8 @@ _CANDIDATES = 10
 
 
 async def commit_by_id(catalog: Catalog, dataset: dict[str, Any], commit_id: str) -> dict[str, Any] | None:
-    return await catalog.commits.find_one({"_id": f"{dataset['_id']}/{commit_id}"})
+    """The commit ``commit_id`` (a full id) of ``dataset``, if it has one."""
+    return await catalog.commits.by_id(dataset["_id"], commit_id)
 
 
 async def resolve(catalog: Catalog, dataset: dict[str, Any], ref: str) -> dict[str, Any]:
@@ -45,11 +46,7 @@ async def resolve(catalog: Catalog, dataset: dict[str, Any], ref: str) -> dict[s
             if found is None:
                 raise NotFound(f"{label}: no such commit in this dataset; see its log for valid ids")
             return found
-        # Hex digits sort below 'g', so [prefix, prefix + 'g') is exactly the ids with the prefix.
-        matches = await catalog.commits.find_list(
-            {"dataset_id": dataset["_id"], "id": {"$gte": ref, "$lt": ref + "g"}},
-            sort=[("id", 1)], limit=_CANDIDATES + 1,
-        )
+        matches = await catalog.commits.with_prefix(dataset["_id"], ref, limit=_CANDIDATES + 1)
         if not matches:
             raise NotFound(f"{label}: no commit id starts with {ref!r}; see the dataset's log")
         if len(matches) > 1:
@@ -61,7 +58,7 @@ async def resolve(catalog: Catalog, dataset: dict[str, Any], ref: str) -> dict[s
                 candidates,
             )
         return matches[0]
-    tag = await catalog.tags.find_one({"dataset_id": dataset["_id"], "name": ref})
+    tag = await catalog.tags.by_name(dataset["_id"], ref)
     if tag is None:
         raise NotFound(f"{label}: no tag {ref!r}; list tags with GET …/tags, or use 'latest' or a commit id")
     found = await commit_by_id(catalog, dataset, tag["commit_id"])

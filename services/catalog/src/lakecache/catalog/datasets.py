@@ -14,12 +14,10 @@ from lakecache.catalog.domain import (
     dataset_not_found,
     decode_cursor,
     encode_cursor,
-    now,
 )
-from lakecache.catalog.storage import Catalog, live_slot
+from lakecache.catalog.storage import Catalog
 from lakecache.core.contracts.catalog import DatasetCreated, DatasetDeleted
 from lakecache.core.errors import Conflict, InvalidArgument, NotFound
-from lakecache.core.outbox import PENDING_FIELD
 
 
 def _taken(project: str, name: str) -> Conflict:
@@ -31,41 +29,25 @@ async def create_dataset(catalog: Catalog, body: dict[str, Any], owner: str) -> 
     project = check_slug("project", body.get("project"))
     name = check_slug("dataset name", body.get("name"))
     lake_url, prefix = locations.dataset_location(catalog, project, name, body.get("lake_url"))
-    if await catalog.datasets.find_one({"slot": live_slot(project, name)}) is not None:
+    if await catalog.datasets.live(project, name) is not None:
         raise _taken(project, name)
     await locations.check_dataset_location(catalog, project, name, lake_url)
-    moment = now()
-    doc = {
-        "_id": uuid.uuid4().hex,
-        "slot": live_slot(project, name),
-        "project": project,
-        "name": name,
-        "description": check_description(body.get("description", "")),
-        "tags": check_labels(body.get("tags", [])),
-        "owner": owner,
-        "lake_url": lake_url,
-        "lake_prefix": prefix,
-        "created_at": moment,
-        "updated_at": moment,
-        "head": None,
-        "deleted": False,
-    }
-    event = await catalog.outbox.prepare(DatasetCreated(
-        dataset_id=doc["_id"], project=project, name=name, owner=owner, lake_url=lake_url,
-        description=doc["description"], tags=doc["tags"],
-    ), collection="datasets")
-    doc[PENDING_FIELD] = [event.id]
-    try:
-        await catalog.datasets.insert_one(doc)
-    except Conflict:
-        await catalog.outbox.discard(event)
-        raise _taken(project, name) from None
-    await catalog.outbox.deliver(event, collection="datasets", doc_id=doc["_id"])
+    dataset_id = uuid.uuid4().hex
+    description = check_description(body.get("description", ""))
+    labels = check_labels(body.get("tags", []))
+    doc = await catalog.datasets.add(
+        dataset_id=dataset_id, project=project, name=name, description=description, tags=labels, owner=owner,
+        lake_url=lake_url, lake_prefix=prefix,
+        event=DatasetCreated(dataset_id=dataset_id, project=project, name=name, owner=owner, lake_url=lake_url,
+                             description=description, tags=labels),
+    )
+    if doc is None:  # created by someone else since the check above
+        raise _taken(project, name)
     return doc
 
 
 async def get_dataset(catalog: Catalog, project: str, name: str) -> dict[str, Any]:
-    doc = await catalog.datasets.find_one({"slot": live_slot(project, name), "deleted": False})
+    doc = await catalog.datasets.live(project, name)
     if doc is None:
         raise dataset_not_found(project, name)
     return doc
@@ -73,7 +55,7 @@ async def get_dataset(catalog: Catalog, project: str, name: str) -> dict[str, An
 
 async def get_dataset_by_id(catalog: Catalog, dataset_id: str) -> dict[str, Any]:
     """A dataset by id, deleted or not: lineage keeps pointing at deleted datasets' commits."""
-    doc = await catalog.datasets.find_one({"_id": dataset_id})
+    doc = await catalog.datasets.by_id(dataset_id)
     if doc is None:
         raise NotFound(f"no dataset has id {dataset_id!r}; ids appear in events and run lineage")
     return doc
@@ -87,30 +69,26 @@ def _matches(doc: dict[str, Any], text: str) -> bool:
 async def list_datasets(
     catalog: Catalog, *, project: str | None, tag: str | None, q: str | None, limit: int, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
-    query: dict[str, Any] = {"deleted": False}
-    if project:
-        query["project"] = project
-    if tag:
-        query["tags"] = tag
+    after: str | None = None
     if cursor:
         last = decode_cursor(cursor)
         if not isinstance(last, str):
             raise InvalidArgument("cursor is not one this API returned; repeat the request without a cursor")
-        query["slot"] = {"$gt": last}
+        after = last
     found: list[dict[str, Any]] = []
     if q:
         # The document-store subset has no text search; a substring filter over the pages
-        # in slot order keeps cursors exact. Fine for catalogs of thousands of datasets.
+        # in name order keeps cursors exact. Fine for catalogs of thousands of datasets.
         text = q.lower()
-        async for doc in catalog.datasets.find(query, sort=[("slot", 1)]):
+        async for doc in catalog.datasets.live_in_order(project=project, tag=tag, after=after):
             if _matches(doc, text):
                 found.append(doc)
                 if len(found) > limit:
                     break
     else:
-        found = await catalog.datasets.find_list(query, sort=[("slot", 1)], limit=limit + 1)
+        found = await catalog.datasets.live_page(project=project, tag=tag, after=after, limit=limit + 1)
     page = found[:limit]
-    next_cursor = encode_cursor(page[-1]["slot"]) if len(found) > limit else None
+    next_cursor = encode_cursor(f"{page[-1]['project']}/{page[-1]['name']}") if len(found) > limit else None
     return page, next_cursor
 
 
@@ -118,14 +96,9 @@ async def update_dataset(catalog: Catalog, project: str, name: str, body: dict[s
     unknown = set(body) - {"description", "tags"}
     if unknown:
         raise InvalidArgument(f"cannot change {sorted(unknown)}: only 'description' and 'tags' can be updated")
-    changes: dict[str, Any] = {"updated_at": now()}
-    if "description" in body:
-        changes["description"] = check_description(body["description"])
-    if "tags" in body:
-        changes["tags"] = check_labels(body["tags"])
-    doc = await catalog.datasets.find_one_and_update(
-        {"slot": live_slot(project, name), "deleted": False}, {"$set": changes}
-    )
+    description = check_description(body["description"]) if "description" in body else None
+    labels = check_labels(body["tags"]) if "tags" in body else None
+    doc = await catalog.datasets.describe(project, name, description=description, tags=labels)
     if doc is None:
         raise dataset_not_found(project, name)
     return doc
@@ -139,18 +112,8 @@ async def delete_dataset(catalog: Catalog, project: str, name: str, user: str) -
             f"dataset {project}/{name} is in use: {held.describe()}. Wait for running jobs to release "
             "their leases and evict the cached copies, then delete again."
         )
-    # Soft delete: the slot is freed for a new dataset of the same name, while commits and
-    # manifests stay for the lineage of runs that read them.
-    event = await catalog.outbox.prepare(
-        DatasetDeleted(dataset_id=doc["_id"], project=project, name=name, deleted_by=user), collection="datasets"
-    )
-    deleted = await catalog.datasets.find_one_and_update(
-        {"_id": doc["_id"], "deleted": False},
-        {"$set": {"deleted": True, "deleted_at": now(), "deleted_by": user,
-                  "slot": f"{doc['slot']}@{doc['_id']}"},
-         "$addToSet": {PENDING_FIELD: event.id}},
-    )
-    if deleted is None:
-        await catalog.outbox.discard(event)
+    # Soft delete: the name is freed for a new dataset, while commits and manifests stay for
+    # the lineage of runs that read them.
+    event = DatasetDeleted(dataset_id=doc["_id"], project=project, name=name, deleted_by=user)
+    if not await catalog.datasets.mark_deleted(doc, user, event):
         raise dataset_not_found(project, name)
-    await catalog.outbox.deliver(event, collection="datasets", doc_id=doc["_id"])

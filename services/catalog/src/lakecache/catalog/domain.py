@@ -9,12 +9,11 @@ from __future__ import annotations
 import base64
 import json
 import re
-from datetime import UTC, datetime
 from typing import Any
 
 from lakecache.core.errors import Conflict, InvalidArgument, NotFound
+from lakecache.core.vocabulary.names import SLUG
 
-SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 HEX = re.compile(r"^[0-9a-f]+$")
@@ -51,12 +50,6 @@ class Unchanged(Exception):
     def __init__(self, head: dict[str, Any]) -> None:
         super().__init__("unchanged")
         self.head = head
-
-
-def now() -> datetime:
-    # Stores keep milliseconds; truncating here makes a create's answer equal a later read.
-    moment = datetime.now(UTC)
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def _suggest_slug(value: str) -> str:
@@ -146,7 +139,3 @@ def dataset_not_found(project: str, name: str) -> NotFound:
         f"dataset {project}/{name} does not exist (or was deleted); list datasets with "
         f"GET /api/v1/datasets?project={project}"
     )
-
-
-def iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

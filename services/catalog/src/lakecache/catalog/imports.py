@@ -12,9 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from lakecache.catalog import locations
-from lakecache.catalog.domain import check_slug, iso, now
+from lakecache.catalog.domain import check_slug
 from lakecache.catalog.storage import Catalog
 from lakecache.core.errors import Conflict, NotFound
+from lakecache.core.vocabulary.clock import iso
 
 
 async def location_urls(catalog: Catalog, project: str) -> list[str]:
@@ -24,7 +25,7 @@ async def location_urls(catalog: Catalog, project: str) -> list[str]:
 
 async def list_locations(catalog: Catalog, project: str) -> list[dict[str, Any]]:
     """``project``'s import locations, by name."""
-    return await catalog.import_locations.find_list({"project": project}, sort=[("name", 1)])
+    return await catalog.import_locations.of_project(project)
 
 
 async def register(catalog: Catalog, project: str, name: str, url: object, user: str) -> tuple[dict[str, Any], bool]:
@@ -36,27 +37,23 @@ async def register(catalog: Catalog, project: str, name: str, url: object, user:
     check_slug("project", project)
     check_slug("import location name", name)
     canonical = locations.import_location_url(url)
-    doc_id = f"{project}/{name}"
-    existing = await catalog.import_locations.find_one({"_id": doc_id})
+    existing = await catalog.import_locations.by_name(project, name)
     if existing is not None:
         if existing["url"] == canonical:
             return existing, False
         raise Conflict(f"import location {name!r} of project {project} is {existing['url']}, not {canonical}; "
                        "delete it first to point the name elsewhere")
     await locations.check_import_location(catalog, project, name, canonical)
-    doc = {"_id": doc_id, "project": project, "name": name, "url": canonical, "created_at": now(),
-           "created_by": user}
-    try:
-        await catalog.import_locations.insert_one(doc)
-    except Conflict:
+    doc = await catalog.import_locations.add(project, name, canonical, user)
+    if doc is None:
         raise Conflict(f"import location {name!r} of project {project} was registered meanwhile; "
-                       "list the locations and try again") from None
+                       "list the locations and try again")
     return doc, True
 
 
 async def remove(catalog: Catalog, project: str, name: str) -> None:
     """Remove ``project``'s import location ``name`` (``NotFound`` when there is none)."""
-    if not await catalog.import_locations.delete_one({"_id": f"{project}/{name}"}):
+    if not await catalog.import_locations.remove(project, name):
         raise NotFound(f"project {project} has no import location {name!r}; list them with "
                        f"GET /api/v1/projects/{project}/import-locations")
 

@@ -26,11 +26,11 @@ from pydantic import ValidationError
 
 from lakecache.catalog import imports, integrity
 from lakecache.catalog.commits import commit_by_id
-from lakecache.catalog.domain import COMMIT_ID, HeadMoved, Unchanged, now
+from lakecache.catalog.domain import COMMIT_ID, HeadMoved, Unchanged
 from lakecache.catalog.locations import ObjectCheck
 from lakecache.catalog.storage import Catalog, manifest_location
 from lakecache.core.contracts.catalog import CommitCreated
-from lakecache.core.errors import Conflict, InvalidArgument, NotFound, PreconditionFailed
+from lakecache.core.errors import InvalidArgument, NotFound, PreconditionFailed
 from lakecache.core.manifest import (
     BuiltManifest,
     ManifestBuilder,
@@ -39,7 +39,6 @@ from lakecache.core.manifest import (
     commit_id,
     read_manifest_file,
 )
-from lakecache.core.outbox import PENDING_FIELD
 from lakecache.core.runtime.problems import BadRequestBody
 
 MAX_LINE_BYTES = 1 << 20
@@ -206,36 +205,22 @@ async def _record(catalog: Catalog, dataset: dict[str, Any], header: CommitHeade
             raise Unchanged(current)
     key, url = manifest_location(dataset, built.commit_id)
     await _store_manifest(catalog, key, built)
-    doc = {
-        "_id": f"{dataset['_id']}/{built.commit_id}", "id": built.commit_id, "dataset_id": dataset["_id"],
-        "project": dataset["project"], "dataset": dataset["name"], "parents": built.parents,
-        "message": header.message, "author": author, "created_at": now(), "files": built.files,
-        "bytes": built.bytes, "manifest_url": url, "manifest_key": key, "entries_digest": entries_digest,
-    }
-    inserted = True
-    try:
-        await catalog.commits.insert_one(doc)
-    except Conflict:
-        # Left by an earlier attempt that stopped before moving the head: reuse it.
-        inserted = False
-        doc = await commit_by_id(catalog, dataset, built.commit_id) or doc
-    event = await catalog.outbox.prepare(CommitCreated(
+    doc, recorded = await catalog.commits.add(
+        dataset, commit_id=built.commit_id, parents=built.parents, message=header.message, author=author,
+        files=built.files, bytes=built.bytes, manifest_url=url, manifest_key=key, entries_digest=entries_digest)
+    # ``recorded`` is False when an earlier attempt that stopped before moving the head left this
+    # record: it is reused, and only a record this attempt made is undone if the swap loses.
+    event = CommitCreated(
         dataset_id=dataset["_id"], project=dataset["project"], dataset=dataset["name"],
         commit_id=built.commit_id, parents=built.parents, message=header.message, author=author,
         files=built.files, bytes=built.bytes, manifest_url=url,
-    ), collection="datasets")
-    # The head moves and the event is claimed in one single-document write (see core.outbox).
-    moved = await catalog.datasets.find_one_and_update(
-        {"_id": dataset["_id"], "deleted": False, "head": head},
-        {"$set": {"head": built.commit_id, "updated_at": now()}, "$addToSet": {PENDING_FIELD: event.id}},
     )
-    if moved is None:
-        await catalog.outbox.discard(event)
-        if inserted:
-            await catalog.commits.delete_one({"_id": doc["_id"]})
-        latest = await catalog.datasets.find_one({"_id": dataset["_id"]})
+    # The head moves and the event is claimed in one single-document write (see core.outbox).
+    if not await catalog.datasets.move_head(dataset, head, built.commit_id, event):
+        if recorded:
+            await catalog.commits.remove(dataset["_id"], built.commit_id)
+        latest = await catalog.datasets.by_id(dataset["_id"])
         if latest is None or latest.get("deleted"):
             raise NotFound(f"dataset {name} was deleted while the commit was being made; nothing was committed")
         raise _head_moved(dataset, head, latest.get("head"))
-    await catalog.outbox.deliver(event, collection="datasets", doc_id=dataset["_id"])
     return doc

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from lakecache.catalog.storage import Catalog
@@ -71,13 +70,9 @@ def dataset_location(catalog: Catalog, project: str, name: str, lake_url: object
     return url, prefix
 
 
-async def _datasets(catalog: Catalog) -> list[dict[str, Any]]:
-    return await catalog.datasets.find_list({}, projection={"project": 1, "name": 1, "lake_url": 1, "deleted": 1})
-
-
 async def check_dataset_location(catalog: Catalog, project: str, name: str, url: str) -> None:
     """Refuse (``InvalidArgument``) a new dataset location that overlaps another's or an import location."""
-    for doc in await _datasets(catalog):
+    for doc in await catalog.datasets.locations():
         if not urls_overlap(url, doc["lake_url"]):
             continue
         if doc["project"] != project:
@@ -87,7 +82,7 @@ async def check_dataset_location(catalog: Catalog, project: str, name: str, url:
             raise InvalidArgument(
                 f"the location {url} overlaps the location of dataset {project}/{doc['name']} ({doc['lake_url']}); "
                 "datasets never share a location: choose another lake_url (or name)")
-    for location in await catalog.import_locations.find_list({}):
+    for location in await catalog.import_locations.of_every_project():
         if urls_overlap(url, location["url"]):
             mine = location["project"] == project
             which = f"import location {location['name']!r} of project {project}" if mine else \
@@ -136,12 +131,12 @@ async def check_readable(url: str) -> None:
 async def check_import_location(catalog: Catalog, project: str, name: str, url: str) -> None:
     """Refuse (``InvalidArgument``) an import location that overlaps another project's import
     location or any dataset's location, or that the catalog could not read."""
-    for location in await catalog.import_locations.find_list({}):
+    for location in await catalog.import_locations.of_every_project():
         if location["project"] != project and urls_overlap(url, location["url"]):
             raise InvalidArgument(
                 f"import location {url} overlaps import location {location['name']!r} of project "
                 f"{location['project']} ({location['url']}); a location belongs to one project")
-    for doc in await _datasets(catalog):
+    for doc in await catalog.datasets.locations():
         if urls_overlap(url, doc["lake_url"]):
             raise InvalidArgument(
                 f"import location {url} overlaps the location of dataset {doc['project']}/{doc['name']} "

@@ -1,18 +1,6 @@
-"""Where the catalog keeps things: its collections, their indexes, and the JSON it shows.
+"""The catalog's dependencies (its repositories, lake and keys), and the JSON it shows.
 
-Collections (the catalog's own; no other service writes them):
-
-* ``datasets`` — one document per dataset, ``_id`` a uuid. ``slot`` is ``project/name``
-  while the dataset is live and ``project/name@<id>`` once deleted, so a unique index on it
-  lets a new dataset reuse a deleted one's name while the old commits stay readable.
-* ``commits`` — commit metadata, ``_id`` ``<dataset id>/<commit id>`` (two datasets with the
-  same content share a commit id but not a commit document). Manifests live in the lake.
-* ``tags`` — ``_id`` ``<dataset id>/<tag>``.
-* ``copies`` and ``leases`` — the read model of cached copies and job leases, fed by events.
-* ``import_locations`` — ``_id`` ``<project>/<name>``: lake locations an installation
-  administrator registered for a project to import from (``imports.py``).
-* ``outbox`` — events prepared but not yet published (``lakecache.core.outbox``); datasets and
-  tags carry the ids of their unpublished events in ``pending_events``.
+Where each thing is kept is the repositories' business (``repositories/``).
 """
 
 from __future__ import annotations
@@ -25,27 +13,36 @@ from typing import Any
 
 from aiohttp import web
 
-from lakecache.catalog.domain import iso
+from lakecache.catalog.repositories import (
+    CommitRepository,
+    CopyRepository,
+    DatasetRepository,
+    ImportLocationRepository,
+    LeaseRepository,
+    TagRepository,
+)
 from lakecache.core.adapters.registry import object_store_from_url
 from lakecache.core.identity import SigningKey
 from lakecache.core.layout import join_url, manifest_key
 from lakecache.core.outbox import Outbox
-from lakecache.core.ports.docstore import Collection, DocumentStore
+from lakecache.core.ports.docstore import DocumentStore
 from lakecache.core.ports.objectstore import ObjectStore
 from lakecache.core.publishing import EventPublisher
+from lakecache.core.vocabulary.clock import iso
 
 
 @dataclass
 class Catalog:
     """The catalog's dependencies, wired once by ``bootstrap``."""
 
-    datasets: Collection
-    commits: Collection
-    tags: Collection
-    copies: Collection
-    leases: Collection
-    import_locations: Collection
+    datasets: DatasetRepository
+    commits: CommitRepository
+    tags: TagRepository
+    copies: CopyRepository
+    leases: LeaseRepository
+    import_locations: ImportLocationRepository
     lake: ObjectStore
+    #: What the repositories announce events through; ``bootstrap`` runs its relay.
     outbox: Outbox
     #: Signs source grants (``grants.py``); None where the catalog signs nothing (tests).
     signing_key: SigningKey | None = None
@@ -68,22 +65,20 @@ class Catalog:
              **options: Any) -> Catalog:
         """The catalog over ``store`` and ``lake``; ``options`` set the remaining fields
         (``open_store``, ``upload_url_seconds``, ``upload_max_bytes``)."""
-        names = ("datasets", "commits", "tags", "copies", "leases", "import_locations")
-        return cls(*(store.collection(n) for n in names), lake=lake, outbox=Outbox(store, publisher),
-                   signing_key=signing_key, grant_ttl_seconds=grant_ttl_seconds, workdir=workdir, **options)
+        outbox = Outbox(store, publisher)
+        return cls(DatasetRepository(store, outbox), CommitRepository(store), TagRepository(store, outbox),
+                   CopyRepository(store), LeaseRepository(store), ImportLocationRepository(store), lake=lake,
+                   outbox=outbox, signing_key=signing_key, grant_ttl_seconds=grant_ttl_seconds, workdir=workdir,
+                   **options)
 
     @property
     def lake_url(self) -> str:
         return self.lake.url.rstrip("/")
 
     async def create_indexes(self) -> None:
-        await self.datasets.create_index([("slot", 1)], unique=True)
-        await self.datasets.create_index([("deleted", 1), ("project", 1), ("slot", 1)])
-        await self.commits.create_index([("dataset_id", 1), ("id", 1)], unique=True)
-        await self.tags.create_index([("dataset_id", 1), ("name", 1)], unique=True)
-        await self.copies.create_index([("dataset_id", 1)])
-        await self.leases.create_index([("dataset_id", 1), ("expires_at", 1)])
-        await self.import_locations.create_index([("project", 1), ("name", 1)], unique=True)
+        """Create every repository's indexes (idempotent; at start)."""
+        for repository in (self.datasets, self.commits, self.tags, self.copies, self.leases, self.import_locations):
+            await repository.create_indexes()
 
 
 CATALOG_KEY = web.AppKey("catalog", Catalog)
@@ -92,10 +87,6 @@ CATALOG_KEY = web.AppKey("catalog", Catalog)
 def catalog_of(request: web.Request) -> Catalog:
     """The catalog serving ``request``."""
     return request.app[CATALOG_KEY]
-
-
-def live_slot(project: str, name: str) -> str:
-    return f"{project}/{name}"
 
 
 def manifest_location(dataset: dict[str, Any], commit_id: str) -> tuple[str, str]:

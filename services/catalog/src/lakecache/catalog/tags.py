@@ -5,16 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from lakecache.catalog.commits import resolve
-from lakecache.catalog.domain import TagExists, check_tag_name, now
+from lakecache.catalog.domain import TagExists, check_tag_name
 from lakecache.catalog.storage import Catalog
-from lakecache.core.contracts import Event, EventData
 from lakecache.core.contracts.catalog import TagMoved
-from lakecache.core.errors import Conflict
-from lakecache.core.outbox import PENDING_FIELD
 
 
 async def list_tags(catalog: Catalog, dataset: dict[str, Any]) -> list[dict[str, Any]]:
-    return await catalog.tags.find_list({"dataset_id": dataset["_id"]}, sort=[("name", 1)])
+    return await catalog.tags.of_dataset(dataset["_id"])
 
 
 async def set_tag(
@@ -24,20 +21,13 @@ async def set_tag(
     check_tag_name(name)
     target = (await resolve(catalog, dataset, ref))["id"]
     label = f"{dataset['project']}/{dataset['name']}@{name}"
-    tag_id = f"{dataset['_id']}/{name}"
-    existing = await catalog.tags.find_one({"_id": tag_id})
+    existing = await catalog.tags.by_name(dataset["_id"], name)
     if existing is None:
-        event = await _prepare(catalog, dataset, name, target, None, user)
-        doc = {"_id": tag_id, "dataset_id": dataset["_id"], "name": name, "commit_id": target,
-               "updated_at": now(), "moved_by": user, PENDING_FIELD: [event.id]}
-        try:
-            await catalog.tags.insert_one(doc)
-        except Conflict:
-            await catalog.outbox.discard(event)
-            existing = await catalog.tags.find_one({"_id": tag_id})
-        else:
-            await catalog.outbox.deliver(event, collection="tags", doc_id=tag_id)
-            return doc, True
+        created = await catalog.tags.add(dataset["_id"], name, target, user,
+                                         _moved(dataset, name, target, None, user))
+        if created is not None:
+            return created, True
+        existing = await catalog.tags.by_name(dataset["_id"], name)  # set by someone else meanwhile
     if existing is None:  # inserted and deleted by someone else meanwhile: report, do not guess
         raise TagExists(f"tag {label} changed while it was being set; try again")
     if existing["commit_id"] == target:
@@ -48,21 +38,13 @@ async def set_tag(
             "on request: repeat with force: true to move it"
         )
     # Compare-and-swap on the old target: of two concurrent moves, the later one sees a conflict.
-    event = await _prepare(catalog, dataset, name, target, existing["commit_id"], user)
-    moved = await catalog.tags.find_one_and_update(
-        {"_id": tag_id, "commit_id": existing["commit_id"]},
-        {"$set": {"commit_id": target, "updated_at": now(), "moved_by": user}, "$addToSet": {PENDING_FIELD: event.id}},
-    )
+    moved = await catalog.tags.move(existing, target, user,
+                                    _moved(dataset, name, target, existing["commit_id"], user))
     if moved is None:
-        await catalog.outbox.discard(event)
         raise TagExists(f"tag {label} was moved by someone else meanwhile; check it and try again")
-    await catalog.outbox.deliver(event, collection="tags", doc_id=tag_id)
     return moved, False
 
 
-async def _prepare(catalog: Catalog, dataset: dict[str, Any], name: str, target: str,
-                   previous: str | None, user: str) -> Event[EventData]:
-    return await catalog.outbox.prepare(TagMoved(
-        dataset_id=dataset["_id"], project=dataset["project"], dataset=dataset["name"], tag=name,
-        commit_id=target, previous_commit_id=previous, moved_by=user,
-    ), collection="tags")
+def _moved(dataset: dict[str, Any], name: str, target: str, previous: str | None, user: str) -> TagMoved:
+    return TagMoved(dataset_id=dataset["_id"], project=dataset["project"], dataset=dataset["name"], tag=name,
+                    commit_id=target, previous_commit_id=previous, moved_by=user)

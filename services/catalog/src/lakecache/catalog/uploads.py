@@ -20,12 +20,12 @@ from collections.abc import AsyncIterable
 from pathlib import Path
 from typing import Any
 
-from lakecache.catalog.domain import iso
 from lakecache.catalog.storage import Catalog
 from lakecache.core.errors import InvalidArgument, LakeCacheError, NotFound, PreconditionFailed
 from lakecache.core.layout import content_key
 from lakecache.core.ports.objectstore import MAX_SINGLE_PUT_BYTES, ObjectInfo
 from lakecache.core.runtime.problems import BadRequestBody
+from lakecache.core.vocabulary.clock import iso
 
 MAX_CONTENTS = 1000
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")

@@ -21,7 +21,8 @@ from lakecache.core.errors import InvalidArgument, NotFound
 from lakecache.core.publishing import EventPublisher
 from lakecache.core.runtime.access import PATH, Access, caller, route
 from lakecache.core.runtime.problems import json_object
-from lakecache.evictor.policy import MAX_TTL_SECONDS, copy_key
+from lakecache.core.vocabulary.eviction import MAX_TTL_SECONDS
+from lakecache.evictor.policy import copy_key
 from lakecache.evictor.sites import SitePolicies
 
 POLICIES_KEY = web.AppKey("evictor_policies", SitePolicies)

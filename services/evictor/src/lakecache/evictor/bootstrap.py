@@ -11,6 +11,7 @@ from lakecache.core.runtime import Resources, ServiceDefinition, ServiceParts, S
 from lakecache.core.runtime.problems import problem_middleware
 from lakecache.evictor import embedded
 from lakecache.evictor.api import POLICIES_KEY, PUBLISHER_KEY, ROUTES
+from lakecache.evictor.repositories import DocumentSiteStore
 from lakecache.evictor.settings import EvictorSettings
 from lakecache.evictor.sites import EvictorMetrics, SitePolicies
 from lakecache.evictor.translate import CONSUMED
@@ -28,7 +29,7 @@ async def bootstrap(resources: Resources) -> ServiceParts:
         policies = runtime.policies
         parts = ServiceParts(background=[runtime.run], ready_checks={"faust": runtime.check_ready})
     else:
-        store = embedded.DocumentSiteStore(resources.store)
+        store = DocumentSiteStore(resources.store)
         policies = SitePolicies(store, section.policy(), metrics)
         handler = dispatcher(dict.fromkeys(CONSUMED, embedded.handle), policies=policies,
                              publisher=resources.publisher)

@@ -3,7 +3,13 @@
 from pydantic import Field, model_validator
 
 from lakecache.core.settings import LakeCacheSettings, ServiceSection
-from lakecache.evictor.policy import MAX_TTL_SECONDS, PolicySettings
+from lakecache.core.vocabulary.eviction import (
+    DEFAULT_HIGH_WATERMARK,
+    DEFAULT_LOW_WATERMARK,
+    DEFAULT_TTL_SECONDS,
+    MAX_TTL_SECONDS,
+)
+from lakecache.evictor.policy import PolicySettings
 
 
 class EvictorSection(ServiceSection):
@@ -12,15 +18,17 @@ class EvictorSection(ServiceSection):
         10.0, gt=0, description="How often idle TTLs and watermarks are checked (the evictor's clock)."
     )
     default_ttl_seconds: int = Field(
-        86400, gt=0, le=MAX_TTL_SECONDS,
+        DEFAULT_TTL_SECONDS, gt=0, le=MAX_TTL_SECONDS,
         description="Idle TTL of a copy when neither its commit, its dataset nor its volume sets one (1 second to "
                     "10 years).",
     )
     high_watermark: float = Field(
-        0.90, gt=0, le=1, description="Default share of a volume's capacity above which copies are evicted."
+        DEFAULT_HIGH_WATERMARK, gt=0, le=1,
+        description="Default share of a volume's capacity above which copies are evicted.",
     )
     low_watermark: float = Field(
-        0.75, ge=0, lt=1, description="Default share of capacity capacity eviction brings usage below."
+        DEFAULT_LOW_WATERMARK, ge=0, lt=1,
+        description="Default share of capacity capacity eviction brings usage below.",
     )
     dry_run: bool = Field(False, description="Decide and explain evictions, but never ask the cacher to run them.")
     redecide_after_seconds: int = Field(

@@ -2,8 +2,8 @@
 
 A runtime (``embedded`` on the in-memory bus, ``streams`` on Faust) owns delivery and the
 clock; this module only loads a site's state, applies the policy and saves the state back.
-The store is a port with two adapters: a document collection (embedded) and a Faust table
-(Kafka, recovered from its changelog).
+The store is a port (``site_store.SiteStore``) with two adapters: a document collection
+(embedded) and a Faust table (Kafka, recovered from its changelog).
 """
 
 from __future__ import annotations
@@ -13,25 +13,16 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from lakecache.core.contracts import Event, EventData
 from lakecache.evictor import policy
+from lakecache.evictor.site_store import SiteStore
 from lakecache.evictor.translate import event_of, fact_of
 
 log = logging.getLogger(__name__)
-
-
-class SiteStore(Protocol):
-    """Where each site's policy state lives, as the JSON-compatible dict of ``SiteState.to_dict``."""
-
-    async def load(self, site: str) -> dict[str, Any] | None: ...
-
-    async def save(self, site: str, state: dict[str, Any]) -> None: ...
-
-    async def sites(self) -> list[str]: ...
 
 
 class EvictorMetrics:

@@ -36,6 +36,7 @@ from lakecache.evictor.faust_bridge import (
     send_event,
 )
 from lakecache.evictor.settings import EvictorSettings
+from lakecache.evictor.site_store import SiteStore, State
 from lakecache.evictor.sites import EvictorMetrics, SitePolicies
 
 log = logging.getLogger(__name__)
@@ -52,16 +53,27 @@ def partition_of(site: str, partitions: int) -> int:
     return _partitioner(site.encode(), every, every)
 
 
-class TableSiteStore:
-    """Site states in the Faust table (only the sites of this instance's partitions are local)."""
+def site_table(app: faust.App, partitions: int) -> faust.Table:
+    """The table of site states on ``app``, co-partitioned with the source topics."""
+    # Keys and values are JSON in the changelog (Faust's default), so a recovered table has the
+    # same str keys as a live one (Tables take no serializer arguments; raw keys recover as bytes).
+    return app.Table(TABLE, default=None, partitions=partitions)
+
+
+class TableSiteStore(SiteStore):
+    """Site states in the Faust table (only the sites of this instance's partitions are local).
+
+    The table's memory store keeps the dict it is given, and a change is written to the
+    changelog partition of the event being processed: see the port's caller obligations.
+    """
 
     def __init__(self, table: faust.Table) -> None:
         self._table = table
 
-    async def load(self, site: str) -> dict[str, Any] | None:
+    async def load(self, site: str) -> State | None:
         return self._table.get(site)
 
-    async def save(self, site: str, state: dict[str, Any]) -> None:
+    async def save(self, site: str, state: State) -> None:
         self._table[site] = state
 
     async def sites(self) -> list[str]:
@@ -82,10 +94,9 @@ class EvictorApp:
         self._datadir = settings.home.resolve() / "evictor-faust"
         self.app = create_app(app_id, settings.bus_url, datadir=self._datadir,
                               topic_partitions=self.partitions, table_standby_replicas=0, **faust_conf)
-        # Keys and values are JSON in the changelog (Faust's default), so a recovered table has the
-        # same str keys as a live one (Tables take no serializer arguments; raw keys recover as bytes).
-        self.table = self.app.Table(TABLE, default=None, partitions=self.partitions)
-        self.policies = SitePolicies(TableSiteStore(self.table), section.policy(), metrics)
+        self.table = site_table(self.app, self.partitions)
+        self.store = TableSiteStore(self.table)
+        self.policies = SitePolicies(self.store, section.policy(), metrics)
         self._tick_seconds = section.tick_seconds
         sources = CatalogTopic(
             self.app, topics=[spec.name for spec in SOURCES], schema=CloudEventSchema(),
@@ -107,7 +118,7 @@ class EvictorApp:
                 await self._publish(await self.policies.tick(site, tick.now))
 
     async def policies_sites(self, partition: int) -> list[str]:
-        return [site for site in sorted(self.table.keys()) if partition_of(site, self.partitions) == partition]
+        return [site for site in await self.store.sites() if partition_of(site, self.partitions) == partition]
 
     async def _clock(self) -> None:
         await self.send_ticks(datetime.now(UTC))

@@ -25,6 +25,7 @@ from lakecache.core.contracts.cache import (
 )
 from lakecache.core.contracts.eviction import EvictionBlocked, EvictionTtlChanged, ManualEvictionRequested
 from lakecache.core.contracts.usage import DatasetRead, LeaseAcquired, LeaseReleased, LeaseRenewed
+from lakecache.core.vocabulary.eviction import MAX_TTL_SECONDS
 from lakecache.evictor import policy
 
 log = logging.getLogger(__name__)
@@ -95,9 +96,9 @@ def fact_of(event: Event[EventData]) -> policy.Fact | None:
             return policy.CopyRead(site=data.site, volume=data.volume, project=data.project, commit_id=data.commit_id,
                                    at=at)
         case EvictionTtlChanged():
-            if data.ttl_seconds is not None and data.ttl_seconds > policy.MAX_TTL_SECONDS:
+            if data.ttl_seconds is not None and data.ttl_seconds > MAX_TTL_SECONDS:
                 _ignored(event, f"its TTL of {data.ttl_seconds} seconds for {data.scope} {data.target} is above the "
-                                f"maximum of {policy.MAX_TTL_SECONDS}")
+                                f"maximum of {MAX_TTL_SECONDS}")
                 return None
             return policy.TtlChanged(site=data.site, scope=data.scope, target=data.target,
                                      ttl_seconds=data.ttl_seconds, at=at)

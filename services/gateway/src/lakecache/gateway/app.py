@@ -23,15 +23,16 @@ from lakecache.core.telemetry import Telemetry
 from lakecache.gateway.api import api_registry
 from lakecache.gateway.api.common import AUTH_KEY, PUBLISHER_KEY
 from lakecache.gateway.api.reference import REFERENCE_KEY, Reference
+from lakecache.gateway.api.site_list import SITE_VOLUMES_KEY
 from lakecache.gateway.auth import AuthStore, RoutePolicy, auth_middleware
 from lakecache.gateway.copies import COPY_STATUS_KEY, CopyStatusView
 from lakecache.gateway.copies.handlers import HANDLERS
 from lakecache.gateway.copies.stream import SSE_SETTINGS_KEY
-from lakecache.gateway.copies.volumes import SITE_VOLUMES_KEY, SiteVolumesView
 from lakecache.gateway.http.limits import input_guard_middleware
 from lakecache.gateway.http.openapi import openapi_document
 from lakecache.gateway.http.problems import gateway_problem_middleware
 from lakecache.gateway.http.registry import Registry
+from lakecache.gateway.repositories import SiteVolumeRepository
 from lakecache.gateway.upstream import UPSTREAMS_KEY, Upstreams
 
 TITLE = "LakeCache gateway API"
@@ -57,7 +58,7 @@ class GatewayDependencies:
 
     auth: AuthStore
     copies: CopyStatusView
-    volumes: SiteVolumesView
+    volumes: SiteVolumeRepository
     upstreams: Upstreams
     publisher: EventPublisher
     telemetry: Telemetry

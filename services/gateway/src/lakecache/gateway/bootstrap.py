@@ -1,13 +1,15 @@
 """Wires the gateway service's dependencies once, for `lakecache up` and standalone runs."""
 
 from collections.abc import Mapping
+from dataclasses import replace
 
+from lakecache.core.outbox import Outbox
 from lakecache.core.runtime import Resources, ServiceDefinition, ServiceParts
 from lakecache.core.settings import LakeCacheSettings
 from lakecache.gateway.app import GatewayDependencies, gateway_parts
 from lakecache.gateway.auth import AuthStore, ensure_admin_token
 from lakecache.gateway.copies import CopyStatusView
-from lakecache.gateway.copies.volumes import SiteVolumesView
+from lakecache.gateway.repositories import SiteVolumeRepository
 from lakecache.gateway.settings import GatewaySettings
 from lakecache.gateway.upstream import Upstreams
 
@@ -18,7 +20,8 @@ async def bootstrap(resources: Resources) -> ServiceParts:
     section = settings.gateway
     auth = AuthStore.open(resources.store, section.auth_settings())
     await auth.create_indexes()
-    copies, volumes = CopyStatusView.open(resources.store), SiteVolumesView.open(resources.store)
+    outbox = Outbox(resources.store, resources.publisher)
+    copies, volumes = CopyStatusView.open(resources.store, outbox), SiteVolumeRepository(resources.store)
     await copies.create_indexes()
     await copies.drop_old_layout()
     await volumes.create_indexes()
@@ -29,8 +32,11 @@ async def bootstrap(resources: Resources) -> ServiceParts:
                           signing_key=resources.keys.signing_key, cachers=dict(section.cacher_urls),
                           timeout_seconds=section.upstream_timeout_seconds,
                           assertion_ttl_seconds=settings.identity.assertion_ttl_seconds)
-    return gateway_parts(GatewayDependencies(auth, copies, volumes, upstreams, resources.publisher, resources.telemetry,
-                                             sse=(section.status_poll_seconds, section.sse_heartbeat_seconds)))
+    sse = (section.status_poll_seconds, section.sse_heartbeat_seconds)
+    parts = gateway_parts(GatewayDependencies(auth, copies, volumes, upstreams, resources.publisher,
+                                              resources.telemetry, sse=sse))
+    # Publishes the cache requests whose delivery failed when they were recorded.
+    return replace(parts, background=[*parts.background, outbox.run])
 
 
 def with_peers(settings: LakeCacheSettings, peers: Mapping[str, str]) -> LakeCacheSettings:

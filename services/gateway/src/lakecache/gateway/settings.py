@@ -68,9 +68,6 @@ class GatewaySection(ServiceSection):
                              f"({self.max_user_token_days}); raise the maximum or shorten the default")
         return self
 
-    def cacher_url_of(self, site: str) -> str:
-        return self.cacher_urls.get(site, self.cacher_url)
-
     def auth_settings(self) -> AuthSettings:
         return AuthSettings(
             user_token_ttl=timedelta(days=self.user_token_days),

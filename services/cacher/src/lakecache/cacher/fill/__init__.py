@@ -3,6 +3,6 @@
 from lakecache.cacher.fill.engine import FillResult, fill_commit
 from lakecache.cacher.fill.errors import FillError
 from lakecache.cacher.fill.fetcher import FetchOptions
-from lakecache.cacher.fill.progress import FillProgress
+from lakecache.core.vocabulary.copies import FillProgress
 
 __all__ = ["FetchOptions", "FillError", "FillProgress", "FillResult", "fill_commit"]

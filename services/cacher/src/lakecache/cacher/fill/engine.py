@@ -100,7 +100,7 @@ async def fill_commit(
             commit_id, layout.view_path(project, dataset, commit_id), marker["files"], marker["size_bytes"],
             0, marker["size_bytes"], 0, time.monotonic() - started, already_ready=True,
         )
-    progress = ProgressTracker(commit_id, on_progress, progress_interval)
+    progress = ProgressTracker(on_progress, progress_interval)
     try:
         async with volume_lock(layout, exclusive=False) as lock_fd:
             return await _fill_locked(
@@ -150,7 +150,7 @@ async def _fill_locked(
             os.close(spool_fd)
         if check_space:
             await _check_space(layout, plan, capacity_bytes)
-        progress.phase, progress.files_total = "fetching", plan.files
+        progress.phase, progress.files_total, progress.files_done = "fetching", plan.files, plan.files_present
         progress.objects_total, progress.bytes_total = len(plan.missing), plan.bytes_needed
         await progress.report(force=True)
         async with contextlib.AsyncExitStack() as stack:
@@ -208,6 +208,7 @@ async def _fetch_all(fetcher: Fetcher, plan: FillPlan, progress: ProgressTracker
                                 failed_paths=[content.path]) from exc
             if not confirming:
                 progress.objects_done += 1
+                progress.files_done += content.files
                 await progress.report()
 
     try:

@@ -31,15 +31,18 @@ MAX_REPORTED_PROBLEMS = 100
 ObjectCheck = Callable[[str, str], None]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Content:
-    """One content the pool lacks, and where the lake keeps its bytes."""
+    """One content of the commit, and where the lake keeps its bytes."""
 
     sha256: str
     size: int
     etag: str | None
     object_url: str | None  # imports: the full URL; otherwise the dataset's content key
     path: str  # the first dataset path holding it, for error messages
+    #: Files of the commit holding it (one content may back several): counted while planning, so
+    #: progress can say how many files are on the volume once it is.
+    files: int = 1
 
 
 @dataclass
@@ -55,6 +58,11 @@ class FillPlan:
     def bytes_needed(self) -> int:
         """Bytes the volume must still store: each missing content once."""
         return sum(c.size for c in self.missing.values())
+
+    @property
+    def files_present(self) -> int:
+        """Files whose content the pool holds already."""
+        return sum(c.files for c in self.present.values())
 
     @property
     def bytes_deduplicated(self) -> int:
@@ -172,3 +180,5 @@ def _check(entry: ManifestEntry, checker: CollisionChecker, problems: _Problems,
         contents[entry.sha256] = Content(entry.sha256, entry.size, entry.etag, entry.object, entry.path)
     elif known.size != entry.size:
         problems.add(PathProblem(entry.path, f"same sha256 as {known.path!r} but a different size"))
+    else:
+        known.files += 1

@@ -1,37 +1,27 @@
-"""Fill progress for people and events: files, bytes, rate, ETA, reported at most twice a second."""
+"""Fill progress for people and events: files, objects, bytes, rate, ETA, reported at most
+every ``interval`` seconds (the cacher's ``progress_interval_seconds``, at least 0.5)."""
 
 from __future__ import annotations
 
 import inspect
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class FillProgress:
-    commit_id: str
-    phase: str  # "planning", "fetching", "linking", "done"
-    objects_done: int
-    objects_total: int
-    bytes_done: int  # bytes fetched so far (this fill)
-    bytes_total: int  # bytes this fill has to fetch (pool dedup counted)
-    files_total: int
-    rate_bytes_per_s: float
-    eta_seconds: float | None
-
+from lakecache.core.vocabulary.copies import FillPhase, FillProgress
 
 ProgressCallback = Callable[[FillProgress], Awaitable[None] | None]
 
 
 class ProgressTracker:
-    """Accumulates counters; ``report`` calls the callback when ``interval`` has passed (or
-    always, when ``force``), so a fill of a million small files does not flood the bus."""
+    """Accumulates counters; ``report`` calls the callback with a ``FillProgress`` when
+    ``interval`` has passed (or always, when ``force``), so a fill of a million small files
+    does not flood the bus."""
 
-    def __init__(self, commit_id: str, callback: ProgressCallback | None, interval: float = 0.5) -> None:
-        self.commit_id, self._callback, self._interval = commit_id, callback, interval
-        self.phase = "planning"
-        self.objects_done = self.objects_total = self.files_total = 0
+    def __init__(self, callback: ProgressCallback | None, interval: float = 0.5) -> None:
+        self._callback, self._interval = callback, interval
+        self.phase: FillPhase = "planning"
+        self.files_done = self.files_total = 0
+        self.objects_done = self.objects_total = 0
         self.bytes_done = self.bytes_total = 0
         self._started = time.monotonic()
         self._last = float("-inf")
@@ -45,8 +35,9 @@ class ProgressTracker:
         remaining = self.bytes_total - self.bytes_done
         eta = remaining / rate if rate > 0 else (0.0 if remaining <= 0 else None)
         return FillProgress(
-            self.commit_id, self.phase, self.objects_done, self.objects_total, self.bytes_done,
-            self.bytes_total, self.files_total, rate, eta,
+            phase=self.phase, files_done=self.files_done, files_total=self.files_total,
+            objects_done=self.objects_done, objects_total=self.objects_total, bytes_done=self.bytes_done,
+            bytes_total=self.bytes_total, rate_bytes_per_s=rate, eta_seconds=eta,
         )
 
     async def report(self, *, force: bool = False) -> None:

@@ -31,15 +31,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lakecache.core.layout import manifest_key
+from lakecache.core.vocabulary.names import is_slug
 
 META_DIR = ".lakecache"
-_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def check_name(kind: str, value: str) -> str:
     """``value`` if it is a valid project or dataset slug, else ``ValueError`` saying why."""
-    if not isinstance(value, str) or not _SLUG.match(value):
+    if not is_slug(value):
         raise ValueError(
             f"{kind} {value!r} is not a valid name: use 1-63 lowercase letters, digits and '-', "
             "starting and ending with a letter or digit"
@@ -125,10 +125,6 @@ class VolumeLayout:
     @property
     def publishing_parts(self) -> tuple[str, ...]:
         return (META_DIR, "publishing")
-
-    @property
-    def lock_path(self) -> Path:
-        return self.root / META_DIR / "lock"
 
     def pool_bucket(self, sha256: str) -> tuple[str, ...]:
         """Directory (segments) holding content ``sha256``; 256 buckets keep directories small."""

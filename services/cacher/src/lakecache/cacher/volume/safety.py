@@ -22,7 +22,7 @@ import errno
 import functools
 import os
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -112,15 +112,6 @@ def _unsafe(root: Path, parts: Sequence[str], index: int, exc: OSError) -> Excep
     if exc.errno == errno.ENOTDIR:
         return UnsafeVolumePath(where, "is not a directory")
     return exc
-
-
-@contextlib.contextmanager
-def opened_dir(root_fd: int, root: Path, parts: Sequence[str], *, create: bool) -> Iterator[int]:
-    fd = open_dir(root_fd, root, parts, create=create)
-    try:
-        yield fd
-    finally:
-        os.close(fd)
 
 
 def lexists(dir_fd: int, name: str) -> os.stat_result | None:

@@ -18,6 +18,8 @@ state per site (``to_dict``/``from_dict``), feeds it facts and a periodic ``Tick
 the decisions as ``cache.eviction.requested`` commands.
 """
 
+# Re-exported for callers that know the policy only: one value, defined in lakecache.core.
+from lakecache.core.vocabulary.eviction import MAX_TTL_SECONDS
 from lakecache.evictor.policy.apply import apply
 from lakecache.evictor.policy.choose import decision_id
 from lakecache.evictor.policy.explain import explain
@@ -38,7 +40,7 @@ from lakecache.evictor.policy.facts import (
     VolumeReported,
 )
 from lakecache.evictor.policy.outcomes import Decision, EvictionDeclined, NothingEligible, Outcome
-from lakecache.evictor.policy.settings import MAX_TTL_SECONDS, PolicySettings
+from lakecache.evictor.policy.settings import PolicySettings
 from lakecache.evictor.policy.state import CopyState, SiteState, VolumeState, copy_key
 
 __all__ = [

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from lakecache.evictor.policy.settings import MAX_TTL_SECONDS
+from lakecache.core.vocabulary.eviction import MAX_TTL_SECONDS
 
 
 def _require_aware(fact: object, *names: str) -> None:

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from lakecache.evictor.policy.settings import MAX_TTL_SECONDS, PolicySettings
+from lakecache.core.vocabulary.eviction import MAX_TTL_SECONDS
+from lakecache.evictor.policy.settings import PolicySettings
 from lakecache.evictor.policy.state import CopyState, SiteState, VolumeState
 from lakecache.evictor.policy.wording import duration, when
 

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-#: The longest idle TTL anything may set (ten years of 365 days). Longer means "never" in
-#: practice, and a TTL much longer overflows date arithmetic (``timedelta`` stops at about
-#: 2.7 million years, ``datetime`` at year 9999): such a TTL is refused where it is set.
-MAX_TTL_SECONDS = 10 * 365 * 86400
+# The defaults and the TTL limit are the installation's, shared with every service that validates
+# or shows a volume's policy. The limit also keeps date arithmetic in range (``timedelta`` stops at
+# about 2.7 million years, ``datetime`` at year 9999): a longer TTL is refused where it is set.
+from lakecache.core.vocabulary.eviction import (
+    DEFAULT_HIGH_WATERMARK,
+    DEFAULT_LOW_WATERMARK,
+    DEFAULT_TTL_SECONDS,
+    MAX_TTL_SECONDS,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,9 +28,9 @@ class PolicySettings:
     the same, and counts as done when reclaiming capacity; manual requests are answered each time.
     """
 
-    default_ttl_seconds: int = 86400
-    high_watermark: float = 0.90
-    low_watermark: float = 0.75
+    default_ttl_seconds: int = DEFAULT_TTL_SECONDS
+    high_watermark: float = DEFAULT_HIGH_WATERMARK
+    low_watermark: float = DEFAULT_LOW_WATERMARK
     dry_run: bool = False
     redecide_after_seconds: int = 300
     forget_after_seconds: int = 7 * 86400

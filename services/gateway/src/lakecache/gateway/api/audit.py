@@ -10,11 +10,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from lakecache.gateway.api.common import API, ListQuery, NextCursor, ProjectName, auth_of
 from lakecache.gateway.auth import Permission
-from lakecache.gateway.auth.audit import SORT
 from lakecache.gateway.http.operation import Operation
-from lakecache.gateway.http.pagination import Keyset, page_of
-
-RECORDS = Keyset("audit", SORT)
 
 Outcome = Literal["succeeded", "failed", "denied"]
 
@@ -53,11 +49,9 @@ class AuditPage(BaseModel):
 
 
 async def list_audit(request: web.Request, query: AuditQuery) -> AuditPage:
-    after = RECORDS.after(RECORDS.decode(query.cursor)) if query.cursor else None
-    docs = await auth_of(request).audit.find(project=query.project, actor=query.actor, action=query.action,
-                                             outcome=query.outcome, before=query.before, after=after,
-                                             limit=query.limit + 1)
-    docs, cursor = page_of(docs, RECORDS, query.limit)
+    docs, cursor = await auth_of(request).audit.page(project=query.project, actor=query.actor, action=query.action,
+                                                     outcome=query.outcome, before=query.before, limit=query.limit,
+                                                     cursor=query.cursor)
     return AuditPage(items=[AuditRecord(**{**d, "id": d["_id"]}) for d in docs], next_cursor=cursor)
 
 

@@ -13,17 +13,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from aiohttp import web
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from lakecache.core.contracts.cache import CacheRequested
 from lakecache.core.contracts.eviction import ManualEvictionRequested
 from lakecache.core.contracts.fields import Slug
-from lakecache.core.errors import Conflict, InvalidArgument, NotFound
-from lakecache.gateway.api.backends.cacher_models import CopyPath
+from lakecache.core.errors import Conflict, InvalidArgument, NotFound, Unavailable
+from lakecache.core.vocabulary.copies import CopyState, FillPhase
+from lakecache.gateway.api.backends.cacher_models import Copy, CopyPath
 from lakecache.gateway.api.backends.catalog_models import Ref
 from lakecache.gateway.api.common import API, Input, ListQuery, NextCursor, ProjectName, ProjectPath, publisher_of
 from lakecache.gateway.auth import Permission
@@ -33,12 +34,7 @@ from lakecache.gateway.copies.status import overall_state
 from lakecache.gateway.copies.stream import stream_status
 from lakecache.gateway.http.limits import NO_CONTROL
 from lakecache.gateway.http.operation import Operation, Reply
-from lakecache.gateway.http.pagination import Keyset, paginate
 from lakecache.gateway.upstream import upstream_json, upstreams_of
-
-# The cacher's states (a copy adopted from it may be `evicting` for a moment).
-CopyState = Literal["requested", "filling", "ready", "failed", "evicting", "evicted"]
-RECENT = Keyset("project-copies", (("updated_at", -1), ("_id", 1)))
 
 
 class EvictQuery(Input):
@@ -59,15 +55,21 @@ class ProjectCopiesQuery(ListQuery):
 
 
 class VolumeCopy(BaseModel):
+    """One volume's copy. Its progress fields are the cacher's ``FillProgress``, field for field
+    (``lakecache.core.vocabulary.copies``): null where unknown, e.g. once evicted."""
+
     volume: str
-    state: CopyState
+    state: CopyState = Field(description="A copy adopted from the cacher may be `evicting` for a moment.")
     path: str | None = Field(None, description="Where jobs at the site read the commit (ready copies).")
-    files_done: int | None = None
-    files_total: int | None = None
-    bytes_done: int | None = None
-    bytes_total: int | None = None
-    rate_bytes_per_s: float | None = None
-    eta_seconds: float | None = None
+    phase: FillPhase | None = Field(None, description="What the fill is doing; `done` once ready.")
+    files_done: int | None = Field(None, description="Files of the commit whose content is on the volume.")
+    files_total: int | None = Field(None, description="Files in the commit.")
+    objects_done: int | None = Field(None, description="Objects the fill fetched so far.")
+    objects_total: int | None = Field(None, description="Objects the fill fetches (content not already there).")
+    bytes_done: int | None = Field(None, description="Bytes fetched so far (ready: the commit's size).")
+    bytes_total: int | None = Field(None, description="Bytes to fetch (ready: the commit's size).")
+    rate_bytes_per_s: float | None = Field(None, description="Bytes fetched per second so far.")
+    eta_seconds: float | None = Field(None, description="Seconds left, estimated.")
     error: str | None = Field(None, description="Why the fill failed (failed copies).")
     pinned: bool = False
     updated_at: datetime = Field(description="Time of the fact this entry reflects.")
@@ -138,8 +140,21 @@ async def copy_document(request: web.Request, params: CopyPath) -> dict[str, Any
                                            copy_path(params.site, params.project, params.commit_id),
                                            action="caches:read", project=params.project)
         if status == 200 and isinstance(copy, dict) and copy.get("project") == params.project:
-            doc = await view.seed(copy)
+            doc = await view.seed(_cachers_copy(copy, params))
     return doc
+
+
+def _cachers_copy(copy: dict[str, Any], params: CopyPath) -> dict[str, Any]:
+    """The cacher's answer about a copy, checked against its contract before it is adopted."""
+    try:
+        Copy.model_validate(copy)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the answer"
+        raise Unavailable(f"the cacher of site {params.site!r} answered about commit {params.commit_id} in a shape "
+                          f"this gateway does not read ({where}: {first['msg']}); the cacher and the gateway may run "
+                          "different versions: ask an operator") from None
+    return copy
 
 
 async def _known(request: web.Request, params: CopyPath) -> dict[str, Any]:
@@ -155,9 +170,8 @@ async def show_copy_status(request: web.Request, params: CopyPath) -> CopyStatus
 
 
 async def list_project_copies(request: web.Request, params: ProjectPath, query: ProjectCopiesQuery) -> CopyStatusPage:
-    filter_ = {"project": params.project, **({"site": query.site} if query.site else {})}
-    docs, cursor = await paginate(copy_status_of(request).collection, filter_, RECENT, limit=query.limit,
-                                  cursor=query.cursor)
+    docs, cursor = await copy_status_of(request).page(params.project, site=query.site, limit=query.limit,
+                                                      cursor=query.cursor)
     return CopyStatusPage(items=[status_json(doc) for doc in docs], next_cursor=cursor)
 
 
@@ -186,16 +200,13 @@ async def request_cache(request: web.Request, body: CacheRequest) -> Reply:
     if body.volume is not None and body.volume not in names:
         raise NotFound(f"site {body.site!r} has no volume {body.volume!r}; its volumes are "
                        f"{', '.join(names) or 'none yet'}")
-    requester = principal_of(request).subject
     request_id = uuid.uuid4().hex
     view = copy_status_of(request)
-    await view.record_request(site=body.site, commit_id=commit["id"], project=body.project,
-                              dataset_id=commit["dataset_id"], dataset=body.dataset, request_id=request_id,
-                              requester=requester)
-    await publisher_of(request).emit(CacheRequested(
+    # Recorded and sent together (the outbox): a status never says "requested" for a command lost.
+    await view.record_request(CacheRequested(
         request_id=request_id, project=body.project, dataset_id=commit["dataset_id"], dataset=body.dataset,
-        commit_id=commit["id"], site=body.site, volume=body.volume, requester=requester,
-        manifest_url=commit.get("manifest_url"), source_grant=granted["source_grant"]), subject=request_id)
+        commit_id=commit["id"], site=body.site, volume=body.volume, requester=principal_of(request).subject,
+        manifest_url=commit.get("manifest_url"), source_grant=granted["source_grant"]))
     doc = await view.get(body.site, body.project, commit["id"])
     assert doc is not None  # recorded above
     url = status_url(body.site, body.project, commit["id"])

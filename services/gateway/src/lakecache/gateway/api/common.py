@@ -11,7 +11,7 @@ from lakecache.core.contracts.fields import Slug
 from lakecache.core.publishing import EventPublisher
 from lakecache.gateway.auth import AuthStore, Role
 from lakecache.gateway.auth.users import NAME_PATTERN
-from lakecache.gateway.http.pagination import DEFAULT_LIMIT, MAX_CURSOR, MAX_LIMIT
+from lakecache.gateway.repositories.pages import DEFAULT_LIMIT, MAX_CURSOR, MAX_LIMIT
 
 API = "/api/v1"
 

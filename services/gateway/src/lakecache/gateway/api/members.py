@@ -22,9 +22,6 @@ from lakecache.gateway.api.users import user_named
 from lakecache.gateway.auth import Permission, Role, actor_of
 from lakecache.gateway.auth import memberships as stored
 from lakecache.gateway.http.operation import Operation
-from lakecache.gateway.http.pagination import Keyset, paginate
-
-MEMBERS = Keyset("members", (("user_id", 1), ("_id", 1)))
 
 
 class RoleChange(Input):
@@ -48,10 +45,8 @@ class MemberPage(BaseModel):
 
 async def list_members(request: web.Request, params: ProjectPath, query: ListQuery) -> MemberPage:
     auth = auth_of(request)
-    docs, cursor = await paginate(auth.memberships, {"project": params.project}, MEMBERS, limit=query.limit,
-                                  cursor=query.cursor)
-    names = {u["_id"]: u["name"] for u in await auth.users.find_list(
-        {"_id": {"$in": [d["user_id"] for d in docs]}}, projection={"name": 1})} if docs else {}
+    docs, cursor = await auth.memberships.page(params.project, limit=query.limit, cursor=query.cursor)
+    names = await auth.users.names_of(d["user_id"] for d in docs)
     items = [Member(**stored.membership_json(d), user=names.get(d["user_id"])) for d in docs]
     return MemberPage(items=items, next_cursor=cursor)
 
@@ -60,7 +55,7 @@ async def set_member_role(request: web.Request, params: MemberPath, body: RoleCh
     auth = auth_of(request)
     user = await user_named(auth, params.name)
     await stored.grant_role(auth, params.project, user["_id"], Role.parse(body.role), actor_of(request))
-    doc = await auth.memberships.find_one({"project": params.project, "user_id": user["_id"]})
+    doc = await auth.memberships.get(params.project, user["_id"])
     if doc is None:  # revoked by someone else in between
         raise NotFound(f"{params.name!r} holds no role in project {params.project!r} any more; grant it again")
     return Member(**stored.membership_json(doc), user=user["name"])

@@ -11,11 +11,11 @@ from pydantic import BaseModel, Field
 from lakecache.core.contracts.fields import Slug
 from lakecache.gateway.api.common import API, ListQuery, NextCursor
 from lakecache.gateway.auth import Permission
-from lakecache.gateway.copies.volumes import SITE_VOLUMES_KEY
 from lakecache.gateway.http.operation import Operation
-from lakecache.gateway.http.pagination import Keyset, paginate
+from lakecache.gateway.repositories.site_volumes import SiteVolumeRepository
 
-VOLUMES = Keyset("site-volumes", (("site", 1), ("volume", 1), ("_id", 1)))
+#: The read model of the sites' volumes (fed by ``lakecache.gateway.copies.handlers``).
+SITE_VOLUMES_KEY = web.AppKey("lakecache_site_volumes", SiteVolumeRepository)
 
 
 class SitesQuery(ListQuery):
@@ -39,9 +39,7 @@ class SiteVolumesPage(BaseModel):
 
 
 async def list_sites(request: web.Request, query: SitesQuery) -> SiteVolumesPage:
-    filter_ = {"site": query.site} if query.site else {}
-    docs, cursor = await paginate(request.app[SITE_VOLUMES_KEY].collection, filter_, VOLUMES, limit=query.limit,
-                                  cursor=query.cursor)
+    docs, cursor = await request.app[SITE_VOLUMES_KEY].page(site=query.site, limit=query.limit, cursor=query.cursor)
     return SiteVolumesPage(items=[ReportedVolume(**doc) for doc in docs], next_cursor=cursor)
 
 

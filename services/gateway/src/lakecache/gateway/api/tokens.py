@@ -7,7 +7,7 @@ ids, names and expiry, never the secret.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, Field
@@ -19,9 +19,6 @@ from lakecache.gateway.auth import tokens as stored
 from lakecache.gateway.auth.tokens import MAX_NAME, IssuedToken
 from lakecache.gateway.http.limits import NO_CONTROL
 from lakecache.gateway.http.operation import Operation, Reply
-from lakecache.gateway.http.pagination import Keyset, paginate
-
-TOKENS = Keyset("tokens", (("created_at", -1), ("_id", 1)))
 
 
 class NewToken(Input):
@@ -80,11 +77,8 @@ def _created(issued: IssuedToken) -> Reply:
 
 
 async def _page(request: web.Request, user_id: str, query: TokenQuery) -> TokenPage:
-    match: dict[str, Any] = {"user_id": user_id}
-    if not query.include_revoked:
-        match["revoked"] = False
-    docs, cursor = await paginate(auth_of(request).tokens, match, TOKENS, limit=query.limit, cursor=query.cursor,
-                                  projection={"hash": 0})
+    docs, cursor = await auth_of(request).tokens.page(user_id=user_id, include_revoked=query.include_revoked,
+                                                      limit=query.limit, cursor=query.cursor)
     return TokenPage(items=[TokenInfo.model_validate(stored.token_json(d)) for d in docs], next_cursor=cursor)
 
 
@@ -106,7 +100,7 @@ async def list_my_tokens(request: web.Request, query: TokenQuery) -> TokenPage:
 
 async def revoke_token(request: web.Request, params: TokenPath) -> None:
     auth, me = auth_of(request), _me(request)
-    mine = await auth.tokens.count_documents({"_id": params.token_id, "user_id": me.user_id})
+    mine = await auth.tokens.exists(params.token_id, owner=me.user_id)
     if not mine:
         require(request, "users:write", Resource())  # someone else's token: administrators only
     await stored.revoke_token(auth, params.token_id, actor_of(request), owner=me.user_id if mine else None)

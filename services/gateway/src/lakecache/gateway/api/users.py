@@ -17,9 +17,6 @@ from lakecache.gateway.auth import AuthStore, Permission, actor_of
 from lakecache.gateway.auth import users as stored
 from lakecache.gateway.auth.memberships import roles_of
 from lakecache.gateway.http.operation import Operation, Reply
-from lakecache.gateway.http.pagination import Keyset, paginate
-
-USERS = Keyset("users", (("name", 1), ("_id", 1)))
 
 
 class NewUser(Input):
@@ -67,7 +64,7 @@ async def create_user(request: web.Request, body: NewUser) -> Reply:
 
 
 async def list_users(request: web.Request, query: ListQuery) -> UserPage:
-    docs, cursor = await paginate(auth_of(request).users, {}, USERS, limit=query.limit, cursor=query.cursor)
+    docs, cursor = await auth_of(request).users.page(limit=query.limit, cursor=query.cursor)
     return UserPage(items=[User.of(d) for d in docs], next_cursor=cursor)
 
 

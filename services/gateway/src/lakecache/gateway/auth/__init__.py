@@ -7,15 +7,16 @@ The pieces, one per module:
 * ``principals`` — ``UserPrincipal`` / ``JobPrincipal``: who is calling.
 * ``policy`` — ``authorize(principal, action, resource) -> Decision``: the one decision.
 * ``permissions`` — ``Permission``: a route's action and where its project/run are.
-* ``routes`` — ``requires`` (declare a route's permission), ``RoutePolicy`` (public paths,
-  the route table a test can enumerate).
+* ``routes`` — ``requires`` (how an operation's permission is attached to its route, by the
+  registry of operations), ``RoutePolicy`` (public paths, the route table a test can enumerate).
 * ``middleware`` — ``auth_middleware``: 401/403 problem+json, denial and mutation records.
 * ``context`` — ``principal_of``/``actor_of``/``require`` for handlers.
-* ``tokens`` / ``users`` / ``memberships`` — the stored facts, each change audited.
+* ``tokens`` / ``users`` / ``memberships`` — the stored facts, each change audited (kept by
+  the repositories of ``lakecache.gateway.repositories``).
 * ``authenticate`` — a bearer token to a principal, with no cache (revocation is immediate).
 * ``audit`` — the append-only audit log.
 * ``admin_token`` — the embedded default's first administrator and its token file.
-* ``store`` / ``settings`` — the collections and the knobs.
+* ``store`` / ``settings`` — the repositories, the clock and the knobs.
 
 Job tokens (what a training job gets) act for one run: they may read their project's datasets
 and cached copies, acquire/renew/release leases on its cached copies, log to their own run and

@@ -103,7 +103,7 @@ async def _local_admin(auth: AuthStore) -> dict[str, Any] | None:
             assert user is not None
     if user["global_admin"] and not user["disabled"]:
         return user
-    if await auth.users.count_documents({"global_admin": True, "disabled": False}) > 0:
+    if await auth.users.count_active_admins() > 0:
         return None
     await set_global_admin(auth, user["_id"], True, system)
     await set_disabled(auth, user["_id"], False, system)

@@ -1,8 +1,8 @@
 """The audit log: who did or tried what, to which project, when, and with what outcome.
 
-Append-only by construction: :class:`AuditLog` exposes :meth:`~AuditLog.record` and
-:meth:`~AuditLog.find`, nothing that updates or deletes (retention, when needed, is an
-operator's job on the ``audit`` collection, outside the gateway).
+Append-only by construction: :class:`AuditLog` exposes :meth:`~AuditLog.record`,
+:meth:`~AuditLog.find` and :meth:`~AuditLog.page`, nothing that updates or deletes (retention,
+when needed, is an operator's job on the ``audit`` collection, outside the gateway).
 
 Exactly one record per mutation and one per denial:
 
@@ -25,14 +25,13 @@ from datetime import datetime
 from typing import Any, Literal
 
 from lakecache.core.errors import InvalidArgument
-from lakecache.core.ports.docstore import Collection, Filter
 from lakecache.gateway.auth.principals import Principal
+from lakecache.gateway.repositories.audit import AuditRepository
+from lakecache.gateway.repositories.pages import Page
 
 Outcome = Literal["succeeded", "failed", "denied"]
 
 MAX_PAGE = 1000
-#: The order of :meth:`AuditLog.find`: newest first, ties by id (stable pages).
-SORT = (("at", -1), ("_id", 1))
 
 
 @dataclass
@@ -63,16 +62,14 @@ class Actor:
 
 
 class AuditLog:
-    """The ``audit`` collection, append-only."""
+    """The audit log, append-only: records are added and read, never changed or removed."""
 
-    def __init__(self, collection: Collection, clock: Callable[[], datetime]) -> None:
-        self._records = collection
+    def __init__(self, records: AuditRepository, clock: Callable[[], datetime]) -> None:
+        self._records = records
         self._clock = clock
 
     async def create_indexes(self) -> None:
-        await self._records.create_index([("at", -1), ("_id", 1)])
-        await self._records.create_index([("project", 1), ("at", -1)])
-        await self._records.create_index([("actor", 1), ("at", -1)])
+        await self._records.create_indexes()
 
     async def record(self, actor: Actor, action: str, outcome: Outcome, *, project: str | None = None,
                      target: str | None = None, reason: str | None = None, status: int | None = None) -> str:
@@ -86,24 +83,26 @@ class AuditLog:
                "user_id": actor.user_id, "token_id": actor.token_id, "request_id": actor.request_id,
                "route": actor.route, "action": action, "outcome": outcome, "project": project,
                "target": target, "reason": reason, "status": status}
-        record_id = await self._records.insert_one(doc)
+        record_id = await self._records.append(doc)
         actor.recorded += 1
         return record_id
 
     async def find(self, *, project: str | None = None, actor: str | None = None, outcome: str | None = None,
-                   action: str | None = None, before: datetime | None = None, after: Filter | None = None,
-                   limit: int = 100) -> list[dict[str, Any]]:
-        """The newest records first (``SORT``), optionally of one project, actor, outcome or action,
-        older than ``before``; ``after`` is a filter selecting the records past a page boundary
-        (a keyset cursor over ``SORT``)."""
-        if not 1 <= limit <= MAX_PAGE:
-            raise InvalidArgument(f"limit must be from 1 to {MAX_PAGE}, got {limit}")
-        query: dict[str, Any] = {}
-        for key, value in (("project", project), ("actor", actor), ("outcome", outcome), ("action", action)):
-            if value is not None:
-                query[key] = value
-        if before is not None:
-            query["at"] = {"$lt": before}
-        if after:
-            query = {"$and": [query, dict(after)]} if query else dict(after)
-        return await self._records.find_list(query, sort=list(SORT), limit=limit)
+                   action: str | None = None, before: datetime | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest records first, optionally of one project, actor, outcome or action, older
+        than ``before``."""
+        return await self._records.find(project=project, actor=actor, outcome=outcome, action=action, before=before,
+                                        limit=_checked(limit))
+
+    async def page(self, *, project: str | None = None, actor: str | None = None, outcome: str | None = None,
+                   action: str | None = None, before: datetime | None = None, limit: int = 100,
+                   cursor: str | None = None) -> Page:
+        """A page of :meth:`find`'s records after ``cursor`` (a previous page's), and the next cursor."""
+        return await self._records.page(project=project, actor=actor, outcome=outcome, action=action, before=before,
+                                        limit=_checked(limit), cursor=cursor)
+
+
+def _checked(limit: int) -> int:
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidArgument(f"limit must be from 1 to {MAX_PAGE}, got {limit}")
+    return limit

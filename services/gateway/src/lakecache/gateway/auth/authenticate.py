@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from lakecache.core.errors import LakeCacheError
+from lakecache.core.vocabulary.clock import iso
 from lakecache.gateway.auth.actions import ACTIONS
 from lakecache.gateway.auth.memberships import role_in, roles_of
 from lakecache.gateway.auth.principals import JobPrincipal, Principal, UserPrincipal
-from lakecache.gateway.auth.store import AuthStore, iso
+from lakecache.gateway.auth.store import AuthStore
 from lakecache.gateway.auth.tokens import PREFIX, hash_token
 
 _ISSUE_JOBS = ACTIONS["jobs:issue"].role
@@ -63,11 +64,11 @@ def bearer_token(authorization: str | None) -> str:
 
 async def authenticate(auth: AuthStore, authorization: str | None) -> Principal:
     """Verify the header's token and return who it acts for, with their current roles."""
-    doc = await auth.tokens.find_one({"hash": hash_token(bearer_token(authorization))}, projection={"hash": 0})
+    doc = await auth.tokens.by_hash(hash_token(bearer_token(authorization)))
     if doc is None:
         raise Unauthenticated("the token is unknown to this installation (mistyped, or from another "
                               "installation); create a new one", error="invalid_token")
-    user = await auth.users.find_one({"_id": doc["user_id"]})
+    user = await auth.users.get(doc["user_id"])
     subject = f"run:{doc['run_id']}" if doc["kind"] == "job" else f"user:{user['name'] if user else doc['user_id']}"
     owner = TokenOwner(doc["_id"], doc["user_id"], subject, doc["kind"])
     if doc["revoked"]:

@@ -1,17 +1,13 @@
 """The route-permission registry: what every route of an app requires, and nothing else passes.
 
-A route declares its permission by wrapping its handler::
-
-    @requires(Permission("datasets:read", project_from="match_info:project"))
-    async def show_dataset(request): ...
-
-    web.get("/api/v1/datasets/{project}/{name}", show_dataset)
-    web.get("/api/v1/sites", requires(Permission("sites:read"))(proxy("cacher")))
-
-:func:`requires` returns a new function each time, so one handler can serve several routes with
-different permissions. Routes whose handlers the gateway does not write (the shared probes) get
-their requirement by path in :class:`RoutePolicy`. Anything else — an undeclared route — is
-denied to everyone, administrators included, so a forgotten declaration shows up at once.
+A route's permission is part of its declaration: every route of the gateway is an ``Operation``
+(``lakecache.gateway.http.operation``) naming its ``Permission``, and ``Registry.routes``
+(``lakecache.gateway.http.registry``) wraps each handler with :func:`requires` for it — handlers
+are never decorated by hand. :func:`requires` returns a new function each time, so one handler
+can serve several routes with different permissions.
+Routes whose handlers the gateway does not write (the shared probes, ``/metrics``) get their
+requirement by path in :class:`RoutePolicy`. Anything else — an undeclared route — is denied to
+everyone, administrators included, so a forgotten declaration shows up at once.
 
 :meth:`RoutePolicy.table` lists every route of an app with its requirement (the authorization
 matrix test iterates it) and :meth:`RoutePolicy.problems` reports undeclared routes and

@@ -25,9 +25,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from lakecache.core.errors import InvalidArgument, NotFound
+from lakecache.core.vocabulary.clock import iso
 from lakecache.gateway.auth.audit import Actor
 from lakecache.gateway.auth.memberships import check_project
-from lakecache.gateway.auth.store import AuthStore, iso
+from lakecache.gateway.auth.store import AuthStore
 from lakecache.gateway.auth.users import get_user
 
 PREFIX = "lct_"
@@ -78,7 +79,7 @@ async def _insert(auth: AuthStore, actor: Actor, doc: dict[str, Any]) -> IssuedT
     token = new_token()
     doc = {"_id": uuid.uuid4().hex, "hash": hash_token(token), "created_at": auth.clock(),
            "created_by": actor.subject, "revoked": False, **doc}
-    await auth.tokens.insert_one(doc)
+    await auth.tokens.add(doc)
     await auth.audit.record(actor, "token.created", "succeeded", project=doc.get("project"),
                             target=f"token:{doc['_id']}",
                             reason=f"{doc['kind']} token, expires {iso(doc['expires_at'])}")
@@ -125,11 +126,9 @@ async def revoke_token(auth: AuthStore, token_id: str, actor: Actor, *, owner: s
     With ``owner`` (a user id) only that user's tokens are found — how a user revokes their own.
     Returns ``False`` when the token was already revoked; :class:`NotFound` when there is none.
     """
-    query: dict[str, Any] = {"_id": token_id} if owner is None else {"_id": token_id, "user_id": owner}
-    doc = await auth.tokens.find_one_and_update({**query, "revoked": False}, {"$set": {
-        "revoked": True, "revoked_at": auth.clock(), "revoked_by": actor.subject}})
+    doc = await auth.tokens.revoke(token_id, owner=owner, at=auth.clock(), by=actor.subject)
     if doc is None:
-        if await auth.tokens.count_documents(query) == 0:
+        if not await auth.tokens.exists(token_id, owner=owner):
             raise NotFound(f"no token with id {token_id!r}" + (" among yours" if owner else ""))
         return False
     await auth.audit.record(actor, "token.revoked", "succeeded", project=doc.get("project"),
@@ -139,19 +138,11 @@ async def revoke_token(auth: AuthStore, token_id: str, actor: Actor, *, owner: s
 
 async def revoke_run_tokens(auth: AuthStore, run_id: str, actor: Actor) -> int:
     """Revoke every live job token of run ``run_id`` (when the run ends early); returns how many."""
-    docs = await auth.tokens.find_list({"run_id": run_id, "revoked": False}, projection={"_id": 1})
-    return sum([await revoke_token(auth, d["_id"], actor) for d in docs])
+    return sum([await revoke_token(auth, token_id, actor) for token_id in await auth.tokens.live_ids_of_run(run_id)])
 
 
 async def list_tokens(auth: AuthStore, *, user_id: str | None = None, run_id: str | None = None,
                       include_revoked: bool = False) -> list[dict[str, Any]]:
     """Tokens (as :func:`token_json`), newest first, of one user (owned or issued) and/or one run."""
-    query: dict[str, Any] = {}
-    if user_id is not None:
-        query["user_id"] = user_id
-    if run_id is not None:
-        query["run_id"] = run_id
-    if not include_revoked:
-        query["revoked"] = False
-    docs = await auth.tokens.find_list(query, sort=[("created_at", -1), ("_id", 1)], projection={"hash": 0})
+    docs = await auth.tokens.listing(user_id=user_id, run_id=run_id, include_revoked=include_revoked)
     return [token_json(d) for d in docs]

@@ -16,8 +16,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from lakecache.core.errors import Conflict, InvalidArgument, NotFound
+from lakecache.core.vocabulary.clock import iso
 from lakecache.gateway.auth.audit import Actor
-from lakecache.gateway.auth.store import AuthStore, iso
+from lakecache.gateway.auth.store import AuthStore
+from lakecache.gateway.repositories.users import Flag
 
 #: A user name (the API's request models declare the same pattern).
 NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9._@-]{0,98}[a-z0-9])?$"
@@ -42,7 +44,7 @@ async def create_user(auth: AuthStore, name: str, actor: Actor, *, global_admin:
     doc = {"_id": uuid.uuid4().hex, "name": check_name(name), "global_admin": global_admin, "disabled": False,
            "created_at": auth.clock(), "created_by": actor.subject}
     try:
-        await auth.users.insert_one(doc)
+        await auth.users.add(doc)
     except Conflict:
         raise Conflict(f"a user named {name!r} already exists; pick another name") from None
     await auth.audit.record(actor, "user.created", "succeeded", target=f"user:{name}",
@@ -51,18 +53,14 @@ async def create_user(auth: AuthStore, name: str, actor: Actor, *, global_admin:
 
 
 async def get_user(auth: AuthStore, user_id: str) -> dict[str, Any]:
-    doc = await auth.users.find_one({"_id": user_id})
+    doc = await auth.users.get(user_id)
     if doc is None:
         raise NotFound(f"no user with id {user_id!r}")
     return doc
 
 
 async def find_user(auth: AuthStore, name: str) -> dict[str, Any] | None:
-    return await auth.users.find_one({"name": name})
-
-
-async def list_users(auth: AuthStore) -> list[dict[str, Any]]:
-    return await auth.users.find_list({}, sort=[("name", 1), ("_id", 1)])
+    return await auth.users.by_name(name)
 
 
 async def _keep_an_administrator(auth: AuthStore, doc: dict[str, Any]) -> None:
@@ -70,13 +68,12 @@ async def _keep_an_administrator(auth: AuthStore, doc: dict[str, Any]) -> None:
     # concurrent demotions may both pass this check; the admin-token bootstrap (a missing
     # ``<home>/admin-token`` when no administrator is left) is the way back.
     if doc["global_admin"] and not doc["disabled"]:
-        others = await auth.users.count_documents({"global_admin": True, "disabled": False, "_id": {"$ne": doc["_id"]}})
-        if others == 0:
+        if await auth.users.count_active_admins(besides=doc["_id"]) == 0:
             raise Conflict(f"{doc['name']!r} is the last active installation administrator; "
                            "make another user administrator first")
 
 
-async def _set_flag(auth: AuthStore, user_id: str, flag: str, value: bool, actor: Actor, event: str,
+async def _set_flag(auth: AuthStore, user_id: str, flag: Flag, value: bool, actor: Actor, event: str,
                     then: Callable[[], Awaitable[str | None]] | None = None) -> bool:
     """Set ``flag``; ``then`` runs after the change and its answer becomes the change's audit reason."""
     doc = await get_user(auth, user_id)
@@ -84,9 +81,9 @@ async def _set_flag(auth: AuthStore, user_id: str, flag: str, value: bool, actor
         return False
     if (flag, value) in (("global_admin", False), ("disabled", True)):
         await _keep_an_administrator(auth, doc)
-    result = await auth.users.update_one({"_id": user_id, flag: not value}, {"$set": {flag: value}})
+    changed = await auth.users.set_flag(user_id, flag, value)
     reason = await then() if then is not None else None
-    if result.modified == 0:
+    if not changed:
         return False  # a concurrent call made the same change (and recorded it)
     await auth.audit.record(actor, event, "succeeded", target=f"user:{doc['name']}", reason=reason)
     return True
@@ -118,6 +115,4 @@ async def set_disabled(auth: AuthStore, user_id: str, disabled: bool, actor: Act
 async def _revoke_every_token(auth: AuthStore, user_id: str, actor: Actor) -> int:
     """Revoke the live tokens of the user and the job tokens they issued (both name them as
     ``user_id``); how many."""
-    result = await auth.tokens.update_many({"user_id": user_id, "revoked": False}, {"$set": {
-        "revoked": True, "revoked_at": auth.clock(), "revoked_by": actor.subject}})
-    return result.modified
+    return await auth.tokens.revoke_all_of(user_id, at=auth.clock(), by=actor.subject)

@@ -1,8 +1,8 @@
-"""Bus handlers that keep the copy-status read model: the cacher's facts about copies.
+"""Bus handlers that keep the read models: the cacher's facts about copies and volumes.
 
-Plain functions of the event and the read models (``view`` for copies, ``volumes`` for the
-sites' volumes); ``bootstrap`` binds them once. Each fact is applied with
-its event time, so redelivered and reordered facts settle on the newest (see ``status.py``).
+Plain functions of the event and the read model they name (``view`` for copies, ``volumes`` for
+the sites' volumes); ``bootstrap`` binds them once. Each fact is applied with its event time, so
+redelivered and reordered facts settle on the newest (see ``status.py``).
 """
 
 from __future__ import annotations
@@ -16,10 +16,8 @@ from lakecache.core.contracts.cache import (
     CacheReady,
     VolumeReported,
 )
-from lakecache.gateway.copies.status import CopyStatusView
-from lakecache.gateway.copies.volumes import SiteVolumesView
-
-_PROGRESS = ("files_done", "files_total", "bytes_done", "bytes_total", "rate_bytes_per_s", "eta_seconds")
+from lakecache.gateway.copies.status import CopyStatusView, progress_fields, ready_fields
+from lakecache.gateway.repositories.site_volumes import SiteVolumeRepository
 
 
 async def on_progress(event: Event[CacheFillProgress], view: CopyStatusView) -> None:
@@ -27,19 +25,15 @@ async def on_progress(event: Event[CacheFillProgress], view: CopyStatusView) -> 
     if p.project is None:
         return  # from before copies were per project: it cannot say whose copy it is
     await view.apply_volume_fact(site=p.site, project=p.project, commit_id=p.commit_id, volume=p.volume,
-                                 at=event.time, fields={
-        "state": "filling", "files_done": p.files_done, "files_total": p.files_total, "bytes_done": p.bytes_done,
-        "bytes_total": p.bytes_total, "rate_bytes_per_s": p.rate_bytes_per_s, "eta_seconds": p.eta_seconds,
-        "error": None})
+                                 at=event.time, fields={"state": "filling", **progress_fields(p.progress()),
+                                                        "error": None})
 
 
 async def on_ready(event: Event[CacheReady], view: CopyStatusView) -> None:
     r = event.data
-    await view.apply_volume_fact(
-        site=r.site, project=r.project, commit_id=r.commit_id, volume=r.volume, at=event.time,
-        fields={"state": "ready", "path": r.path, "files_done": r.files, "files_total": r.files,
-                "bytes_done": r.size_bytes, "bytes_total": r.size_bytes, "rate_bytes_per_s": None,
-                "eta_seconds": None, "error": None})
+    await view.apply_volume_fact(site=r.site, project=r.project, commit_id=r.commit_id, volume=r.volume,
+                                 at=event.time, fields={"state": "ready", "path": r.path,
+                                                        **ready_fields(r.files, r.size_bytes), "error": None})
 
 
 async def on_failed(event: Event[CacheFailed], view: CopyStatusView) -> None:
@@ -48,6 +42,7 @@ async def on_failed(event: Event[CacheFailed], view: CopyStatusView) -> None:
         await view.record_failure(site=f.site, project=f.project, commit_id=f.commit_id, reason=f.reason,
                                   retryable=f.retryable, at=event.time)
         return
+    # The progress stays: how far the fill got before it failed.
     await view.apply_volume_fact(site=f.site, project=f.project, commit_id=f.commit_id, volume=f.volume,
                                  at=event.time, fields={"state": "failed", "error": f.reason,
                                                         "retryable": f.retryable, "path": None})
@@ -59,7 +54,7 @@ async def on_evicted(event: Event[CacheEvicted], view: CopyStatusView) -> None:
         return
     await view.apply_volume_fact(site=e.site, project=e.project, commit_id=e.commit_id, volume=e.volume,
                                  at=event.time, fields={"state": "evicted", "path": None, "evicted_reason": e.reason,
-                                                        **dict.fromkeys(_PROGRESS)})
+                                                        **progress_fields(None)})
 
 
 async def on_pin_changed(event: Event[CachePinChanged], view: CopyStatusView) -> None:
@@ -68,7 +63,7 @@ async def on_pin_changed(event: Event[CachePinChanged], view: CopyStatusView) ->
                           at=event.time)
 
 
-async def on_volume_reported(event: Event[VolumeReported], volumes: SiteVolumesView) -> None:
+async def on_volume_reported(event: Event[VolumeReported], volumes: SiteVolumeRepository) -> None:
     r = event.data
     await volumes.report(site=r.site, volume=r.volume, at=event.time, fields=r.model_dump(exclude={"site", "volume"}))
 

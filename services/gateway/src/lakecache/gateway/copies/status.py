@@ -1,10 +1,14 @@
-"""One document per (site, project, commit): who asked for it, and each volume's copy as the
+"""One status per (site, project, commit): who asked for it, and each volume's copy as the
 events tell. A copy is one project's: another project's request for the same commit is another
-copy, with its own document.
+copy, with its own status.
 
 Events arrive at least once and out of order (progress and lifecycle facts travel on different
 topics), so each volume's entry keeps the time of the fact it reflects and only a newer fact
 replaces it: a late progress event never turns a ready copy back into a filling one.
+
+A volume's progress is the cacher's :class:`~lakecache.core.vocabulary.copies.FillProgress`,
+field for field, whether it came from ``cache.fill.progress`` or from the cacher's answer about
+a copy adopted on its first lookup (:meth:`CopyStatusView.seed`).
 
 The copy's overall state is computed when read (:func:`overall_state`), from the volumes and
 the latest request, so writers never have to agree on it.
@@ -20,15 +24,31 @@ from typing import Any
 
 from aiohttp import web
 
-from lakecache.core.errors import Conflict
-from lakecache.core.ports.docstore import Collection, DocumentStore
+from lakecache.core.contracts.cache import CacheRequested
+from lakecache.core.outbox import Outbox
+from lakecache.core.ports.docstore import DocumentStore
+from lakecache.core.vocabulary.clock import now
+from lakecache.core.vocabulary.copies import ACTIVE_STATES, SETTLED_STATES, FillProgress
+from lakecache.gateway.repositories.copy_status import CopyStatusRepository, status_id
+from lakecache.gateway.repositories.pages import Page
 
-COLLECTION = "copy_status"
-TERMINAL = frozenset({"ready", "failed", "evicted"})
+__all__ = ["COPY_STATUS_KEY", "PROGRESS_FIELDS", "TERMINAL", "CopyStatusView", "copy_status_of", "overall_state",
+           "progress_fields", "ready_fields", "status_id"]
+
+#: A copy in these states changes no more until someone asks again: live progress ends there.
+TERMINAL = frozenset(SETTLED_STATES)
+PROGRESS_FIELDS: tuple[str, ...] = tuple(FillProgress.model_fields)
 
 
-def status_id(site: str, project: str, commit_id: str) -> str:
-    return f"{site}/{project}/{commit_id}"
+def progress_fields(progress: FillProgress | None) -> dict[str, Any]:
+    """A volume entry's progress: the fill's, or none (every field null) when no fill runs."""
+    return progress.model_dump() if progress is not None else dict.fromkeys(PROGRESS_FIELDS)
+
+
+def ready_fields(files: int | None, size_bytes: int | None) -> dict[str, Any]:
+    """The progress of a ready copy: every file and byte of the commit there, nothing running."""
+    return {**progress_fields(None), "phase": "done", "files_done": files, "files_total": files,
+            "bytes_done": size_bytes, "bytes_total": size_bytes}
 
 
 def overall_state(doc: Mapping[str, Any]) -> str:
@@ -71,51 +91,44 @@ class StatusChanges:
 
 
 class CopyStatusView:
-    """The read model's collection and its writers (events, requests) and reader."""
+    """The read model: its writers (events, requests, adoption), its readers, and the streams
+    waiting for its changes."""
 
-    def __init__(self, collection: Collection) -> None:
-        self.collection = collection
+    def __init__(self, statuses: CopyStatusRepository) -> None:
+        self.statuses = statuses
         self.changes = StatusChanges()
 
     @classmethod
-    def open(cls, store: DocumentStore) -> CopyStatusView:
-        return cls(store.collection(COLLECTION))
+    def open(cls, store: DocumentStore, outbox: Outbox) -> CopyStatusView:
+        """Bind to ``store`` (no I/O); cache requests are announced through ``outbox``."""
+        return cls(CopyStatusRepository(store, outbox))
 
     async def create_indexes(self) -> None:
-        # A project's copies, most recently changed first (``GET /projects/{project}/copies``).
-        await self.collection.create_index([("project", 1), ("updated_at", -1), ("_id", 1)])
+        await self.statuses.create_indexes()
 
     async def drop_old_layout(self) -> int:
         """Delete documents kept one per (site, commit), before copies were per project: nothing
         reads them any more, and they would list a copy twice. A read model loses nothing: a copy
         is adopted again from its cacher on its first lookup."""
-        old = [doc["_id"] async for doc in self.collection.find(projection={"_id": 1}) if doc["_id"].count("/") == 1]
-        for key in old:
-            await self.collection.delete_one({"_id": key})
-        return len(old)
+        return await self.statuses.drop_old_layout()
 
     async def get(self, site: str, project: str, commit_id: str) -> dict[str, Any] | None:
-        return await self.collection.find_one({"_id": status_id(site, project, commit_id)})
+        return await self.statuses.get(site, project, commit_id)
 
-    async def _ensure(self, key: str, identity: Mapping[str, Any]) -> None:
-        try:
-            await self.collection.update_one({"_id": key}, {"$setOnInsert": dict(identity)}, upsert=True)
-        except Conflict:
-            pass  # created concurrently: that is all this wanted
+    async def page(self, project: str, *, site: str | None, limit: int, cursor: str | None) -> Page:
+        """A page of the project's copies, most recently changed first."""
+        return await self.statuses.page(project, site=site, limit=limit, cursor=cursor)
 
-    async def _changed(self, key: str, at: datetime, fields: Mapping[str, Any]) -> None:
-        await self.collection.update_one({"_id": key}, {"$set": dict(fields), "$max": {"updated_at": at},
-                                                        "$inc": {"version": 1}})
-        self.changes.notify(key)
+    def _changed(self, site: str, project: str, commit_id: str, changed: bool = True) -> None:
+        if changed:
+            self.changes.notify(status_id(site, project, commit_id))
 
-    async def record_request(self, *, site: str, commit_id: str, project: str, dataset_id: str, dataset: str,
-                             request_id: str, requester: str, at: datetime | None = None) -> None:
-        at = at or datetime.now(UTC)
-        key = status_id(site, project, commit_id)
-        await self._ensure(key, {"site": site, "project": project, "commit_id": commit_id, "volumes": {},
-                                 "version": 0})
-        await self._changed(key, at, {"dataset_id": dataset_id, "dataset": dataset, "requested_at": at,
-                                      "request_id": request_id, "requested_by": requester})
+    async def record_request(self, command: CacheRequested, at: datetime | None = None) -> None:
+        """Record a cache request the gateway accepted and send the cacher ``command`` with it."""
+        site, project, commit_id = command.site, command.project, command.commit_id
+        await self.statuses.add(site, project, commit_id, {})
+        changed = await self.statuses.note_request(command, at=at or now())
+        self._changed(site, project, commit_id, changed)
 
     async def apply_volume_fact(self, *, site: str, project: str, commit_id: str, volume: str, at: datetime,
                                 fields: Mapping[str, Any]) -> None:
@@ -124,55 +137,45 @@ class CopyStatusView:
         Facts only update copies this model already has (requested through the gateway, or
         adopted from the cacher by :meth:`seed`): a fact about a copy nobody asked the gateway
         for leaves no trace until someone looks it up."""
-        key = status_id(site, project, commit_id)
-        path = f"volumes.{volume}"
-        newer = {"$and": [{"_id": key},
-                          {"$or": [{f"{path}.at": {"$exists": False}}, {f"{path}.at": {"$lte": at}}]}]}
-        entry = {f"{path}.{name}": value for name, value in {**fields, "at": at}.items()}
-        result = await self.collection.update_one(newer, {"$set": entry, "$max": {"updated_at": at},
-                                                          "$inc": {"version": 1}})
-        if result.matched:
-            self.changes.notify(key)
+        changed = await self.statuses.set_volume(site, project, commit_id, volume, at=at, fields=fields)
+        self._changed(site, project, commit_id, changed)
 
     async def set_pinned(self, *, site: str, project: str, commit_id: str, volume: str, pinned: bool,
                          at: datetime) -> None:
-        key = status_id(site, project, commit_id)
-        result = await self.collection.update_one(
-            {"_id": key, f"volumes.{volume}": {"$exists": True}},
-            {"$set": {f"volumes.{volume}.pinned": pinned}, "$max": {"updated_at": at}, "$inc": {"version": 1}})
-        if result.matched:
-            self.changes.notify(key)
+        changed = await self.statuses.set_pinned(site, project, commit_id, volume, pinned=pinned, at=at)
+        self._changed(site, project, commit_id, changed)
 
     async def record_failure(self, *, site: str, project: str, commit_id: str, reason: str, retryable: bool,
                              at: datetime) -> None:
         """A refusal before any volume was chosen (unknown volume, a forged source)."""
-        key = status_id(site, project, commit_id)
-        result = await self.collection.update_one(
-            {"_id": key},
-            {"$set": {"failure": {"reason": reason, "retryable": retryable, "at": at}}, "$max": {"updated_at": at},
-             "$inc": {"version": 1}})
-        if result.matched:
-            self.changes.notify(key)
+        changed = await self.statuses.set_failure(site, project, commit_id, reason=reason, retryable=retryable,
+                                                  at=at)
+        self._changed(site, project, commit_id, changed)
 
     async def seed(self, copy: Mapping[str, Any]) -> dict[str, Any] | None:
-        """Adopt a copy the cacher knows and this model does not (made before the gateway ran):
-        its ``public_copy`` JSON becomes the volume's entry."""
-        at = _parse_time(copy.get("updated_at")) or datetime.now(UTC)
-        progress = copy.get("progress") or {}
-        await self._ensure(status_id(copy["site"], copy["project"], copy["commit_id"]), {
-            "site": copy["site"], "commit_id": copy["commit_id"], "volumes": {}, "version": 0,
-            "project": copy["project"], "dataset_id": copy["dataset_id"], "dataset": copy["dataset"]})
-        await self.apply_volume_fact(
-            site=copy["site"], project=copy["project"], commit_id=copy["commit_id"], volume=copy["volume"], at=at,
-            fields={"state": copy["state"], "path": copy.get("path"), "error": (copy.get("error") or {}).get(
-                "reason") if isinstance(copy.get("error"), dict) else copy.get("error"),
-                    "pinned": bool(copy.get("pinned")), **_progress_fields(progress)})
-        return await self.get(copy["site"], copy["project"], copy["commit_id"])
+        """Adopt a copy the cacher knows and this model does not (made before the gateway ran,
+        or requested without it): its ``public_copy`` JSON becomes the volume's entry, the fill's
+        progress as the cacher answered it."""
+        site, project, commit_id = copy["site"], copy["project"], copy["commit_id"]
+        await self.statuses.add(site, project, commit_id, {"dataset_id": copy["dataset_id"],
+                                                           "dataset": copy["dataset"]})
+        await self.apply_volume_fact(site=site, project=project, commit_id=commit_id, volume=copy["volume"],
+                                     at=_parse_time(copy.get("updated_at")) or now(), fields=_adopted(copy))
+        return await self.get(site, project, commit_id)
 
 
-def _progress_fields(progress: Mapping[str, Any]) -> dict[str, Any]:
-    names = ("files_done", "files_total", "bytes_done", "bytes_total", "rate_bytes_per_s", "eta_seconds")
-    return {name: progress[name] for name in names if progress.get(name) is not None}
+def _adopted(copy: Mapping[str, Any]) -> dict[str, Any]:
+    """A volume entry from the cacher's copy JSON, as the events of its state would have made it."""
+    error = copy.get("error")
+    fields = {"state": copy["state"], "path": copy.get("path"), "pinned": bool(copy.get("pinned")),
+              "error": error.get("reason") if isinstance(error, dict) else error}
+    if isinstance(error, dict) and "retryable" in error:
+        fields["retryable"] = error["retryable"]
+    if copy["state"] in ACTIVE_STATES and copy.get("progress") is not None:
+        fields.update(progress_fields(FillProgress.model_validate(copy["progress"])))
+    elif copy["state"] == "ready":
+        fields.update(ready_fields(copy.get("files"), copy.get("size_bytes")))
+    return fields
 
 
 def _parse_time(text: Any) -> datetime | None:

@@ -9,5 +9,6 @@
   characters, body size (problem+json 413) and JSON nesting.
 * ``openapi`` / ``docs_page`` — the OpenAPI 3.1 document and its HTML rendering.
 * ``problems`` — RFC 9457 problem documents: the model, validation errors, size limits.
-* ``pagination`` — keyset cursors over document-store listings.
+
+Listings page with keyset cursors kept by the repositories (``lakecache.gateway.repositories.pages``).
 """

@@ -7,8 +7,9 @@ OpenAPI document, so the three cannot disagree.
 * :meth:`Registry.policy` — the gateway's route policy plus the public operations' paths;
 * :func:`~lakecache.gateway.http.openapi.openapi_document` — reads the same operations.
 
-Proxied routes of the catalog, cacher and evictor will be operations too (their handler a
-forwarder, their models the backend's contract), so they get the same three for free.
+The forwarded routes of the catalog, cacher and evictor are operations too (their handler a
+forwarder, their models the backend's contract: ``lakecache.gateway.api.backends``), so they get
+the same three.
 """
 
 from __future__ import annotations

@@ -10,25 +10,25 @@ cacher sends. The tests validate real responses of the service against them
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, Field, StrictInt, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, model_validator
 
 from lakecache.core.contracts.fields import CommitId, Id, Slug
+from lakecache.core.vocabulary import copies
+from lakecache.core.vocabulary.copies import CopyState
+from lakecache.core.vocabulary.eviction import (
+    DEFAULT_HIGH_WATERMARK,
+    DEFAULT_LOW_WATERMARK,
+    MAX_LEASE_SECONDS,
+    MAX_TTL_SECONDS,
+)
 from lakecache.gateway.api.backends import PageSize, Query, omittable, page_size
 from lakecache.gateway.api.common import Input, NextCursor
 from lakecache.gateway.http.limits import NO_CONTROL
 
-MAX_LEASE_SECONDS = 7 * 86400
-#: Longest idle TTL a volume may have (ten years): longer is no TTL at all, and a time that far
-#: ahead overflows the services' clocks.
-MAX_TTL_SECONDS = 10 * 365 * 86400
 #: Longest volume path: PATH_MAX (4096 bytes with its terminating NUL) on Linux.
 MAX_VOLUME_PATH = 4095
-#: The evictor's watermarks, which the cacher checks a volume's single given mark against.
-DEFAULT_HIGH_WATERMARK, DEFAULT_LOW_WATERMARK = 0.9, 0.75
-
-CopyState = Literal["requested", "filling", "ready", "failed", "evicting", "evicted"]
 SiteName = Annotated[Slug, Field(description="The site: a compute location whose cacher fills its cache volumes.")]
 VolumeName = Annotated[Slug, Field(description="A cache volume of the site.")]
 LeaseSeconds = Annotated[StrictInt, Field(ge=1, le=MAX_LEASE_SECONDS)]
@@ -167,15 +167,20 @@ class VolumePage(BaseModel):
     next_cursor: NextCursor
 
 
-class FillProgress(BaseModel):
-    phase: Literal["planning", "fetching", "linking", "done"] = Field(description="What the fill is doing.")
-    files: int = Field(description="Files in the commit.")
-    objects_done: int = Field(description="Objects fetched so far.")
-    objects_total: int = Field(description="Objects to fetch (content not already on the volume).")
-    bytes: int = Field(description="Bytes fetched so far.")
-    bytes_total: int = Field(description="Bytes to fetch.")
-    rate: float = Field(description="Bytes per second so far.")
-    eta: float | None = Field(description="Seconds left, estimated; null while unknown.")
+class FillProgress(copies.FillProgress):
+    """The running fill's progress: every field of the one progress model
+    (``lakecache.core.vocabulary.copies.FillProgress``) and no other, so an answer of a cacher
+    that names progress otherwise is refused rather than read as zeros."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _every_field(cls, data: Any) -> Any:
+        missing = [name for name in cls.model_fields if isinstance(data, dict) and name not in data]
+        if missing:
+            raise ValueError(f"the progress lacks {', '.join(missing)}")
+        return data
 
 
 class FillFailure(BaseModel):

@@ -13,17 +13,15 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, StrictInt
 
+from lakecache.core.contracts.cache import EvictionReason
 from lakecache.core.contracts.fields import Slug
+from lakecache.core.vocabulary.eviction import MAX_TTL_SECONDS
 from lakecache.gateway.api.backends.cacher_models import CopyPath, SitePath
 from lakecache.gateway.api.common import Input
 
-__all__ = ["CopyEviction", "CopyPath", "EvictionDecision", "ExplainQuery", "LiveLease", "SiteEviction", "SitePath",
-           "TtlChanged", "TtlOverride", "VolumeSummary", "VolumeWatermarks"]
+__all__ = ["MAX_TTL_SECONDS", "CopyEviction", "CopyPath", "EvictionDecision", "ExplainQuery", "LiveLease",
+           "SiteEviction", "SitePath", "TtlChanged", "TtlOverride", "VolumeSummary", "VolumeWatermarks"]
 
-EvictionReason = Literal["ttl-expired", "capacity", "manual"]
-#: The evictor's ``MAX_TTL_SECONDS`` (``lakecache.evictor.policy.settings``; ten years): the gateway
-#: does not depend on the evictor's package, and ``tests/evictor/test_api.py`` checks they agree.
-MAX_TTL_SECONDS = 10 * 365 * 86400
 #: ``unseen``: leases, reads or pins were seen but no ``cache.ready`` yet.
 KnownStatus = Literal["unseen", "ready", "evicted"]
 

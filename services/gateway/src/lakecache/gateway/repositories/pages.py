@@ -1,8 +1,9 @@
-"""Keyset cursors: stable pages over a sorted listing, whatever is inserted meanwhile.
+"""Keyset pages: stable pages over a sorted listing, whatever is inserted meanwhile.
 
 A listing is sorted on a few fields ending with ``_id``; a page ends at its last document, and
 the cursor is that document's sort values, so the next page is "what sorts after it" — an
-indexed range query, unlike ``skip`` which rescans and shifts when documents are added.
+indexed range query, unlike ``skip`` which rescans and shifts when documents are added. Each
+repository declares the order of its listings next to the index that serves it.
 
 The cursor is opaque to clients (URL-safe base64 of JSON) and names its listing, so one from
 another listing is refused with a message instead of silently returning a wrong page.
@@ -19,22 +20,25 @@ from datetime import datetime
 from typing import Any
 
 from lakecache.core.errors import InvalidArgument
-from lakecache.core.ports.docstore import Collection, Document
+from lakecache.core.ports.docstore import Collection, Document, Filter
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 #: Long enough for any cursor this module writes (a few sort values), short enough to refuse junk.
 MAX_CURSOR = 512
 
+#: One page of a listing and the cursor of the next (None on the last page).
+Page = tuple[list[Document], str | None]
+
 
 @dataclass(frozen=True)
 class Keyset:
-    """The sort of one listing: ``name`` (to tell cursors apart) and ``(field, 1 | -1)`` pairs."""
+    """The order of one listing: ``name`` (to tell cursors apart) and ``(field, 1 | -1)`` pairs."""
 
     name: str
     sort: tuple[tuple[str, int], ...]
 
-    def after(self, values: Sequence[Any]) -> dict[str, Any]:
+    def after(self, values: Sequence[Any]) -> Filter:
         """The filter selecting the documents that sort after ``values``."""
         branches = []
         for i, (name, direction) in enumerate(self.sort):
@@ -62,6 +66,13 @@ class Keyset:
         except (ValueError, TypeError, KeyError, binascii.Error, UnicodeDecodeError):
             raise invalid from None
 
+    def narrow(self, query: Filter, cursor: str | None) -> Filter:
+        """``query`` restricted to what sorts after ``cursor`` (``query`` itself without one)."""
+        if not cursor:
+            return query
+        boundary = self.after(self.decode(cursor))
+        return {"$and": [dict(query), boundary]} if query else boundary
+
 
 def _instant(text: Any) -> datetime:
     value = datetime.fromisoformat(text)
@@ -76,20 +87,12 @@ def _scalar(value: Any) -> str | int | float | bool:
     return value
 
 
-async def paginate(collection: Collection, query: Mapping[str, Any], keyset: Keyset, *, limit: int,
-                   cursor: str | None, projection: Mapping[str, Any] | None = None,
-                   ) -> tuple[list[Document], str | None]:
-    """One page of ``collection`` matching ``query`` in ``keyset`` order, and the next page's cursor
-    (``None`` on the last page)."""
-    if cursor:
-        boundary = keyset.after(keyset.decode(cursor))
-        query = {"$and": [dict(query), boundary]} if query else boundary
-    docs = await collection.find_list(query, sort=list(keyset.sort), limit=limit + 1, projection=projection)
-    return page_of(docs, keyset, limit)
-
-
-def page_of(docs: list[Document], keyset: Keyset, limit: int) -> tuple[list[Document], str | None]:
-    """``docs`` fetched with ``limit + 1`` as a page and its next cursor."""
+async def page(collection: Collection, query: Filter, keyset: Keyset, *, limit: int, cursor: str | None,
+               projection: Mapping[str, Any] | None = None) -> Page:
+    """One page of ``collection`` matching ``query`` in ``keyset`` order, and the next page's cursor."""
+    docs = await collection.find_list(keyset.narrow(query, cursor), sort=list(keyset.sort), limit=limit + 1,
+                                      projection=projection)
+    # One more than asked tells whether there is a next page.
     if len(docs) <= limit:
         return docs, None
     return docs[:limit], keyset.encode(docs[limit - 1])
