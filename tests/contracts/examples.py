@@ -23,6 +23,7 @@ from lakecache.core.contracts.cache import (
     CacheRequested,
     CacheSpaceRequested,
     VolumeReported,
+    VolumeWithdrawn,
 )
 from lakecache.core.contracts.catalog import CommitCreated, DatasetCreated, DatasetDeleted, TagMoved
 from lakecache.core.contracts.eviction import (
@@ -85,6 +86,9 @@ EXAMPLES: list[EventData] = [
                     by="ada", generation=4),
     VolumeReported(site="dgx-a", volume="nfs1", capacity_bytes=500_000_000_000, used_bytes=412_000_000_000,
                    ttl_seconds=86400, high_watermark=0.9, low_watermark=0.75),
+    VolumeWithdrawn(site="dgx-a", volume="nfs2",
+                    reason="volume path '/mnt/nfs2' may be written by other users (mode 777); only the cacher may "
+                           "write a cache volume: chmod go-w /mnt/nfs2 (jobs need only read access)"),
     EvictionTtlChanged(site="dgx-a", scope="dataset", target="ds-1", ttl_seconds=7 * 86400, changed_by="ada"),
     ManualEvictionRequested(request_id="req-7", site="dgx-a", volume="nfs1", commit_id=C1, requested_by="user:ada",
                             project="vision"),

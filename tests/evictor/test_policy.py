@@ -30,6 +30,7 @@ from lakecache.evictor.policy import (
     Tick,
     TtlChanged,
     VolumeReported,
+    VolumeWithdrawn,
     apply,
     decision_id,
     explain,
@@ -39,6 +40,7 @@ from lakecache.evictor.settings import EvictorSection
 SITE, VOLUME, PROJECT = "dgx", "fast", "team"
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
 SECOND, MINUTE, HOUR, DAY = timedelta(seconds=1), timedelta(minutes=1), timedelta(hours=1), timedelta(days=1)
+WITHDRAWN = "volume path '/mnt/fast' is the same directory as volume 'nfs1' (/mnt/fast)"
 
 
 def at(span: timedelta = timedelta(0)) -> datetime:
@@ -78,6 +80,9 @@ class Site:
 
     def tick(self, when):
         return self(Tick(SITE, when))
+
+    def withdraw(self, when, reason=WITHDRAWN, volume=VOLUME):
+        return self(VolumeWithdrawn(SITE, volume, reason, when))
 
     def evicted(self, decision: Decision, when, freed=None):
         freed = decision.facts["bytes_fetched"] if freed is None else freed
@@ -483,6 +488,49 @@ def test_nothing_eligible_is_reported_once_per_tick_not_per_copy():
     assert isinstance(request, NothingEligible) and request.bytes_wanted == 500 - 50 - 150
 
 
+# --- withdrawn volumes ----------------------------------------------------------------------------------------
+
+
+def test_no_copy_on_a_withdrawn_volume_is_decided_until_the_volume_is_reported_again():
+    site = filled()  # 950 of 1000 used: above the high watermark
+    assert site.withdraw(at(5 * SECOND)) == []
+    volume = site.state.volumes[VOLUME]
+
+    assert site.tick(at(2 * DAY)) == []  # idle past the TTL and over the watermark: nothing is decided
+    assert not volume.reclaiming
+    [declined] = site.evict("a", at(2 * DAY + SECOND))
+    assert isinstance(declined, EvictionDeclined)
+    assert declined.explanation.endswith(f"refused: its volume is withdrawn: {WITHDRAWN}")
+    [blocked] = site(SpaceNeeded(SITE, VOLUME, 500, "fill-1", at(2 * DAY + 2 * SECOND)))
+    assert isinstance(blocked, NothingEligible) and f"the volume is withdrawn: {WITHDRAWN}" in blocked.explanation
+    answer = site.explain("a", at(2 * DAY + 3 * SECOND))
+    assert answer["verdict"] == f"kept: its volume is withdrawn: {WITHDRAWN}"
+
+    [reclaimed] = site.report(at(2 * DAY + 4 * SECOND), capacity=1000, used=950)  # usable again
+    assert volume.withdrawn is None and volume.reclaiming
+    assert (reclaimed.commit_id, reclaimed.reason) == ("a", "capacity")
+    assert decided(site.tick(at(2 * DAY + 5 * SECOND))) == ["b", "c", "d"]  # idle past their TTL
+
+
+def test_the_newest_of_a_volumes_reports_and_withdrawals_says_whether_it_is_usable():
+    site = Site()
+    site.report(at(10 * SECOND))
+    site.ready("a", at(11 * SECOND))
+    volume = site.state.volumes[VOLUME]
+
+    site.withdraw(at(5 * SECOND))  # older than the report: the volume was usable after it
+    assert volume.withdrawn is None
+    site.withdraw(at(20 * SECOND), reason="first")
+    site.report(at(15 * SECOND))  # a report older than the withdrawal, late: it stays withdrawn
+    site.withdraw(at(18 * SECOND), reason="older")
+    assert (volume.withdrawn, volume.withdrawn_at) == ("first", at(20 * SECOND))
+    assert site.tick(at(2 * DAY)) == []
+
+    site.report(at(2 * DAY + SECOND))
+    assert volume.withdrawn is None
+    assert decided(site.tick(at(2 * DAY + 2 * SECOND))) == ["a"]
+
+
 # --- pacing: pending, lost and refused decisions ----------------------------------------------------------
 
 
@@ -721,6 +769,10 @@ def facts_of_every_kind() -> list:
         EvictionRefused(SITE, VOLUME, PROJECT, "b", "unknown-decision", "pinned", at(DAY + SECOND)),
         CopyEvicted(SITE, VOLUME, PROJECT, "a", "d-a", 300, at(DAY + 2 * SECOND)),
         Tick(SITE, at(2 * DAY)),
+        VolumeWithdrawn(SITE, VOLUME, WITHDRAWN, at(2 * DAY + SECOND)),
+        Tick(SITE, at(3 * DAY)),
+        VolumeReported(SITE, VOLUME, 1000, 900, None, None, None, at(3 * DAY + SECOND)),
+        Tick(SITE, at(4 * DAY)),
     ]
 
 

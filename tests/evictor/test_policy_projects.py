@@ -37,6 +37,7 @@ from lakecache.evictor.policy import (
     Tick,
     TtlChanged,
     VolumeReported,
+    VolumeWithdrawn,
     apply,
     explain,
 )
@@ -79,6 +80,8 @@ def fact_of(state: SiteState, index: int, at: datetime, action: tuple) -> Any:
     if kind == "report":
         volume, ttl = args
         return VolumeReported(SITE, volume, CAPACITY, 0, ttl, None, None, at)
+    if kind == "withdraw":
+        return VolumeWithdrawn(SITE, args[0], "it breaks the volume rules", at)
     if kind == "ttl":
         scope, target, ttl = args
         return TtlChanged(SITE, scope, target, ttl, at)
@@ -124,7 +127,7 @@ def play(actions: list[tuple], policy: PolicySettings, *, skip: str | None = Non
     state, decided, last = SiteState(SITE), [], T0
     for index, (at, action) in enumerate(timed(actions)):
         last = at
-        if action[0] not in ("tick", "report", "ttl") and action[1] == skip:
+        if action[0] not in ("tick", "report", "withdraw", "ttl") and action[1] == skip:
             continue
         fact = fact_of(state, index, at, action)
         if fact is not None:
@@ -153,6 +156,7 @@ site_wide = st.one_of(
     st.tuples(st.just("tick"), st.sampled_from([1, 30, 200, 301, 650, 3600])),
     st.tuples(st.just("tick"), st.sampled_from([1, 30, 200, 301, 650, 3600])),
     st.tuples(st.just("report"), volumes, st.sampled_from([None, 300, 1200])),
+    st.tuples(st.just("withdraw"), volumes),
     st.tuples(st.just("ttl"), st.just("commit"), commits, st.sampled_from([None, 120, 2000])),
     st.tuples(st.just("ttl"), st.just("dataset"), st.builds(dataset, projects, commits),
               st.sampled_from([None, 120, 2000])),

@@ -3,7 +3,9 @@
 The simulated cacher is the ground truth: it holds copies, leases, pins and usage, emits the
 facts the real one would (strictly increasing times, as one clock stamps them), and executes
 decisions with the real cacher's compare-and-swap (refusing a pinned, leased or changed copy,
-freeing ``bytes_fetched``). The properties are checked against its truth, not the policy's view.
+freeing ``bytes_fetched``). It may withdraw a volume (as the real one does with a volume it
+refuses at start) and then neither fills it nor reports it until a report makes it usable again.
+The properties are checked against its truth, not the policy's view.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from lakecache.evictor.policy import (
     Tick,
     TtlChanged,
     VolumeReported,
+    VolumeWithdrawn,
     apply,
 )
 
@@ -90,6 +93,7 @@ class World:
         self.used = dict.fromkeys(VOLUMES, BASE_USED)
         self.volume_ttl: dict[str, int | None] = dict.fromkeys(VOLUMES)
         self.marks: dict[str, tuple[float | None, float | None]] = dict.fromkeys(VOLUMES, (None, None))
+        self.withdrawn: dict[str, bool] = dict.fromkeys(VOLUMES, False)
         self.overrides: dict[str, dict[str, int | None]] = {"commit": {}, "dataset": {}}
         self.log: list[tuple[object, list]] = []
         self.lost: dict[tuple[str, str], datetime] = {}  # commands dropped, by copy: when decided
@@ -110,14 +114,23 @@ class World:
         return [lease for lease in self.leases if lease.key == key and lease.live(now)]
 
     def evictable(self, key: tuple[str, str], now: datetime) -> bool:
+        """Whether the policy may decide the copy: ready, unprotected, on a volume in use."""
         copy = self.copies.get(key)
-        return bool(copy and copy.ready and not copy.pinned and not self.live_leases(key, now))
+        return bool(copy and copy.ready and not copy.pinned and not self.live_leases(key, now)
+                    and not self.withdrawn[key[0]])
 
     def report(self, volume: str) -> None:
+        self.withdrawn[volume] = False  # a report says the volume is usable (again)
         self.emit(VolumeReported(SITE, volume, CAPACITY, self.used[volume], self.volume_ttl[volume],
                                  *self.marks[volume], self.stamp()))
 
+    def withdraw(self, volume: str) -> None:
+        self.withdrawn[volume] = True
+        self.emit(VolumeWithdrawn(SITE, volume, "it breaks the volume rules", self.stamp()))
+
     def fill(self, volume: str, commit: str) -> None:
+        if self.withdrawn[volume]:
+            return  # the cacher never fills a volume it withdrew
         key, size = (volume, commit), FETCHED[commit]
         current = self.copies.setdefault(key, TrueCopy())
         if current.ready:  # answering one more request for a ready copy
@@ -178,6 +191,7 @@ class World:
         copy = self.copies.get(key)
         assert copy is not None and copy.ready, f"decided {key}, which is not ready"
         assert not copy.pinned, f"decided pinned copy {key}"
+        assert not self.withdrawn[decision.volume], f"decided {key} on withdrawn volume {decision.volume}"
         assert not self.live_leases(key, self.now), f"decided leased copy {key}"
         assert decision.dry_run == self.policy.dry_run
         if decision.reason == "capacity" and not decision.dry_run:
@@ -322,6 +336,8 @@ class World:
                                                                  self.stamp())))
         elif kind == "report":
             self.report(args[0])
+        elif kind == "withdraw":
+            self.withdraw(args[0])
         elif kind == "policy":
             volume, ttl, marks = args
             self.volume_ttl[volume], self.marks[volume] = ttl, marks
@@ -369,6 +385,7 @@ action = st.one_of(
     st.tuples(st.just("pin"), which, st.booleans()),
     st.tuples(st.just("need"), volumes, st.sampled_from([100, 400, 900])),
     st.tuples(st.just("report"), volumes),
+    st.tuples(st.just("withdraw"), volumes),
     st.tuples(st.just("policy"), volumes, st.sampled_from([None, 300, 1200]),
               st.sampled_from([(None, None), (0.6, 0.4), (0.8, 0.8)])),
     st.tuples(st.just("ttl"), st.sampled_from(["commit", "dataset"]), st.integers(0, 4), ttls),

@@ -8,11 +8,18 @@ from datetime import UTC, datetime
 import pytest
 
 from lakecache.core.contracts import Event, EventData
-from lakecache.core.contracts.cache import CacheEvicted, CacheEvictionRefused, CachePinChanged, CacheReady
+from lakecache.core.contracts.cache import (
+    CacheEvicted,
+    CacheEvictionRefused,
+    CachePinChanged,
+    CacheReady,
+    VolumeWithdrawn,
+)
 from lakecache.core.contracts.eviction import EvictionTtlChanged, ManualEvictionRequested
 from lakecache.core.contracts.usage import DatasetRead, LeaseAcquired, LeaseReleased, LeaseRenewed
 from lakecache.evictor import policy, translate
-from lakecache.evictor.translate import event_of, fact_of
+from lakecache.evictor.translate import CONSUMED, event_of, fact_of
+from tests.contracts.examples import EXAMPLES
 
 AT = datetime(2025, 3, 1, tzinfo=UTC)
 C = "c" * 64
@@ -74,6 +81,19 @@ def test_a_ttl_change_above_the_maximum_is_ignored_and_one_at_it_applies(caplog)
         assert fact_of(change(policy.MAX_TTL_SECONDS + 1)) is None
     assert f"above the maximum of {policy.MAX_TTL_SECONDS}" in caplog.text
     assert fact_of(change(policy.MAX_TTL_SECONDS)).ttl_seconds == policy.MAX_TTL_SECONDS
+
+
+@pytest.mark.parametrize("model", CONSUMED, ids=lambda m: m.event_type)
+def test_every_consumed_event_type_becomes_a_policy_fact(model):
+    [example] = [data for data in EXAMPLES if type(data) is model]
+    fact = fact_of(event(example))
+    assert fact is not None, f"{model.event_type} is consumed but fact_of has no case for it"
+    assert (fact.site, fact.at) == (example.site, AT)
+
+
+def test_a_withdrawn_volume_becomes_a_fact_with_its_reason():
+    fact = fact_of(event(VolumeWithdrawn(site="dgx", volume="nfs2", reason="an alias of nfs1")))
+    assert fact == policy.VolumeWithdrawn(site="dgx", volume="nfs2", reason="an alias of nfs1", at=AT)
 
 
 def test_a_decision_becomes_a_command_naming_the_copys_project():

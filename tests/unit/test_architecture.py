@@ -77,20 +77,40 @@ def consumed_types() -> dict[str, set[str]]:
     return consumed
 
 
+def contract_names(tree: ast.Module) -> set[str]:
+    """The names a module imports from ``lakecache.core.contracts`` (payload classes, contract modules)."""
+    return {alias.asname or alias.name for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("lakecache.core.contracts")
+            for alias in node.names}
+
+
+def constructed_in(tree: ast.Module, names: set[str]) -> set[str]:
+    """Which of the payload class ``names`` the module constructs: a call of the class imported from
+    the contracts (``VolumeReported(...)``, ``cache.VolumeReported(...)``), not of a class that only
+    shares its name (the evictor's policy fact ``policy.VolumeReported(...)``)."""
+    imported = contract_names(tree)
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Name) and func.id in imported:
+                found.add(func.id)
+            elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in imported:
+                found.add(func.attr)
+    return found & names
+
+
 def constructed_event_classes() -> set[str]:
     """Names of event payload classes the source code constructs (a call of the class)."""
     names = {model.__name__ for model in EVENTS.types().values()}
-    found: set[str] = set()
-    for source in SOURCES:
-        for path in source.rglob("*.py"):
-            for node in ast.walk(ast.parse(path.read_text())):
-                if isinstance(node, ast.Call):
-                    func = node.func
-                    called = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) \
-                        else None
-                    if called in names:
-                        found.add(called)
-    return found
+    return {name for source in SOURCES for path in source.rglob("*.py")
+            for name in constructed_in(ast.parse(path.read_text()), names)}
+
+
+def test_a_class_that_only_shares_a_payloads_name_is_no_producer():
+    tree = ast.parse("from lakecache.evictor import policy\nfrom lakecache.core.contracts.cache import CacheReady\n"
+                     "policy.VolumeReported(site='s')\nCacheReady()\n")
+    assert constructed_in(tree, {"VolumeReported", "CacheReady"}) == {"CacheReady"}
 
 
 def test_every_consumed_event_type_has_a_producer():

@@ -46,3 +46,27 @@ async def test_a_fill_still_lacking_space_after_the_wait_fails_with_needed_and_f
         assert failed.retryable and "needs 50000 bytes" in failed.reason and "only 1000 were free" in failed.reason
         assert len(api.of(CacheSpaceRequested)) == 1
         assert (await api.copy(commit))["state"] == "failed"
+
+
+async def test_space_running_out_in_the_middle_of_a_fill_asks_for_what_the_fill_had_left(tmp_path, volume, free,
+                                                                                          monkeypatch):
+    import errno
+
+    from lakecache.cacher.fill import fetcher
+
+    files = {f"part-{i}.bin": os.urandom(20_000) for i in range(3)}
+    free[0] = 10**9  # enough when the fill plans; then the disk fills up under it
+
+    def disk_full(*args, **kwargs):
+        free[0] = 0
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(fetcher, "_write_at", disk_full)
+    settings = cacher_settings(tmp_path / "home", volume, space_wait_seconds=0.2, space_poll_seconds=0.05)
+    async with running_cacher(settings) as api:
+        commit = await api.commit(files)
+        rid = await api.request(commit)
+        await eventually(lambda: api.of(CacheFailed, rid), message="cache.failed")
+        [asked] = [e.data for e in api.of(CacheSpaceRequested)]
+        # What the fill still had to fetch (it fetched nothing), not a token byte.
+        assert asked.bytes_needed == 60_000

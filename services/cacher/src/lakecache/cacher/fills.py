@@ -129,7 +129,8 @@ class FillRunner:
         try:
             return await self._fill(doc, volume)
         except FillError as exc:
-            needed = _bytes_needed(exc, doc)
+            # How far it got is read now: ``doc`` is the copy as it was when the fill started.
+            needed = _bytes_needed(exc, await self._cacher.copies.progress_of(doc["_id"], doc["fill_id"]))
             if needed is None:
                 raise
         await self._request_space(doc, volume, needed)
@@ -142,7 +143,7 @@ class FillRunner:
         try:
             return await self._fill(doc, volume)
         except FillError as exc:
-            if _bytes_needed(exc, doc) is None:
+            if _bytes_needed(exc, None) is None:
                 raise
             free = await volumes.free_bytes(volume)
             raise FillError(f"commit {doc['commit_id']} needs {needed} bytes on volume {volume['name']} but only "
@@ -179,15 +180,15 @@ class FillRunner:
             log.warning("%s failed (retryable: %s): %s", key, exc.retryable, exc.reason)
 
 
-def _bytes_needed(exc: FillError, doc: dict[str, Any]) -> int | None:
-    """Bytes the fill needs when it failed for lack of space, else None."""
+def _bytes_needed(exc: FillError, progress: FillProgress | None) -> int | None:
+    """Bytes the fill needs when it failed for lack of space, else None; ``progress`` is how far
+    the fill got (what it still had to fetch is the best estimate of a mid-fill ENOSPC)."""
     if not exc.retryable:
         return None
     if exc.bytes_needed is not None:
         return exc.bytes_needed
-    # ENOSPC in the middle of a fill: what is left of the fill is the best estimate.
     cause = exc.__cause__
     if isinstance(cause, OSError) and cause.errno in NO_SPACE:
-        progress = doc.get("progress") or {}
-        return max(progress.get("bytes_total", 0) - progress.get("bytes_done", 0), 1)
+        left = progress.bytes_total - progress.bytes_done if progress is not None else 0
+        return max(left, 1)
     return None

@@ -7,7 +7,9 @@ process can write, not a system location, inside ``cacher.volume_roots`` when se
 no other volume and none of the cacher's own files. A settings volume that breaks them stops
 the start, naming it; a volume registered earlier through the API is checked again at every
 start and, when it breaks them now, is *refused*: kept in the registry (with the reason) but
-never filled, picked, or deleted from by an eviction, until an operator fixes it.
+never filled, picked, or deleted from by an eviction, until an operator fixes it. Its reports
+say so: a refused volume is announced withdrawn (``cache.volume.withdrawn``) instead of reported,
+so the evictor decides nothing about its copies and the gateway does not offer it.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from lakecache.cacher.settings import VolumeSetting
 from lakecache.cacher.storage import Cacher
 from lakecache.cacher.volume import VolumeLayout
 from lakecache.cacher.volume.rules import Place, check_placement, check_shape
-from lakecache.core.contracts.cache import VolumeReported
+from lakecache.core.contracts.cache import VolumeReported, VolumeWithdrawn
 from lakecache.core.errors import ConfigurationError, Conflict, InvalidArgument, LakeCacheError, NotFound
 from lakecache.core.vocabulary.clock import now
 from lakecache.core.vocabulary.eviction import DEFAULT_HIGH_WATERMARK, DEFAULT_LOW_WATERMARK
@@ -190,13 +192,22 @@ async def volume_json(cacher: Cacher, doc: dict[str, Any]) -> dict[str, Any]:
 
 
 async def report(cacher: Cacher, doc: dict[str, Any]) -> None:
-    """Tell the evictor this volume's capacity, usage and policy (best effort: reports repeat)."""
-    space = await asyncio.to_thread(VolumeLayout.at(doc["path"]).space)
-    try:
-        await cacher.publisher.emit(VolumeReported(
+    """Tell the evictor and the gateway this volume's capacity, usage and policy, or, for a refused
+    volume, that it is withdrawn and why (best effort: reports repeat, so a lost one is made good)."""
+    # Published directly, not through the outbox: a report states the volume as it is now and the
+    # next round repeats it, so one lost with a crash is corrected within volume_report_seconds.
+    if doc.get("refused"):
+        # Its space is not looked at: a refused volume may be an alias, or no longer mounted.
+        announcement: VolumeReported | VolumeWithdrawn = VolumeWithdrawn(
+            site=cacher.site, volume=doc["name"], reason=doc["refused"])
+    else:
+        space = await asyncio.to_thread(VolumeLayout.at(doc["path"]).space)
+        announcement = VolumeReported(
             site=cacher.site, volume=doc["name"], capacity_bytes=doc.get("capacity_bytes") or space.total_bytes,
             used_bytes=space.used_bytes, ttl_seconds=doc.get("ttl_seconds"),
-            high_watermark=doc.get("high_watermark"), low_watermark=doc.get("low_watermark")))
+            high_watermark=doc.get("high_watermark"), low_watermark=doc.get("low_watermark"))
+    try:
+        await cacher.publisher.emit(announcement)
     except LakeCacheError as exc:
         log.warning("volume %s not reported: %s", doc["name"], exc)
 

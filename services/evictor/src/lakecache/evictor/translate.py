@@ -22,6 +22,7 @@ from lakecache.core.contracts.cache import (
     CacheReady,
     CacheSpaceRequested,
     VolumeReported,
+    VolumeWithdrawn,
 )
 from lakecache.core.contracts.eviction import EvictionBlocked, EvictionTtlChanged, ManualEvictionRequested
 from lakecache.core.contracts.usage import DatasetRead, LeaseAcquired, LeaseReleased, LeaseRenewed
@@ -32,8 +33,9 @@ log = logging.getLogger(__name__)
 
 #: The event types the evictor consumes (everything else on its topics is skipped).
 CONSUMED: tuple[type[EventData], ...] = (
-    CacheReady, CacheEvicted, CacheEvictionRefused, CachePinChanged, VolumeReported, CacheSpaceRequested,
-    LeaseAcquired, LeaseRenewed, LeaseReleased, DatasetRead, EvictionTtlChanged, ManualEvictionRequested,
+    CacheReady, CacheEvicted, CacheEvictionRefused, CachePinChanged, VolumeReported, VolumeWithdrawn,
+    CacheSpaceRequested, LeaseAcquired, LeaseRenewed, LeaseReleased, DatasetRead, EvictionTtlChanged,
+    ManualEvictionRequested,
 )
 
 #: Event types already warned about (one warning each per process: a backlog of old events
@@ -77,6 +79,8 @@ def fact_of(event: Event[EventData]) -> policy.Fact | None:
                                          used_bytes=data.used_bytes, ttl_seconds=data.ttl_seconds,
                                          high_watermark=data.high_watermark, low_watermark=data.low_watermark,
                                          at=at)
+        case VolumeWithdrawn():
+            return policy.VolumeWithdrawn(site=data.site, volume=data.volume, reason=data.reason, at=at)
         case CacheSpaceRequested():  # about the volume, whichever project's fill needs the room
             return policy.SpaceNeeded(site=data.site, volume=data.volume, bytes_needed=data.bytes_needed,
                                       request_id=data.fill_id, at=at)

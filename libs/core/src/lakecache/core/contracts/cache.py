@@ -184,7 +184,8 @@ class CachePinChanged(EventData):
 @EVENTS.register
 class VolumeReported(EventData):
     """A volume's capacity, usage and eviction policy, as its cacher sees them now: sent when a
-    volume is registered and after every fill and eviction on it, and periodically."""
+    volume is registered and after every fill and eviction on it, and periodically. A report of a
+    volume that was withdrawn (``cache.volume.withdrawn``) says it is usable again."""
 
     event_type = "lakecache.cache.volume.reported"
 
@@ -195,3 +196,18 @@ class VolumeReported(EventData):
     ttl_seconds: int | None = Field(default=None, gt=0)
     high_watermark: float | None = Field(default=None, gt=0, le=1)
     low_watermark: float | None = Field(default=None, ge=0, lt=1)
+
+
+@EVENTS.register
+class VolumeWithdrawn(EventData):
+    """The cacher no longer uses this volume: it refused it at start (``reason``: which volume rule
+    it breaks now). Nothing is filled there, and evicting a copy recorded there deletes nothing on
+    disk, so consumers stop deciding about it and stop offering it. Sent instead of
+    ``cache.volume.reported`` (at start, then periodically) until the volume is usable again,
+    which its next ``cache.volume.reported`` says."""
+
+    event_type = "lakecache.cache.volume.withdrawn"
+
+    site: Slug
+    volume: Slug
+    reason: str = Field(min_length=1)

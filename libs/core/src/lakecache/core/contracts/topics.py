@@ -98,6 +98,8 @@ ROUTES: dict[str, Topic] = {
     "lakecache.cache.eviction.refused": CACHE_EVENTS,
     "lakecache.cache.pin.changed": CACHE_EVENTS,
     "lakecache.cache.volume.reported": CACHE_EVENTS,
+    # With the reports, on one key: a withdrawal and the report that ends it must not overtake each other.
+    "lakecache.cache.volume.withdrawn": CACHE_EVENTS,
     "lakecache.eviction.ttl.changed": EVICTION,
     "lakecache.eviction.manual.requested": EVICTION,
     "lakecache.eviction.blocked": EVICTION,

@@ -218,7 +218,11 @@ async def _fetch_all(fetcher: Fetcher, plan: FillPlan, progress: ProgressTracker
     except BaseExceptionGroup as group_error:
         # Report the first failure as it happened; the others are consequences or duplicates.
         fill_errors = group_error.subgroup(FillError)
-        raise (fill_errors.exceptions[0] if fill_errors else group_error.exceptions[0]) from None
+        first = fill_errors.exceptions[0] if fill_errors else group_error.exceptions[0]
+        # Not ``from None``: that would erase the error's own cause (an ENOSPC tells how much
+        # space to ask for); only the group around it is noise.
+        first.__suppress_context__ = True
+        raise first
 
 
 def _build_and_publish(

@@ -166,6 +166,13 @@ class CopyRepository:
         await self._copies.update_one({"_id": key, "fill_id": fill_id, "state": "filling"},
                                       {"$set": {"progress": progress.model_dump(mode="json")}})
 
+    async def progress_of(self, key: str, fill_id: str) -> FillProgress | None:
+        """How far fill ``fill_id`` of the copy got, as last recorded; None when it recorded none
+        (or the copy is another fill's by now)."""
+        doc = await self._copies.find_one({"_id": key, "fill_id": fill_id}, projection={"progress": 1})
+        recorded = (doc or {}).get("progress")
+        return FillProgress.model_validate(recorded) if recorded else None
+
     async def note_space_requested(self, key: str, fill_id: str, event: CacheSpaceRequested) -> Doc | None:
         """Announce ``event`` once per fill attempt; None when this attempt already did."""
         return await self._swap(

@@ -5,7 +5,9 @@ its volume passed the high watermark and it is among the least recently used cop
 (``capacity``, until usage is estimated below the low watermark), when the cacher needs room
 for a fill (``capacity``), or when an operator asks (``manual``). A pinned copy, or one with
 a live lease, is never decided; the cacher enforces the same with a compare-and-swap, so a
-decision taken on a slightly stale view is refused rather than harmful.
+decision taken on a slightly stale view is refused rather than harmful. Nor is a copy on a
+volume its cacher withdrew, until the volume is reported again (the cacher would mark it
+evicted while its files stay on disk).
 
 A copy is one project's copy of a commit on a volume: two projects that cache the same commit
 have two copies, and nothing one project does to its copy (a lease, a pin, a read, a manual
@@ -38,6 +40,7 @@ from lakecache.evictor.policy.facts import (
     Tick,
     TtlChanged,
     VolumeReported,
+    VolumeWithdrawn,
 )
 from lakecache.evictor.policy.outcomes import Decision, EvictionDeclined, NothingEligible, Outcome
 from lakecache.evictor.policy.settings import PolicySettings
@@ -67,6 +70,7 @@ __all__ = [
     "TtlChanged",
     "VolumeReported",
     "VolumeState",
+    "VolumeWithdrawn",
     "apply",
     "copy_key",
     "decision_id",

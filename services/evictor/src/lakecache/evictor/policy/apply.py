@@ -11,7 +11,8 @@ the copy they are about:
 * leases, reads and pins about a copy not yet seen ready are remembered on an ``unseen``
   record (the ``cache.ready`` may still be on its way) and apply once it arrives;
 * a lease's expiry only grows and a release is final; pins, TTL overrides and volume reports
-  apply only when newer than the one already applied;
+  apply only when newer than the one already applied; of a volume's reports and withdrawals
+  the newest says whether it is usable (a withdrawal holds every copy on it);
 * space requests and manual requests are answered once per request (a manual request for a
   copy never seen is declined each time: nothing is recorded for it).
 
@@ -40,6 +41,7 @@ from lakecache.evictor.policy.facts import (
     Tick,
     TtlChanged,
     VolumeReported,
+    VolumeWithdrawn,
 )
 from lakecache.evictor.policy.outcomes import Outcome
 from lakecache.evictor.policy.settings import PolicySettings
@@ -76,7 +78,20 @@ def _volume_reported(state: SiteState, fact: VolumeReported, settings: PolicySet
     volume.high_watermark = fact.high_watermark
     volume.low_watermark = fact.low_watermark
     volume.changes = [change for change in volume.changes if change.at > fact.at]
+    if volume.withdrawn_at is not None and fact.at > volume.withdrawn_at:
+        volume.withdrawn = volume.withdrawn_at = None  # usable again: its copies may be decided
     return reclaim(state, volume, state.now(fact.at), settings)
+
+
+def _volume_withdrawn(state: SiteState, fact: VolumeWithdrawn, settings: PolicySettings) -> list[Outcome]:
+    volume = state.volume(fact.volume)
+    if volume.withdrawn_at is not None and fact.at <= volume.withdrawn_at:
+        return []  # a repeat, or older than the withdrawal in force
+    if volume.reported_at is not None and fact.at <= volume.reported_at:
+        return []  # a newer report says the volume is usable
+    volume.withdrawn, volume.withdrawn_at = fact.reason, fact.at
+    volume.reclaiming = False  # nothing is reclaimed there; a report starts afresh
+    return []
 
 
 def _copy_ready(state: SiteState, fact: CopyReady, settings: PolicySettings) -> list[Outcome]:
@@ -211,6 +226,7 @@ def _tick(state: SiteState, fact: Tick, settings: PolicySettings) -> list[Outcom
 
 _HANDLERS: dict[type, Callable[[SiteState, Any, PolicySettings], list[Outcome]]] = {
     VolumeReported: _volume_reported,
+    VolumeWithdrawn: _volume_withdrawn,
     CopyReady: _copy_ready,
     CopyEvicted: _copy_evicted,
     EvictionRefused: _eviction_refused,

@@ -1,7 +1,8 @@
 """Turning copies into decisions: idle TTL, watermark reclaiming, space requests, manual requests.
 
-Every path goes through ``hold`` (pinned, leased, already going) and ``decide``, so no path
-can evict a protected copy or word its decision differently.
+Every path goes through ``hold`` (withdrawn volume, pinned, leased, already going) and ``decide``,
+so no path can evict a protected copy or word its decision differently. A withdrawn volume is
+not reclaimed at all, and a space request there is answered with nothing to evict.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def expire(state: SiteState, volume: VolumeState, now: datetime, settings: Polic
     """Decide every unprotected ready copy idle for longer than its TTL."""
     outcomes: list[Outcome] = []
     for copy in by_last_use(volume):
-        if hold(copy, now, settings) is not None or committed(copy, now, settings):
+        if hold(volume, copy, now, settings) is not None or committed(copy, now, settings):
             continue
         ttl, source = effective_ttl(state, volume, copy, settings)
         if idle_for(copy, now) <= timedelta(seconds=ttl):
@@ -73,7 +74,7 @@ def reclaim(state: SiteState, volume: VolumeState, now: datetime, settings: Poli
     """Watermark hysteresis: above high, reclaim least-recently-used copies until the estimate is
     below low, and keep reclaiming (on each tick and report) until usage really is below low."""
     capacity = volume.capacity_bytes
-    if capacity is None:
+    if capacity is None or volume.withdrawn is not None:
         return []
     high, low = volume.watermarks(settings)
     used = volume.used_bytes()
@@ -109,7 +110,7 @@ def make_room(state: SiteState, volume: VolumeState, request: SpaceNeeded, now: 
 def evict_manually(state: SiteState, volume: VolumeState, copy: CopyState, request: EvictRequested, now: datetime,
                    settings: PolicySettings) -> list[Outcome]:
     """An operator's request: decided at once unless pinned, leased or already going."""
-    held = hold(copy, now, settings, after_refusal=False)
+    held = hold(volume, copy, now, settings, after_refusal=False)
     if held is not None:
         explanation = (f"manual eviction of {_copy_text(copy)} on volume {volume.name} requested by "
                        f"{request.requested_by} refused: {held.why}")
@@ -141,8 +142,12 @@ def _free(state: SiteState, volume: VolumeState, now: datetime, settings: Policy
     outcomes: list[Outcome] = []
     if enough(going):
         return outcomes
+    if volume.withdrawn is not None:  # only a space request gets here: reclaim stops before
+        explanation = f"{why}; nothing is evicted there: the volume is withdrawn: {volume.withdrawn}"
+        return [NothingEligible(site=state.site, volume=volume.name, bytes_wanted=max(1, shortfall(going)),
+                                explanation=explanation, at=now)]
     for copy in by_last_use(volume):
-        if committed(copy, now, settings) or hold(copy, now, settings) is not None:
+        if committed(copy, now, settings) or hold(volume, copy, now, settings) is not None:
             continue
         explanation = (f"{why}; the least recently used evictable copy, {idle_text(copy, now)}; "
                        f"estimated to free {size(copy.estimate_bytes())}")
@@ -166,7 +171,7 @@ def _held(volume: VolumeState, now: datetime, settings: PolicySettings) -> str:
     for copy in by_last_use(volume):
         if committed(copy, now, settings):
             kinds["already decided (dry run)" if settings.dry_run else "already being evicted"] += 1
-        elif (held := hold(copy, now, settings)) is not None:
+        elif (held := hold(volume, copy, now, settings)) is not None:
             kinds[_HELD.get(held.kind, held.kind)] += 1
     if not kinds:
         return "no ready copy is left on it"

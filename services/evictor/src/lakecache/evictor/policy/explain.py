@@ -136,7 +136,7 @@ def _verdict(volume: VolumeState, copy: CopyState, now: datetime, settings: Poli
         return f"evicted at {when(copy.evicted_at)} by decision {copy.evicted_by}{why}"
     if copy.status == "unseen":
         return "not ready: leases, reads or pins were seen but no cache.ready yet; nothing to evict"
-    held = hold(copy, now, settings)
+    held = hold(volume, copy, now, settings)
     idle = idle_for(copy, now)
     ttl_text = f"TTL {duration(ttl)} ({source})"
     if held is not None:

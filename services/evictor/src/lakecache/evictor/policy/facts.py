@@ -44,6 +44,20 @@ class VolumeReported:
 
 
 @dataclass(frozen=True, slots=True)
+class VolumeWithdrawn:
+    """The cacher no longer uses the volume (``reason``: the volume rule it breaks now): nothing is
+    decided about its copies until a ``VolumeReported`` newer than this says it is usable again."""
+
+    site: str
+    volume: str
+    reason: str
+    at: datetime
+
+    def __post_init__(self) -> None:
+        _require_aware(self, "at")
+
+
+@dataclass(frozen=True, slots=True)
 class CopyReady:
     """A copy became ready. ``bytes_fetched`` is what the fill added to the volume; the rest of
     ``size_bytes`` was already there, shared with other copies."""
@@ -228,5 +242,5 @@ class Tick:
         _require_aware(self, "now")
 
 
-Fact = (VolumeReported | CopyReady | CopyEvicted | EvictionRefused | LeaseAcquired | LeaseRenewed | LeaseReleased
-        | CopyRead | PinChanged | TtlChanged | SpaceNeeded | EvictRequested | Tick)
+Fact = (VolumeReported | VolumeWithdrawn | CopyReady | CopyEvicted | EvictionRefused | LeaseAcquired | LeaseRenewed
+        | LeaseReleased | CopyRead | PinChanged | TtlChanged | SpaceNeeded | EvictRequested | Tick)

@@ -37,22 +37,27 @@ def effective_ttl(state: SiteState, volume: VolumeState, copy: CopyState,
 class Hold:
     """Why a copy may not be decided now: ``kind`` for counting, ``why`` for people."""
 
-    kind: Literal["not-ready", "evicted", "pinned", "leased", "pending", "refused"]
+    kind: Literal["not-ready", "evicted", "withdrawn", "pinned", "leased", "pending", "refused"]
     why: str
 
 
-def hold(copy: CopyState, now: datetime, settings: PolicySettings, *, after_refusal: bool = True) -> Hold | None:
-    """What keeps ``copy`` from being decided at ``now``; None when nothing does.
+def hold(volume: VolumeState, copy: CopyState, now: datetime, settings: PolicySettings, *,
+         after_refusal: bool = True) -> Hold | None:
+    """What keeps ``copy`` (on ``volume``) from being decided at ``now``; None when nothing does.
 
-    A pending decision holds the copy until it is answered or ``redecide_after_seconds`` pass
-    (a lost command must not protect it forever); a refused one holds it as long, so that a
-    refusal the policy cannot see the cause of (a lease event still on its way) does not turn
-    into a decision per tick. A manual request passes ``after_refusal=False``: someone asked.
+    A copy on a withdrawn volume is held until the volume is reported again: the cacher would
+    mark it evicted while its files stay on disk. A pending decision holds the copy until it is
+    answered or ``redecide_after_seconds`` pass (a lost command must not protect it forever); a
+    refused one holds it as long, so that a refusal the policy cannot see the cause of (a lease
+    event still on its way) does not turn into a decision per tick. A manual request passes
+    ``after_refusal=False``: someone asked.
     """
     if copy.status == "evicted":
         return Hold("evicted", f"it was evicted at {when(copy.evicted_at)}")
     if copy.status != "ready":
         return Hold("not-ready", "no cache.ready has been seen for it")
+    if volume.withdrawn is not None:
+        return Hold("withdrawn", f"its volume is withdrawn: {volume.withdrawn}")
     if copy.pinned:
         return Hold("pinned", "an operator pinned it")
     live = copy.live_leases(now)

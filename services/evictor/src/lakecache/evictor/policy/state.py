@@ -146,6 +146,10 @@ class VolumeState:
     high_watermark: float | None = None
     low_watermark: float | None = None
     reclaiming: bool = False
+    # Why the cacher withdrew the volume (None: usable) and when: nothing is decided there until a
+    # newer report. Defaults, like every field, so that a state saved before the field loads.
+    withdrawn: str | None = None
+    withdrawn_at: datetime | None = None
     changes: list[UsageChange] = field(default_factory=list)  # fills and evictions after the report
     space_requests: dict[str, datetime] = field(default_factory=dict)
     copies: dict[str, CopyState] = field(default_factory=dict)

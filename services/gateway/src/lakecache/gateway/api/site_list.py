@@ -1,5 +1,7 @@
 """``GET /api/v1/sites``: every site's volumes with capacity, usage and policy, as their cachers
-last reported them (the gateway's read model; no call to any cacher)."""
+last reported them (the gateway's read model; no call to any cacher). A volume its cacher
+withdrew (it breaks the volume rules now) stays listed, with ``withdrawn`` saying why, until a
+report says it is usable again."""
 
 from __future__ import annotations
 
@@ -25,12 +27,16 @@ class SitesQuery(ListQuery):
 class ReportedVolume(BaseModel):
     site: str
     volume: str
-    capacity_bytes: int = Field(description="What fills may use on the volume.")
-    used_bytes: int
-    ttl_seconds: int | None = Field(description="The volume's idle time to live; null: the evictor's default.")
-    high_watermark: float | None = Field(description="Usage fraction that starts eviction; null: the default.")
-    low_watermark: float | None = Field(description="Usage fraction eviction brings it under; null: the default.")
-    reported_at: datetime = Field(description="When its cacher reported this (every fill, eviction and minute).")
+    # The figures are those of the last report; null only for a volume withdrawn before any report arrived.
+    capacity_bytes: int | None = Field(None, description="What fills may use on the volume.")
+    used_bytes: int | None = Field(None, description="What the volume's filesystem holds.")
+    ttl_seconds: int | None = Field(None, description="The volume's idle time to live; null: the evictor's default.")
+    high_watermark: float | None = Field(None, description="Usage fraction that starts eviction; null: the default.")
+    low_watermark: float | None = Field(None, description="Usage fraction eviction brings it under; null: the default.")
+    withdrawn: str | None = Field(None, description="Why its cacher no longer uses the volume (it breaks the volume "
+                                                    "rules now: nothing is filled or evicted there); null: usable.")
+    reported_at: datetime = Field(description="When its cacher last reported on it (every fill, eviction and minute; "
+                                              "for a withdrawn volume, its withdrawal).")
 
 
 class SiteVolumesPage(BaseModel):
@@ -47,5 +53,6 @@ OPERATIONS = [
     Operation("GET", f"{API}/sites", list_sites, "List the sites and their volumes", Permission("sites:read"),
               query=SitesQuery, response=SiteVolumesPage, tag="sites",
               description="Every volume of every site, by site and name, with capacity, usage and eviction policy "
-                          "as its cacher last reported them. A site appears once its cacher has reported."),
+                          "as its cacher last reported them. A site appears once its cacher has reported. A volume "
+                          "its cacher withdrew shows why in `withdrawn` (it is not usable until reported again)."),
 ]

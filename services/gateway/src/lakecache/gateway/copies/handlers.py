@@ -15,6 +15,7 @@ from lakecache.core.contracts.cache import (
     CachePinChanged,
     CacheReady,
     VolumeReported,
+    VolumeWithdrawn,
 )
 from lakecache.gateway.copies.status import CopyStatusView, progress_fields, ready_fields
 from lakecache.gateway.repositories.site_volumes import SiteVolumeRepository
@@ -68,6 +69,11 @@ async def on_volume_reported(event: Event[VolumeReported], volumes: SiteVolumeRe
     await volumes.report(site=r.site, volume=r.volume, at=event.time, fields=r.model_dump(exclude={"site", "volume"}))
 
 
+async def on_volume_withdrawn(event: Event[VolumeWithdrawn], volumes: SiteVolumeRepository) -> None:
+    w = event.data
+    await volumes.withdraw(site=w.site, volume=w.volume, at=event.time, reason=w.reason)
+
+
 HANDLERS = {
     CacheFillProgress: on_progress,
     CacheReady: on_ready,
@@ -75,4 +81,5 @@ HANDLERS = {
     CacheEvicted: on_evicted,
     CachePinChanged: on_pin_changed,
     VolumeReported: on_volume_reported,
+    VolumeWithdrawn: on_volume_withdrawn,
 }

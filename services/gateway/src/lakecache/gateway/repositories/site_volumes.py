@@ -1,7 +1,9 @@
-"""The ``site_volumes`` collection: every site's volumes as their cachers last reported them
-(``cache.volume.reported``), ``_id`` ``<site>/<volume>``: ``site``, ``volume``, ``reported_at``
-and the report's fields (capacity, usage, eviction policy). What the site list answers from,
-without asking each site's cacher."""
+"""The ``site_volumes`` collection: every site's volumes as their cachers last reported them,
+``_id`` ``<site>/<volume>``: ``site``, ``volume``, ``reported_at`` (the time of the cacher's latest
+word about the volume), the last ``cache.volume.reported``'s fields (capacity, usage, eviction
+policy; absent when the volume was withdrawn before any report arrived) and ``withdrawn`` (why
+the cacher no longer uses it, from ``cache.volume.withdrawn``; null once it is reported again).
+What the site list answers from, without asking each site's cacher."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ BY_SITE = Keyset("site-volumes", (("site", 1), ("volume", 1), ("_id", 1)))
 
 
 class SiteVolumeRepository:
-    """The newest report of each volume of each site."""
+    """The newest report (or withdrawal) of each volume of each site."""
 
     def __init__(self, store: DocumentStore) -> None:
         self._volumes = store.collection(COLLECTION)
@@ -27,7 +29,18 @@ class SiteVolumeRepository:
         await self._volumes.create_index([("site", 1), ("volume", 1), ("_id", 1)])
 
     async def report(self, *, site: str, volume: str, at: datetime, fields: Mapping[str, Any]) -> None:
-        """Keep the newest report of each volume (reports are periodic and may arrive twice or late)."""
+        """Record a report of the volume at ``at``: it is usable, with these capacity, usage and
+        policy ``fields``, unless the cacher said something newer about it."""
+        await self._newest(site, volume, at, {**fields, "withdrawn": None})
+
+    async def withdraw(self, *, site: str, volume: str, at: datetime, reason: str) -> None:
+        """Record that the cacher withdrew the volume at ``at`` (``reason``: why), unless it said
+        something newer about it; the last report's figures stay, for what it held."""
+        await self._newest(site, volume, at, {"withdrawn": reason})
+
+    async def _newest(self, site: str, volume: str, at: datetime, fields: Mapping[str, Any]) -> None:
+        # Reports repeat periodically and may arrive twice or late: the cacher's newest word wins,
+        # whether it is a report or a withdrawal (both come from one cacher's clock).
         key = f"{site}/{volume}"
         document = {"site": site, "volume": volume, "reported_at": at, **fields}
         updated = await self._volumes.update_one({"_id": key, "reported_at": {"$lte": at}}, {"$set": document})
