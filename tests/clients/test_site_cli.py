@@ -186,3 +186,23 @@ def test_why_and_ttl_explain_and_override_through_the_evictor(stack, tmp_path):
     assert unknown.exit_code == 1
     other_project = site("why", SITE, commit, "-p", "elsewhere")  # another project has no copy of it
     assert other_project.exit_code == 1
+
+
+def test_remove_a_volume_asks_first_and_refuses_one_of_the_settings(stack, tmp_path):
+    nfs2 = tmp_path / "nfs2"
+    nfs2.mkdir()
+    site_json("add", SITE, "--volume", "nfs2", "--path", str(nfs2))
+
+    declined = runner.invoke(app, ["site", "remove", SITE, "nfs2"], input="n\n")
+    assert declined.exit_code == 1 and "not removed" in flat(declined.stderr)
+    assert [v["name"] for v in site_json("volumes", SITE)] == [STACK_VOLUME, "nfs2"]
+
+    assert site_json("remove", SITE, "nfs2", "--yes") == {"site": SITE, "volume": "nfs2", "removed": True}
+    assert [v["name"] for v in site_json("volumes", SITE)] == [STACK_VOLUME]
+    again = site("remove", SITE, "nfs2", "--yes")
+    assert again.exit_code == 1 and "has no volume 'nfs2'" in flat(again.stderr)
+
+    declared = site("remove", SITE, STACK_VOLUME, "--yes", "--json")
+    assert declared.exit_code == 1
+    problem = json.loads(declared.stderr)
+    assert problem["status"] == 409 and "cacher.volumes" in problem["error"]

@@ -71,6 +71,7 @@ EXPECTED_ACTIONS = {
     ("POST", "/api/v1/sites/{site}/volumes"): "sites:write",
     ("GET", "/api/v1/sites/{site}/volumes"): "sites:read",
     ("GET", "/api/v1/sites/{site}/volumes/{name}"): "sites:read",
+    ("DELETE", "/api/v1/sites/{site}/volumes/{name}"): "sites:write",
     ("GET", "/api/v1/sites/{site}/eviction"): "sites:read",
     ("PUT", "/api/v1/sites/{site}/ttl"): "sites:write",
     ("GET", "/api/v1/sites/{site}/copies"): "caches:read",

@@ -1,4 +1,4 @@
-"""``lakecache site add|volumes|copies|why|ttl``: a site's cache volumes and copies, and why
+"""``lakecache site add|remove|volumes|copies|why|ttl``: a site's cache volumes and copies, and why
 copies are kept or evicted.
 
 Requests go to the gateway at ``LAKECACHE_API_URL`` (default ``http://127.0.0.1:8080``), which
@@ -96,6 +96,28 @@ def add(
     console.print(f"added volume [bold]{created['name']}[/] at site {created['site']}: {created['path']}, "
                   f"capacity {human_size(created.get('capacity_bytes'))}, "
                   f"ttl {_ttl_text(created.get('ttl_seconds'))}", highlight=False)
+
+
+@site_app.command("remove")
+def remove(
+    site: Annotated[str, typer.Argument(help="Site whose cacher unregisters the volume.")],
+    volume: Annotated[str, typer.Argument(help="Volume to unregister.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Unregister VOLUME at SITE; its ready copies are evicted first (asks unless --yes).
+
+    Refused while a copy there is filling, leased or pinned, and for a volume the cacher's
+    settings declare (cacher.volumes). Files outside the cacher's copies stay on the volume.
+    """
+    settings = load_settings(None, as_json=as_json)
+    if not yes and not typer.confirm(f"Remove volume {volume} of site {site} and evict its copies?",
+                                     default=False, err=True):
+        fail(f"not removed: volume {volume} of site {site} (confirm, or pass --yes)", 1, as_json=as_json)
+    run_sdk(settings, as_json, lambda gateway: gateway.remove_volume(site, volume))
+    if as_json:
+        return print_json({"site": site, "volume": volume, "removed": True})
+    console.print(f"removed volume [bold]{volume}[/] of site {site}", highlight=False)
 
 
 @site_app.command("volumes")

@@ -146,6 +146,12 @@ class CacheCalls(GatewaySession):
         return await self.request("GET", site_path(site, "volumes", name),
                                   what=f"show volume {name!r} at site {site!r}")
 
+    async def remove_volume(self, site: str, name: str) -> None:
+        """Unregister the volume (installation administrators): its ready copies are evicted
+        first; ``GatewayConflict`` while a copy there is filling, leased or pinned, or when the
+        cacher's settings declare the volume."""
+        await self.request("DELETE", site_path(site, "volumes", name), what=f"remove volume {name!r} at site {site!r}")
+
     async def site_eviction(self, site: str) -> dict[str, Any]:
         """The evictor's view of the site."""
         return await self.request("GET", site_path(site, "eviction"), what=f"show the eviction state of site {site!r}")

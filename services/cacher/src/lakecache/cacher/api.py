@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from lakecache.cacher import leases, volumes
+from lakecache.cacher import leases, retirement, volumes
 from lakecache.cacher.storage import Cacher
 from lakecache.core.errors import InvalidArgument
 from lakecache.core.runtime.access import PATH, QUERY, Access, caller, route
@@ -77,6 +77,12 @@ async def show_volume(request: web.Request) -> web.Response:
     cacher = _cacher(request)
     return web.json_response(await volumes.volume_json(cacher, await volumes.get_volume(
         cacher, request.match_info["name"])))
+
+
+async def remove_volume(request: web.Request) -> web.Response:
+    cacher = _cacher(request)
+    await retirement.unregister(cacher, request.match_info["name"], caller(request))
+    return web.Response(status=204)
 
 
 async def copies(request: web.Request) -> web.Response:
@@ -159,6 +165,7 @@ ROUTES = [
     route("POST", SITE + "/volumes", add_volume, Access("sites:write")),
     route("GET", SITE + "/volumes", list_volumes, _READ_SITE),
     route("GET", SITE + "/volumes/{name}", show_volume, _READ_SITE),
+    route("DELETE", SITE + "/volumes/{name}", remove_volume, Access("sites:write")),
     route("GET", SITE + "/copies", copies, Access("caches:read", QUERY)),
     route("GET", _COPY, show_copy, Access("caches:read", PATH)),
     route("POST", _COPY + "/leases", acquire_lease, _LEASE),

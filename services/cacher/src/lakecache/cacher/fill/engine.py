@@ -219,10 +219,9 @@ async def _fetch_all(fetcher: Fetcher, plan: FillPlan, progress: ProgressTracker
         # Report the first failure as it happened; the others are consequences or duplicates.
         fill_errors = group_error.subgroup(FillError)
         first = fill_errors.exceptions[0] if fill_errors else group_error.exceptions[0]
-        # Not ``from None``: that would erase the error's own cause (an ENOSPC tells how much
+        # From its own cause, not ``from None``: that would erase it (an ENOSPC tells how much
         # space to ask for); only the group around it is noise.
-        first.__suppress_context__ = True
-        raise first
+        raise first from first.__cause__
 
 
 def _build_and_publish(

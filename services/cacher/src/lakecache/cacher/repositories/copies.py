@@ -105,6 +105,12 @@ class CopyRepository:
         page = page[:limit]
         return page, (page[-1]["_id"] if more else None)
 
+    async def on_volume(self, volume: str) -> list[Doc]:
+        """The copies of ``volume`` that are not evicted or failed (they use it, or will)."""
+        return await self._copies.find_list(
+            {"site": self.site, "volume": volume, "state": {"$in": [*ACTIVE_STATES, "ready", "evicting"]}},
+            sort=[("_id", 1)])
+
     async def in_states(self, states: Sequence[str]) -> list[Doc]:
         """This site's copies in one of ``states`` (crash resume)."""
         return await self._copies.find_list({"site": self.site, "state": {"$in": list(states)}})

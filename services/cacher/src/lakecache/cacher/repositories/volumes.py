@@ -51,6 +51,10 @@ class VolumeRepository:
             {"$set": {"site": self.site, **spec.model_dump(), "refused": None}, "$setOnInsert": {"created_at": now()}},
             upsert=True)
 
+    async def remove(self, name: str) -> bool:
+        """Forget volume ``name``; False when it was not registered."""
+        return await self._volumes.delete_one({"_id": self._id(name)}) > 0
+
     async def set_refused(self, name: str, reason: str | None) -> None:
         """Why the volume rules refuse volume ``name`` now (None: it is accepted)."""
         await self._volumes.update_one({"_id": self._id(name)}, {"$set": {"refused": reason}})
