@@ -40,6 +40,7 @@ from lakecache.core.contracts.runs import (
     RunOutputRecorded,
     RunParamsLogged,
     RunStarted,
+    RunTagsSet,
 )
 from lakecache.core.contracts.usage import DatasetRead, LeaseAcquired, LeaseReleased, LeaseRenewed
 
@@ -98,14 +99,19 @@ EXAMPLES: list[EventData] = [
     DatasetRead(project="vision", site="dgx-a", volume="nfs1", dataset_id="ds-1", commit_id=C1, reader="run-9",
                 cache_hit=True, bytes_read=123456),
     RunStarted(run_id="run-9", project="vision", experiment="resnet", name="lr-sweep-3", user="ada",
-               code_version="9fceb02", source="train.py", tags={"team": "a"}),
-    RunParamsLogged(run_id="run-9", project="vision", params={"lr": 0.001, "epochs": 10, "aug": True, "opt": "adam"}),
-    RunMetricsLogged(run_id="run-9", project="vision",
-                     metrics=[MetricPoint(key="loss", value=0.25, step=100, timestamp=T0)]),
-    RunFinished(run_id="run-9", project="vision", status="finished"),
+               code_version="9fceb02", source="train.py", tags={"team": "a"}, experiment_id="exp-1",
+               start_time=T0, code_dirty=False, host="dgx-a-node3", site="dgx-a"),
+    RunParamsLogged(run_id="run-9", project="vision", params={"lr": 0.001, "epochs": 10, "aug": True, "opt": "adam"},
+                    batch="b-1"),
+    RunMetricsLogged(run_id="run-9", project="vision", batch="b-2",
+                     metrics=[MetricPoint(key="loss", value=0.25, step=100, timestamp=T0),
+                              MetricPoint(key="grad norm", value=float("nan"), step=100, timestamp=T0)]),
+    RunTagsSet(run_id="run-9", project="vision", tags={"stage": "tuning"}, deleted=["draft"]),
+    RunFinished(run_id="run-9", project="vision", status="finished", end_time=T0),
     RunInputRecorded(run_id="run-9", project="vision", dataset_id="ds-1", dataset="imagenet-mini", commit_id=C1,
-                     site="dgx-a", cache_hit=True),
-    RunOutputRecorded(run_id="run-9", project="vision", kind="model", uri="s3://models/resnet/9", name="resnet"),
+                     site="dgx-a", cache_hit=True, volume="nfs1", bytes=123456, waited_seconds=0.0, context="training"),
+    RunOutputRecorded(run_id="run-9", project="vision", kind="model", uri="s3://models/resnet/9", name="resnet",
+                      sha256="e" * 64, size=4096),
 ]
 
 

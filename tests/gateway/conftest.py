@@ -23,7 +23,7 @@ from lakecache.gateway.auth.memberships import grant_role
 from lakecache.gateway.auth.tokens import issue_user_token
 from lakecache.gateway.auth.users import create_user
 from lakecache.gateway.copies import CopyStatusView
-from lakecache.gateway.repositories import SiteVolumeRepository
+from lakecache.gateway.repositories import RunIdRepository, SiteVolumeRepository
 from tests.gateway.stack import gateway_client, running_backends, unreachable_upstreams
 
 TEAM_A, TEAM_B = "vision", "speech"
@@ -107,7 +107,8 @@ def gateway_app(auth: AuthStore, store) -> web.Application:
     (for its route table: its backends and bus are unreachable)."""
     publisher = EventPublisher(InMemoryEventBus.from_url("memory://unopened"), "gateway")
     deps = GatewayDependencies(auth, CopyStatusView.open(store, Outbox(store, publisher)), SiteVolumeRepository(store),
-                               unreachable_upstreams(), publisher, configure_telemetry("gateway"))
+                               unreachable_upstreams(), publisher, configure_telemetry("gateway"),
+                               run_ids=RunIdRepository(store))
     parts = gateway_parts(deps)
     app = create_app("gateway", deps.telemetry, {}, parts.routes)
     assert parts.app_setup is not None

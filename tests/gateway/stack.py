@@ -35,8 +35,9 @@ from lakecache.evictor.bootstrap import SERVICE as EVICTOR
 from lakecache.gateway.app import GatewayDependencies, gateway_parts
 from lakecache.gateway.auth import AuthStore
 from lakecache.gateway.copies import CopyStatusView
-from lakecache.gateway.repositories import SiteVolumeRepository
+from lakecache.gateway.repositories import RunIdRepository, SiteVolumeRepository
 from lakecache.gateway.upstream import Upstreams
+from lakecache.tracker.bootstrap import SERVICE as TRACKER
 from tests.support.identity import gateway_keys
 from tests.support.waiting import bus_settled
 
@@ -48,6 +49,7 @@ class Backends:
     catalog: RunningService
     cacher: RunningService
     evictor: RunningService
+    tracker: RunningService
     bus_url: str
     volume: Path
     home: Path
@@ -73,6 +75,7 @@ class Backends:
         """The backends as the gateway reaches them, signing with the ``gateway`` key they trust."""
         return Upstreams(catalog=self.catalog.base_url, evictor=self.evictor.base_url,
                          default_cacher="http://127.0.0.1:9", cachers={SITE: self.cacher.base_url},
+                         tracker=self.tracker.base_url,
                          signing_key=gateway_keys(self.home).signing_key)
 
 
@@ -92,7 +95,7 @@ class BusRecorder:
 
 @contextlib.asynccontextmanager
 async def running_backends(tmp_path: Path) -> AsyncIterator[Backends]:
-    """The catalog, a cacher of site ``dgx`` with volume ``nfs1``, and the evictor."""
+    """The catalog, a cacher of site ``dgx`` with volume ``nfs1``, the evictor and the tracker."""
     home, volume = tmp_path / "backends", tmp_path / VOLUME
     home.mkdir(parents=True, exist_ok=True)
     volume.mkdir(exist_ok=True)
@@ -104,6 +107,7 @@ async def running_backends(tmp_path: Path) -> AsyncIterator[Backends]:
             "port": 0, "site": SITE, "volumes": [{"name": VOLUME, "path": str(volume), "high_watermark": 1.0,
                                                   "low_watermark": 0.99}]}),
         EVICTOR: EVICTOR.settings_type(home=home, bus_url=bus_url, evictor={"port": 0}),
+        TRACKER: TRACKER.settings_type(home=home, bus_url=bus_url, tracker={"port": 0}),
     }
     async with contextlib.AsyncExitStack() as stack:
         running = [await stack.enter_async_context(start_service(d, s)) for d, s in settings.items()]
@@ -114,7 +118,7 @@ def unreachable_upstreams() -> Upstreams:
     """Backends nobody listens for (port 9, discard): a forwarded call answers 503."""
     url, private = "http://127.0.0.1:9", Ed25519PrivateKey.generate()
     key = SigningKey("gateway", key_id(private.public_key()), private)
-    return Upstreams(catalog=url, evictor=url, default_cacher=url, signing_key=key)
+    return Upstreams(catalog=url, evictor=url, default_cacher=url, tracker=url, signing_key=key)
 
 
 @contextlib.asynccontextmanager
@@ -129,7 +133,7 @@ async def gateway_client(auth: AuthStore, store: DocumentStore, upstreams: Upstr
         await volumes.create_indexes()
         telemetry = configure_telemetry("gateway")
         parts = gateway_parts(GatewayDependencies(auth, copies, volumes, upstreams, publisher, telemetry,
-                                                  sse=(0.2, 1.0)))
+                                                  sse=(0.2, 1.0), run_ids=RunIdRepository(store)))
         app = create_app("gateway", telemetry, {}, parts.routes)
         assert parts.app_setup is not None
         parts.app_setup(app)

@@ -34,7 +34,7 @@ from tests.gateway.conftest import gateway_app, make_user
 from tests.gateway.stack import SITE, VOLUME, gateway_client
 from tests.support.waiting import eventually
 
-PROJECT, OTHER, RUN = "vision", "speech", "run-1"
+PROJECT, OTHER = "vision", "speech"
 #: Bytes the content-upload route is given (with their sha256 in the path).
 CONTENT = b"matrix content"
 _VARIABLE = re.compile(r"\{([^}:]+)\}")
@@ -76,6 +76,7 @@ OBJECT_ACTIONS = {("DELETE", "/api/v1/tokens/{token_id}"): "users:write"}
 def sample_body(method: str, path: str, caller: Caller, world: dict[str, str]) -> dict | None:
     """A valid body for the routes that take one, so allowed calls really run their handler."""
     copy = "/api/v1/projects/{project}/sites/{site}/copies/{commit_id}"
+    run = "/api/v1/projects/{project}/runs/{run_id}"
     bodies = {
         ("POST", "/api/v1/users"): {"name": f"new-{caller.name}"},
         ("PUT", "/api/v1/projects/{project}/members/{name}"): {"role": "viewer"},
@@ -95,6 +96,13 @@ def sample_body(method: str, path: str, caller: Caller, world: dict[str, str]) -
         ("POST", "/api/v1/datasets/{project}/{name}/imports"): {"source": world["import_source"],
                                                                 "message": f"imported by {caller.name}"},
         ("PUT", "/api/v1/projects/{project}/import-locations/{name}"): {"url": world["import_location"]},
+        ("POST", "/api/v1/projects/{project}/experiments"): {"name": f"made-by-{caller.name}"},
+        ("POST", "/api/v1/projects/{project}/runs"): {"experiment_id": world["experiment_id"]},
+        ("POST", "/api/v1/projects/{project}/runs/search"): {"experiment_ids": [world["experiment_id"]]},
+        ("POST", run + "/log"): {"metrics": [{"key": "loss", "value": 0.5, "step": 1}], "params": {"by": caller.name}},
+        ("POST", run + "/inputs"): {"dataset": "cats", "commit_id": world["commit_id"]},
+        ("POST", run + "/outputs"): {"kind": "model", "uri": f"s3://models/{caller.name}"},
+        ("POST", run + "/finish"): {"status": "finished"},
     }
     return bodies.get((method, path), {} if method in ("POST", "PUT", "PATCH") else None)
 
@@ -108,7 +116,7 @@ def values_for(path: str, world: dict[str, str]) -> dict[str, str]:
 
 def request_options(method: str, path: str, caller: Caller, world: dict[str, str]) -> dict:
     """How the matrix sends a route its body: raw bytes for content uploads, else JSON."""
-    if path.endswith("/contents/{sha256}"):
+    if path.endswith("/contents/{sha256}") or path.endswith("/artifacts/{path}") and method == "PUT":
         return {"data": CONTENT, "headers": {"Content-Type": "application/octet-stream"}}
     return {"json": sample_body(method, path, caller, world)}
 
@@ -123,10 +131,10 @@ def project_touched(requirement: Permission, path: str) -> str | None:
 
 
 @pytest.fixture
-async def callers(auth, clock) -> list[Caller]:
+async def callers(auth, clock, world) -> list[Caller]:
     system = Actor.system()
     editor = await make_user(auth, "ed", {PROJECT: Role.EDITOR})
-    job = await issue_job_token(auth, project=PROJECT, run_id=RUN, issuer_id=editor.id,
+    job = await issue_job_token(auth, project=PROJECT, run_id=world["run_id"], issuer_id=editor.id,
                                 expires_at=clock() + timedelta(hours=6), actor=system)
     people = {
         "outsider": ({OTHER: Role.ADMIN}, False),
@@ -182,7 +190,16 @@ async def world(auth, store, backends, tmp_path) -> dict[str, str]:
         await eventually(ready, message="the matrix's copy to be ready")
         async with client.post(copy + "/leases", headers=owner.header, json={"holder": "matrix"}) as response:
             lease = await response.json()
-    return {"project": PROJECT, "token_id": issued.id, "run_id": RUN, "ref": "latest", "tag": "v1", "site": SITE,
+        runs = f"/api/v1/projects/{PROJECT}"
+        async with client.post(runs + "/experiments", headers=owner.header, json={"name": "matrix"}) as response:
+            assert response.status == 201, await response.text()
+            experiment = await response.json()
+        async with client.post(runs + "/runs", headers=owner.header,
+                               json={"experiment_id": experiment["id"], "name": "matrix"}) as response:
+            assert response.status == 201, await response.text()
+            run = await response.json()
+    return {"project": PROJECT, "token_id": issued.id, "run_id": run["id"], "experiment_id": experiment["id"],
+            "path": "model/weights.bin", "ref": "latest", "tag": "v1", "site": SITE,
             "commit_id": commit["id"], "lease_id": lease["id"], "dataset_id": commit["dataset_id"],
             "spare_volume": str(spare), "sha256": hashlib.sha256(CONTENT).hexdigest(),
             "import_location": imports.as_uri(), "import_source": (imports / "raw").as_uri()}
@@ -227,7 +244,9 @@ async def test_every_route_answers_every_caller_as_the_actions_table_says(auth, 
                 requirement = rule.requirement
                 query = ({"project": PROJECT} if isinstance(requirement, Permission)
                          and requirement.project_from == "query:project" else
-                         {"from": "latest", "to": "latest"} if rule.path.endswith("/diff") else None)
+                         {"from": "latest", "to": "latest"} if rule.path.endswith("/diff") else
+                         {"key": "loss"} if rule.path.endswith("/metric-history") else
+                         {"node": f"run:{world['run_id']}"} if rule.path.endswith("/lineage") else None)
                 if rule.path.endswith("/events"):  # a live stream: its status line is what counts here
                     async with client.request(rule.method, path, headers=headers) as response:
                         status = response.status

@@ -19,8 +19,10 @@ from lakecache.evictor.api import ROUTES as EVICTOR_ROUTES
 from lakecache.gateway.api import api_registry
 from lakecache.gateway.auth import ACTIONS, Permission, Scope
 from lakecache.gateway.upstream.proxy import forwarded_to
+from lakecache.tracker.api import ROUTES as TRACKER_ROUTES
 
-BACKENDS = {"catalog": CATALOG_ROUTES, "cacher": CACHER_ROUTES, "evictor": EVICTOR_ROUTES}
+BACKENDS = {"catalog": CATALOG_ROUTES, "cacher": CACHER_ROUTES, "evictor": EVICTOR_ROUTES,
+            "tracker": TRACKER_ROUTES}
 
 
 def declared(routes: list[web.RouteDef]) -> dict[tuple[str, str], Access | None]:

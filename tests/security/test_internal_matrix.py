@@ -102,7 +102,7 @@ async def test_every_internal_route_answers_only_a_valid_assertion_for_its_actio
     keys = gateway_keys(stack.home)
     stranger = KeyRing.open(tmp_path / "stranger-keys", "gateway", generate=True)  # same name, untrusted key
     routes = targets(stack)
-    assert {t.service for t in routes} >= {"catalog", "cacher", "evictor"}
+    assert {t.service for t in routes} >= {"catalog", "cacher", "evictor", "tracker"}
     outcomes: list[str] = []
 
     def check(t: Target, case: str, status: int, expected) -> None:
@@ -162,13 +162,14 @@ async def test_internal_metrics_need_the_metrics_token_and_probes_answer_everyon
                     assert answer.status == expected, f"{name} /metrics with {headers}"
 
 
-@pytest.mark.parametrize("service", ["catalog", "cacher", "evictor"])
+@pytest.mark.parametrize("service", ["catalog", "cacher", "evictor", "tracker"])
 async def test_a_gateway_token_is_not_an_assertion(stack, service):
     """A person's API token proves nothing to an internal service: only the gateway's signature does."""
     admin_token = (stack.home / "admin-token").read_text().strip()
     running = stack.services[service]
     path = {"catalog": f"/api/v1/datasets?project={PROJECT}", "cacher": f"/api/v1/sites/{SITE}/volumes",
-            "evictor": f"/api/v1/sites/{SITE}/eviction"}[service]
+            "evictor": f"/api/v1/sites/{SITE}/eviction",
+            "tracker": f"/api/v1/projects/{PROJECT}/experiments"}[service]
     async with aiohttp.ClientSession() as session:
         async with session.get(running.base_url + path, headers={hdrs.AUTHORIZATION: f"Bearer {admin_token}"}) as r:
             assert r.status == 401

@@ -1,4 +1,4 @@
-"""The whole stack behind the gateway — catalog, a cacher of one site, evictor, gateway — as
+"""The whole stack behind the gateway — catalog, a cacher of one site, evictor, tracker, gateway — as
 `lakecache up` runs it, on its own event loop in a background thread, for tests that call it
 synchronously (the CLI's runner, schemathesis); and the gateway calls an administrator makes to
 give someone a token (:func:`create_user`)."""
@@ -24,6 +24,7 @@ from lakecache.core.runtime import run_until_stopped
 from lakecache.evictor.bootstrap import SERVICE as EVICTOR
 from lakecache.gateway.bootstrap import SERVICE as GATEWAY
 from lakecache.gateway.settings import GatewaySection, GatewaySettings
+from lakecache.tracker.bootstrap import SERVICE as TRACKER
 
 STACK_SITE, STACK_VOLUME = "dgx", "nfs1"
 
@@ -55,6 +56,7 @@ def stack_settings(home: Path, volume: Path, **shared: Any) -> list:
             "port": 0, "site": STACK_SITE, "volumes": [{"name": STACK_VOLUME, "path": str(volume),
                                                         "high_watermark": 1.0, "low_watermark": 0.99}]}, **shared)),
         (EVICTOR, EVICTOR.settings_type(home=home, bus_url=bus_url, evictor={"port": 0}, **shared)),
+        (TRACKER, TRACKER.settings_type(home=home, bus_url=bus_url, tracker={"port": 0}, **shared)),
         (GATEWAY, GatewaySettings(home=home, bus_url=bus_url, gateway=GatewaySection(port=0), **shared)),
     ]
 

@@ -6,10 +6,11 @@
 
 One aiohttp session sends the token (``LAKECACHE_TOKEN``, else the administrator token ``lakecache
 up`` wrote). The gateway is the only public entry point — it forwards to the catalog, each site's
-cacher and the evictor — so one client covers them all: datasets, commits, uploads, imports and
-import locations (``lakecache.sdk.datasets``); cache requests and status, copies, leases, pins,
-eviction, volumes and TTL overrides (``lakecache.sdk.caches``). Failures raise ``GatewayError``
-subclasses by meaning (``lakecache.sdk.errors``, re-exported here).
+cacher, the evictor and the tracker — so one client covers them all: datasets, commits, uploads,
+imports and import locations (``lakecache.sdk.datasets``); cache requests and status, copies,
+leases, pins, eviction, volumes and TTL overrides (``lakecache.sdk.caches``); experiments, runs,
+their logs and artifacts, metric histories and lineage (``lakecache.sdk.runs``). Failures raise
+``GatewayError`` subclasses by meaning (``lakecache.sdk.errors``, re-exported here).
 """
 
 from __future__ import annotations
@@ -29,12 +30,13 @@ from lakecache.sdk.errors import (
     GatewayUnavailable,
 )
 from lakecache.sdk.http import API, stream_timeout
+from lakecache.sdk.runs import RunCalls
 
 __all__ = ["API", "TOKEN_HINT", "GatewayClient", "GatewayConflict", "GatewayError", "GatewayForbidden",
            "GatewayInvalid", "GatewayNotFound", "GatewayUnauthenticated", "GatewayUnavailable", "stream_timeout"]
 
 
-class GatewayClient(DatasetCalls, CacheCalls):
+class GatewayClient(DatasetCalls, CacheCalls, RunCalls):
     """Async client of the gateway; use as ``async with GatewayClient(settings) as gateway:``."""
 
     async def me(self) -> dict[str, Any]:

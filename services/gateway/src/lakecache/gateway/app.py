@@ -23,6 +23,7 @@ from lakecache.core.telemetry import Telemetry
 from lakecache.gateway.api import api_registry
 from lakecache.gateway.api.common import AUTH_KEY, PUBLISHER_KEY
 from lakecache.gateway.api.reference import REFERENCE_KEY, Reference
+from lakecache.gateway.api.runs import APPLY_WAIT_KEY, RUN_IDS_KEY
 from lakecache.gateway.api.site_list import SITE_VOLUMES_KEY
 from lakecache.gateway.auth import AuthStore, RoutePolicy, auth_middleware
 from lakecache.gateway.copies import COPY_STATUS_KEY, CopyStatusView
@@ -32,7 +33,7 @@ from lakecache.gateway.http.limits import input_guard_middleware
 from lakecache.gateway.http.openapi import openapi_document
 from lakecache.gateway.http.problems import gateway_problem_middleware
 from lakecache.gateway.http.registry import Registry
-from lakecache.gateway.repositories import SiteVolumeRepository
+from lakecache.gateway.repositories import RunIdRepository, SiteVolumeRepository
 from lakecache.gateway.upstream import UPSTREAMS_KEY, Upstreams
 
 TITLE = "LakeCache gateway API"
@@ -62,8 +63,11 @@ class GatewayDependencies:
     upstreams: Upstreams
     publisher: EventPublisher
     telemetry: Telemetry
+    #: The project of every experiment and run id handed out.
+    run_ids: RunIdRepository
     #: Live-progress streams: (seconds between status re-reads, seconds between keep-alives).
     sse: tuple[float, float] = (1.0, 15.0)
+    run_apply_wait_seconds: float = 10.0
 
 
 def route_policy(auth: AuthStore, registry: Registry) -> RoutePolicy:
@@ -87,6 +91,8 @@ def gateway_parts(deps: GatewayDependencies, registry: Registry | None = None) -
         app[UPSTREAMS_KEY] = deps.upstreams
         app[PUBLISHER_KEY] = deps.publisher
         app[SSE_SETTINGS_KEY] = deps.sse
+        app[RUN_IDS_KEY] = deps.run_ids
+        app[APPLY_WAIT_KEY] = deps.run_apply_wait_seconds
         app.cleanup_ctx.append(deps.upstreams.client_context(deps.telemetry))
         app.middlewares.append(input_guard_middleware())
         app.middlewares.append(auth_middleware(deps.auth, policy))

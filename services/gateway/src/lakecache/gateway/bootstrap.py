@@ -9,7 +9,7 @@ from lakecache.core.settings import LakeCacheSettings
 from lakecache.gateway.app import GatewayDependencies, gateway_parts
 from lakecache.gateway.auth import AuthStore, ensure_admin_token
 from lakecache.gateway.copies import CopyStatusView
-from lakecache.gateway.repositories import SiteVolumeRepository
+from lakecache.gateway.repositories import RunIdRepository, SiteVolumeRepository
 from lakecache.gateway.settings import GatewaySettings
 from lakecache.gateway.upstream import Upstreams
 
@@ -28,13 +28,16 @@ async def bootstrap(resources: Resources) -> ServiceParts:
     if auth.settings.bootstrap_admin:
         # Before serving: the first request of a fresh installation can use the file's token.
         await ensure_admin_token(auth, settings.home.resolve())
+    run_ids = RunIdRepository(resources.store)
     upstreams = Upstreams(catalog=section.catalog_url, evictor=section.evictor_url, default_cacher=section.cacher_url,
-                          signing_key=resources.keys.signing_key, cachers=dict(section.cacher_urls),
+                          tracker=section.tracker_url, signing_key=resources.keys.signing_key,
+                          cachers=dict(section.cacher_urls),
                           timeout_seconds=section.upstream_timeout_seconds,
                           assertion_ttl_seconds=settings.identity.assertion_ttl_seconds)
     sse = (section.status_poll_seconds, section.sse_heartbeat_seconds)
     parts = gateway_parts(GatewayDependencies(auth, copies, volumes, upstreams, resources.publisher,
-                                              resources.telemetry, sse=sse))
+                                              resources.telemetry, sse=sse, run_ids=run_ids,
+                                              run_apply_wait_seconds=section.run_apply_wait_seconds))
     # Publishes the cache requests whose delivery failed when they were recorded.
     return replace(parts, background=[*parts.background, outbox.run])
 
@@ -42,7 +45,7 @@ async def bootstrap(resources: Resources) -> ServiceParts:
 def with_peers(settings: LakeCacheSettings, peers: Mapping[str, str]) -> LakeCacheSettings:
     """In one process (``lakecache up``), reach the services there, wherever they listen."""
     assert isinstance(settings, GatewaySettings)
-    urls = {f"{name}_url": peers[name] for name in ("catalog", "cacher", "evictor") if name in peers}
+    urls = {f"{name}_url": peers[name] for name in ("catalog", "cacher", "evictor", "tracker") if name in peers}
     return settings.model_copy(update={"gateway": settings.gateway.model_copy(update=urls)})
 
 

@@ -47,6 +47,12 @@ class GatewaySection(ServiceSection):
         '`{"dgx-a": "http://cacher.dgx-a:8082"}` (env: JSON).',
     )
     evictor_url: HttpUrlText = Field("http://127.0.0.1:8083", description="Base URL of the evictor API.")
+    tracker_url: HttpUrlText = Field("http://127.0.0.1:8084", description="Base URL of the tracker API.")
+    run_apply_wait_seconds: float = Field(
+        10.0, gt=0, le=300,
+        description="How long starting or ending a run waits for the tracker to show it before answering 503 "
+        "(the run was sent; reading it again later finds it).",
+    )
     upstream_timeout_seconds: float = Field(
         60.0, gt=0, le=3600,
         description="Seconds before a request to a backing service is abandoned (answered 503). Commit uploads "

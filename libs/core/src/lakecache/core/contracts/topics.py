@@ -111,6 +111,7 @@ ROUTES: dict[str, Topic] = {
     "lakecache.run.started": RUNS,
     "lakecache.run.params.logged": RUNS,
     "lakecache.run.metrics.logged": RUNS,
+    "lakecache.run.tags.set": RUNS,
     "lakecache.run.finished": RUNS,
     "lakecache.run.input.recorded": RUNS,
     "lakecache.run.output.recorded": RUNS,

@@ -1,5 +1,5 @@
 """The gateway's API under ``/api/v1``: identity, users, members, tokens, audit and reference of
-its own; datasets, sites and caches of the services behind it.
+its own; datasets, sites, caches and runs of the services behind it.
 
 Each module ends with its ``OPERATIONS`` (see ``lakecache.gateway.http.operation``);
 :func:`api_registry` joins them in the order of the API reference.
@@ -7,11 +7,24 @@ Each module ends with its ``OPERATIONS`` (see ``lakecache.gateway.http.operation
 
 from __future__ import annotations
 
-from lakecache.gateway.api import audit, caches, datasets, me, members, reference, site_list, sites, tokens, users
+from lakecache.gateway.api import (
+    audit,
+    caches,
+    datasets,
+    me,
+    members,
+    reference,
+    runs,
+    site_list,
+    sites,
+    tokens,
+    users,
+)
 from lakecache.gateway.http.registry import Registry
 
 
 def api_registry() -> Registry:
-    return Registry([*datasets.OPERATIONS, *caches.OPERATIONS, *site_list.OPERATIONS, *sites.OPERATIONS, *me.OPERATIONS,
+    return Registry([*datasets.OPERATIONS, *caches.OPERATIONS, *site_list.OPERATIONS, *sites.OPERATIONS,
+                     *runs.OPERATIONS, *me.OPERATIONS,
                      *tokens.OPERATIONS, *users.OPERATIONS, *members.OPERATIONS, *audit.OPERATIONS,
                      *reference.OPERATIONS])

@@ -35,6 +35,7 @@ Handler = Callable[..., Awaitable[Any]]
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 _VARIABLE = re.compile(r"\{([^}:]+)")
+_VARIABLE_END = re.compile(r"\{([^}:]+)\}")
 
 
 
@@ -87,6 +88,8 @@ class Operation:
     streamed_body: StreamedBody | None = None
     #: Other success statuses with the same response model (201 created vs 200 unchanged).
     alternatives: tuple[int, ...] = ()
+    #: What a path variable matches when not one segment: ``{"path": ".+"}`` for a file path.
+    patterns: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         where = f"{self.method} {self.path}"
@@ -102,6 +105,9 @@ class Operation:
         if declared != self.variables:
             raise ValueError(f"{where}: the params model must have exactly the path variables "
                              f"{sorted(self.variables)}, has {sorted(declared)}")
+        if not set(self.patterns) <= self.variables:
+            raise ValueError(f"{where}: patterns name variables the path lacks: "
+                             f"{sorted(set(self.patterns) - self.variables)}")
         if isinstance(self.permission, Permission):
             missing = self.permission.path_variables - self.variables
             if missing:
@@ -119,6 +125,12 @@ class Operation:
     @property
     def variables(self) -> set[str]:
         return set(_VARIABLE.findall(self.path))
+
+    @property
+    def route_path(self) -> str:
+        """The path as aiohttp routes it: ``{name}`` with the variable's pattern, if declared."""
+        return _VARIABLE_END.sub(lambda m: f"{{{m.group(1)}:{self.patterns[m.group(1)]}}}"
+                                 if m.group(1) in self.patterns else m.group(0), self.path)
 
     @property
     def operation_id(self) -> str:

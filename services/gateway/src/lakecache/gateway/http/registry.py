@@ -58,7 +58,7 @@ class Registry:
                 handler = requires(operation.permission)(handler)
             # No implicit HEAD route (aiohttp adds one to every GET): only declared methods exist.
             options = {"allow_head": False} if operation.method == "GET" else {}
-            routes.append(web.route(operation.method, operation.path, handler, **options))
+            routes.append(web.route(operation.method, operation.route_path, handler, **options))
         return routes
 
     def policy(self, base: RoutePolicy) -> RoutePolicy:

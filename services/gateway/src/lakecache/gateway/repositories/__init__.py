@@ -10,6 +10,7 @@ Collections (the gateway's own; no other service writes them):
 * ``copy_status`` (``copy_status.py``) — the read model of cached copies, fed by the cacher's
   events and the gateway's cache requests (``lakecache.gateway.copies``).
 * ``site_volumes`` (``site_volumes.py``) — every site's volumes as their cachers last reported.
+* ``run_ids`` (``run_ids.py``) — the project of every experiment and run id the gateway handed out.
 
 The gateway announces no event with a change of its own collections, so none writes the outbox.
 """
@@ -17,6 +18,7 @@ The gateway announces no event with a change of its own collections, so none wri
 from lakecache.gateway.repositories.audit import AuditRepository
 from lakecache.gateway.repositories.copy_status import CopyStatusRepository
 from lakecache.gateway.repositories.memberships import MembershipRepository
+from lakecache.gateway.repositories.run_ids import RunIdRepository
 from lakecache.gateway.repositories.site_volumes import SiteVolumeRepository
 from lakecache.gateway.repositories.tokens import TokenRepository
 from lakecache.gateway.repositories.users import UserRepository
@@ -25,6 +27,7 @@ __all__ = [
     "AuditRepository",
     "CopyStatusRepository",
     "MembershipRepository",
+    "RunIdRepository",
     "SiteVolumeRepository",
     "TokenRepository",
     "UserRepository",

@@ -32,6 +32,7 @@ from lakecache.gateway.upstream.services import upstreams_of
 
 REQUEST_ID_HEADER = "X-Request-Id"
 _PASSED_HEADERS = (hdrs.CONTENT_TYPE, hdrs.LOCATION)
+_RELAYED_HEADERS = (hdrs.CONTENT_TYPE, hdrs.CONTENT_LENGTH, "Digest")
 Body = bytes | AsyncIterable[bytes] | None
 
 
@@ -98,14 +99,46 @@ async def forward(request: web.Request, base: str, *, body: Body = None, stream:
 
 
 async def upstream_json(request: web.Request, base: str, path: str, *, action: str, project: str | None,
-                        query: Mapping[str, str] | None = None, method: str = "GET") -> tuple[int, Any]:
+                        query: Mapping[str, str] | None = None, method: str = "GET",
+                        json_body: Any = None) -> tuple[int, Any]:
     """``method base + path`` (already percent-encoded) for the gateway's own use (a lookup), as
     the caller, for ``action`` in ``project`` — which the request's own authorization must imply
-    (an editor's cache request may read the dataset's refs): (status, JSON)."""
+    (an editor's cache request may read the dataset's refs): (status, JSON). ``json_body`` is
+    sent as JSON."""
     path_qs = path + ("?" + urlencode(query) if query else "")
-    status, payload, _ = await _call(request, base, method, path_qs, None, None, (action, project))
+    body = None if json_body is None else json.dumps(json_body, default=str).encode()
+    status, payload, _ = await _call(request, base, method, path_qs, body,
+                                     None if body is None else "application/json", (action, project))
     try:
         return status, json.loads(payload) if payload else None
     except ValueError:
         raise Unavailable(f"the service at {base} answered GET {path} with something that is not JSON "
                           f"(status {status})") from None
+
+
+async def relay_download(request: web.Request, base: str) -> web.StreamResponse:
+    """``request`` forwarded to ``base`` with the answer's body streamed back as it arrives (a
+    file download: never whole in the gateway's memory); an error answer comes back as is."""
+    upstreams = upstreams_of(request)
+    url = URL(base.rstrip("/") + request.rel_url.raw_path_qs, encoded=True)
+    audience = upstreams.name_of(base)
+    started = time.perf_counter()
+    try:
+        async with upstreams.session.request(request.method, url, allow_redirects=False,
+                                             headers=_headers(request, audience, request.method, url,
+                                                              granted_of(request), None)) as answer:
+            upstreams.observe(base, f"{answer.status // 100}xx", time.perf_counter() - started)
+            if answer.status != 200:
+                kept = {name: answer.headers[name] for name in _PASSED_HEADERS if name in answer.headers}
+                return web.Response(status=answer.status, body=await answer.read(), headers=kept)
+            response = web.StreamResponse(headers={name: answer.headers[name] for name in _RELAYED_HEADERS
+                                                   if name in answer.headers})
+            await response.prepare(request)
+            async for chunk in answer.content.iter_chunked(1 << 16):
+                await response.write(chunk)
+            await response.write_eof()
+            return response
+    except (TimeoutError, aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
+        upstreams.observe(base, "unavailable", time.perf_counter() - started)
+        raise Unavailable(f"the service at {base} did not answer {request.method} {request.path} "
+                          f"({str(exc) or type(exc).__name__}); retry later") from None

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from aiohttp import web
 from pydantic import BaseModel
 
-from lakecache.gateway.upstream.forward import forward
+from lakecache.gateway.upstream.forward import forward, relay_download
 from lakecache.gateway.upstream.services import Upstreams, upstreams_of
 
 Target = Callable[[Upstreams, web.Request], str]
@@ -32,7 +32,11 @@ def SITE_CACHER(upstreams: Upstreams, request: web.Request) -> str:  # noqa: N80
     return upstreams.cacher(request.match_info["site"])
 
 
-_SERVICE_OF: dict[Target, str] = {CATALOG: "catalog", EVICTOR: "evictor", SITE_CACHER: "cacher"}
+def TRACKER(upstreams: Upstreams, request: web.Request) -> str:  # noqa: N802
+    return upstreams.tracker
+
+
+_SERVICE_OF: dict[Target, str] = {CATALOG: "catalog", EVICTOR: "evictor", SITE_CACHER: "cacher", TRACKER: "tracker"}
 _SERVICE = "__lakecache_forwarded_to__"
 
 
@@ -50,6 +54,18 @@ def proxy(name: str, *, to: Target, stream: bool = False):
         payload = body.model_dump_json(exclude_unset=True).encode() if body is not None else None
         return await forward(request, to(upstreams_of(request), request), body=payload, stream=stream,
                              content_type="application/json" if payload is not None else None)
+
+    handler.__name__ = handler.__qualname__ = name
+    setattr(handler, _SERVICE, _SERVICE_OF.get(to, "unknown"))
+    return handler
+
+
+def relay(name: str, *, to: Target):
+    """A handler named ``name`` forwarding a download to the service ``to`` picks, its answer
+    streamed back (``forward`` reads an answer whole)."""
+
+    async def handler(request: web.Request, **_validated: BaseModel) -> web.StreamResponse:
+        return await relay_download(request, to(upstreams_of(request), request))
 
     handler.__name__ = handler.__qualname__ = name
     setattr(handler, _SERVICE, _SERVICE_OF.get(to, "unknown"))

@@ -26,6 +26,7 @@ class Upstreams:
     default_cacher: str
     #: The gateway's key: every forwarded request carries an assertion it signed.
     signing_key: SigningKey
+    tracker: str = "http://127.0.0.1:8084"
     cachers: dict[str, str] = field(default_factory=dict)
     timeout_seconds: float = 60.0
     assertion_ttl_seconds: float = 60.0
@@ -34,7 +35,11 @@ class Upstreams:
 
     def name_of(self, base: str) -> str:
         """Which service ``base`` is (``cacher`` for every site's): the audience of its assertions."""
-        return "catalog" if base == self.catalog else "evictor" if base == self.evictor else "cacher"
+        if base == self.catalog:
+            return "catalog"
+        if base == self.evictor:
+            return "evictor"
+        return "tracker" if base == self.tracker else "cacher"
 
     def observe(self, base: str, outcome: str, seconds: float) -> None:
         if self._latency is not None:
