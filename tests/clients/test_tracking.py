@@ -26,10 +26,11 @@ from aiohttp.test_utils import TestServer
 from pydantic import SecretStr
 
 import lakecache
-from lakecache.sdk import tracking
+from lakecache.sdk import run_buffer, run_context, tracking
 from lakecache.sdk.gateway import GatewayClient, GatewayNotFound, GatewayUnavailable
+from lakecache.sdk.run_buffer import DROPPED_TAG, RunBuffer, backoff_delay
 from lakecache.sdk.settings import ClientSettings
-from lakecache.sdk.tracking import DROPPED_TAG, RunBuffer, backoff_delay, start_run
+from lakecache.sdk.tracking import start_run
 
 PROJECT = "team"
 COMMIT = "ab" * 32
@@ -199,8 +200,8 @@ def settings(gateway_url, tmp_path) -> ClientSettings:
 
 @pytest.fixture(autouse=True)
 def quick_retries(monkeypatch) -> None:
-    monkeypatch.setattr(tracking, "RETRY_INITIAL_SECONDS", 0.01)
-    monkeypatch.setattr(tracking, "RETRY_MAX_SECONDS", 0.05)
+    monkeypatch.setattr(run_buffer, "RETRY_INITIAL_SECONDS", 0.01)
+    monkeypatch.setattr(run_buffer, "RETRY_MAX_SECONDS", 0.05)
 
 
 def a_run(settings: ClientSettings, **options: Any) -> tracking.Run:
@@ -267,8 +268,8 @@ def test_flush_waits_for_the_batch_in_flight_not_only_the_buffer():
 
 
 def test_backoff_doubles_from_half_a_second_to_thirty_with_jitter(monkeypatch):
-    monkeypatch.setattr(tracking, "RETRY_INITIAL_SECONDS", 0.5)
-    monkeypatch.setattr(tracking, "RETRY_MAX_SECONDS", 30.0)
+    monkeypatch.setattr(run_buffer, "RETRY_INITIAL_SECONDS", 0.5)
+    monkeypatch.setattr(run_buffer, "RETRY_MAX_SECONDS", 30.0)
     for attempt, base in [(0, 0.5), (1, 1.0), (2, 2.0), (5, 16.0), (6, 30.0), (60, 30.0)]:
         delays = [backoff_delay(attempt) for _ in range(200)]
         assert all(0.8 * base <= d <= 1.2 * base for d in delays)
@@ -429,13 +430,13 @@ def test_start_records_params_tags_code_host_source_and_site(fake, settings, tmp
     assert started["host"] and started["start_time"]
 
     (repo / "new.txt").write_text("uncommitted")
-    assert tracking.code_state() == (head, True)
+    assert run_context.code_state() == (head, True)
 
 
 def test_without_git_or_outside_a_repository_the_code_version_is_left_out(fake, settings, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
-    assert tracking.code_state() == (None, None)
+    assert run_context.code_state() == (None, None)
     monkeypatch.setenv("PATH", str(tmp_path / "no-bin"))
     with a_run(settings) as run:
         pass

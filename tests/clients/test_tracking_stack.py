@@ -10,8 +10,9 @@ import socket
 from typing import Any
 
 from lakecache.sdk.gateway import GatewayClient
+from lakecache.sdk.run_buffer import DROPPED_TAG
 from lakecache.sdk.settings import ClientSettings
-from lakecache.sdk.tracking import DROPPED_TAG, start_run
+from lakecache.sdk.tracking import start_run
 from tests.clients.conftest import PROJECT
 
 STEPS = 1000
