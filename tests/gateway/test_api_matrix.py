@@ -99,6 +99,7 @@ def sample_body(method: str, path: str, caller: Caller, world: dict[str, str]) -
         ("POST", "/api/v1/projects/{project}/experiments"): {"name": f"made-by-{caller.name}"},
         ("POST", "/api/v1/projects/{project}/runs"): {"experiment_id": world["experiment_id"]},
         ("POST", "/api/v1/projects/{project}/runs/search"): {"experiment_ids": [world["experiment_id"]]},
+        ("POST", "/api/v1/projects/{project}/runs/compare"): {"run_ids": [world["run_id"], world["run_id"]]},
         ("POST", run + "/log"): {"metrics": [{"key": "loss", "value": 0.5, "step": 1}], "params": {"by": caller.name}},
         ("POST", run + "/inputs"): {"dataset": "cats", "commit_id": world["commit_id"]},
         ("POST", run + "/outputs"): {"kind": "model", "uri": f"s3://models/{caller.name}"},

@@ -68,6 +68,7 @@ EXPECTED_ACTIONS = {
     ("GET", "/api/v1/projects/{project}/experiments/{experiment_id}"): "runs:read",
     ("POST", "/api/v1/projects/{project}/runs"): "runs:write",
     ("POST", "/api/v1/projects/{project}/runs/search"): "runs:read",
+    ("POST", "/api/v1/projects/{project}/runs/compare"): "runs:read",
     ("GET", "/api/v1/projects/{project}/runs/{run_id}"): "runs:read",
     ("POST", "/api/v1/projects/{project}/runs/{run_id}/log"): "runs:log",
     ("POST", "/api/v1/projects/{project}/runs/{run_id}/inputs"): "runs:log",

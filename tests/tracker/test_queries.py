@@ -130,3 +130,21 @@ async def test_a_million_point_series_is_written_and_read_by_step_range(api):
                                                "max_points": 1000})
     assert len(thin.body["points"]) == 1000 and thin.body["total"] == 10_000
     assert ranged_seconds < 5  # the measured target (1 s) is the benchmark's; this guards against a full scan
+
+
+async def test_compare_lines_up_params_and_metrics_and_names_the_differences(api):
+    await sweep(api)
+    compare = f"/api/v1/projects/{PROJECT}/runs/compare"
+    reply = await api.call("POST", compare, json_body={"run_ids": ["r1", "r2", "r4"]})
+    assert reply.status == 200, reply.body
+    body = reply.body
+    assert [r["id"] for r in body["runs"]] == ["r1", "r2", "r4"]
+    assert body["params"] == {"lr": {"r1": "0.1", "r2": "0.01"}, "opt": {"r1": "adam", "r2": "adam"}}
+    assert body["metrics"] == {"acc": {"r1": 0.7, "r2": 0.9}}
+    assert body["differing"] == {"params": ["lr", "opt"], "metrics": ["acc"]}  # r4 lacks opt: it differs too
+    same = await api.call("POST", f"/api/v1/projects/{PROJECT}/runs/compare", json_body={"run_ids": ["r2", "r3"]})
+    assert same.body["differing"]["params"] == ["lr"]
+    missing = await api.call("POST", f"/api/v1/projects/{PROJECT}/runs/compare", json_body={"run_ids": ["r1", "zz"]})
+    assert missing.status == 404 and "'zz'" in missing.body["detail"]
+    other = await api.call("POST", "/api/v1/projects/audio/runs/compare", json_body={"run_ids": ["r1", "r2"]})
+    assert other.status == 404

@@ -32,6 +32,7 @@ _RUN = PROJECT + "/runs/{run_id}"
 WORKDIR_KEY = web.AppKey("tracker_workdir", object)
 _READ, _WRITE, _LOG = Access("runs:read", PATH), Access("runs:write", PATH), Access("runs:log", PATH)
 MAX_SEARCH_RESULTS = 50_000
+MAX_COMPARED = 100
 
 
 def _project(request: web.Request) -> str:
@@ -121,6 +122,32 @@ async def search_runs(request: web.Request) -> web.Response:
     more = offset + limit < len(found)
     return web.json_response({"items": [run_json(r) for r in page],
                               "next_page_token": _token(offset + limit) if more else None})
+
+
+async def compare_runs(request: web.Request) -> web.Response:
+    """Runs side by side: each param and latest metric by run, and which of them differ."""
+    body = await json_object(request)
+    run_ids = body.get("run_ids")
+    if not (isinstance(run_ids, list) and 2 <= len(run_ids) <= MAX_COMPARED
+            and all(isinstance(r, str) for r in run_ids)):
+        raise InvalidArgument(f"run_ids: a list of 2 to {MAX_COMPARED} run ids")
+    project = _project(request)
+    found = {r["_id"]: r for r in await tracker_of(request).runs.many(project, run_ids)}
+    missing = [r for r in run_ids if r not in found]
+    if missing:
+        raise NotFound(f"project {project!r} has no run {', '.join(map(repr, missing))}")
+    runs = [run_json(found[r]) for r in dict.fromkeys(run_ids)]
+    table: dict[str, dict[str, dict[str, Any]]] = {"params": {}, "metrics": {}}
+    for run in runs:
+        for key, value in run["params"].items():
+            table["params"].setdefault(key, {})[run["id"]] = value
+        for key, point in run["metrics"].items():
+            table["metrics"].setdefault(key, {})[run["id"]] = point["value"]
+    differing = {kind: sorted(key for key, by_run in values.items()
+                              if len(by_run) < len(runs) or len({json.dumps(v) for v in by_run.values()}) > 1)
+                 for kind, values in table.items()}
+    return web.json_response({"runs": [{k: r[k] for k in ("id", "name", "status", "start_time", "end_time")}
+                                       for r in runs], **table, "differing": differing})
 
 
 def _token(offset: int) -> str:
@@ -227,6 +254,7 @@ ROUTES = [
     route("GET", PROJECT + "/experiments", list_experiments, _READ),
     route("GET", PROJECT + "/experiments/{experiment_id}", show_experiment, _READ),
     route("POST", PROJECT + "/runs/search", search_runs, _READ),
+    route("POST", PROJECT + "/runs/compare", compare_runs, _READ),
     route("GET", _RUN, show_run, _READ),
     route("GET", _RUN + "/metric-history", metric_history, _READ),
     route("GET", PROJECT + "/lineage", show_lineage, _READ),

@@ -6,7 +6,7 @@ validate real responses of the service against them (``tests/gateway/test_backen
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
@@ -139,6 +139,26 @@ class RunPage(BaseModel):
     next_page_token: str | None
 
 
+class RunComparison(Input):
+    run_ids: list[Id] = Field(min_length=2, max_length=100)
+
+
+class ComparedRun(BaseModel):
+    id: str
+    name: str
+    status: RunState | None
+    start_time: Time
+    end_time: Time
+
+
+class Comparison(BaseModel):
+    runs: list[ComparedRun]
+    params: dict[str, dict[str, str]] = Field(description="Each param's value by run id (runs without it absent).")
+    metrics: dict[str, dict[str, Number]] = Field(description="Each metric's latest value by run id.")
+    differing: dict[str, list[str]] = Field(description="The params and metrics whose values differ, or that some "
+                                                        "runs lack.")
+
+
 class HistoryQuery(Input):
     key: Key
     min_step: int | None = None
@@ -170,22 +190,41 @@ class LineageQuery(Input):
 
 
 class LineageNode(BaseModel):
-    model_config = {"extra": "allow"}
+    """A node and what is known of it: a run's name, state and params; a commit's dataset; a
+    model's or artifact's uri, sha256 and size (fields of other kinds are absent)."""
 
     id: str
     kind: Literal["commit", "run", "model", "artifact"]
-    distance: int
+    distance: int = Field(description="Edges from the root.")
+    run_id: str | None = None
+    name: str | None = None
+    status: RunState | None = None
+    experiment_id: str | None = None
+    params: dict[str, str] | None = None
+    commit_id: str | None = None
+    dataset: str | None = None
+    dataset_id: str | None = None
+    uri: str | None = None
+    sha256: str | None = None
+    size: int | None = None
+
+
+class CacheFacts(BaseModel):
+    site: str | None
+    volume: str | None
+    cache_hit: bool | None
+    bytes: int | None
+    waited_seconds: float | None
 
 
 class LineageEdge(BaseModel):
-    model_config = {"extra": "allow"}
-
     source: str
     target: str
     kind: Literal["input", "output"]
     recorded_at: str
-    cache: dict[str, Any] | None = None
-    output_kind: str | None = None
+    cache: CacheFacts | None = Field(None, description="How an input was read.")
+    context: str | None = Field(None, description="What an input was for.")
+    output_kind: str | None = Field(None, description="What an output is: model, artifact or dataset.")
 
 
 class Lineage(BaseModel):
