@@ -16,6 +16,8 @@ from lakecache.cli.cache import cache_app
 from lakecache.cli.data import data_app
 from lakecache.cli.guard import GuardedGroup
 from lakecache.cli.import_locations import import_location_app
+from lakecache.cli.lineage import LINEAGE_HELP, lineage
+from lakecache.cli.runs import runs_app
 from lakecache.cli.services import SERVICES, load_service
 from lakecache.cli.site import site_app
 from lakecache.core.errors import LakeCacheError
@@ -37,6 +39,8 @@ app.add_typer(data_app, name="data")
 app.add_typer(site_app, name="site")
 app.add_typer(cache_app, name="cache")
 app.add_typer(import_location_app, name="import-location")
+app.add_typer(runs_app, name="runs")
+app.command("lineage", help=LINEAGE_HELP)(lineage)
 
 console = Console()
 err_console = Console(stderr=True)

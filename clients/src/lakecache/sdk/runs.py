@@ -102,6 +102,16 @@ class RunCalls(GatewaySession):
         items = page.get("items") if isinstance(page, dict) else None
         return next((item for item in items or [] if item.get("name") == name), None)
 
+    async def list_experiments(self, project: str) -> list[dict[str, Any]]:
+        """Every experiment of ``project``, by name (all pages)."""
+        path, params, items = project_path(project, "experiments"), {"limit": 1000}, []
+        while True:
+            page = await self.request("GET", path, params=params, what=f"list the experiments of project {project}")
+            items.extend(page.get("items") or [])
+            if not page.get("next_cursor"):
+                return items
+            params["cursor"] = page["next_cursor"]
+
     async def get_experiment(self, project: str, experiment_id: str) -> dict[str, Any]:
         """The experiment; ``GatewayNotFound`` when the project has none with that id."""
         return await self.request("GET", project_path(project, "experiments", experiment_id),

@@ -62,8 +62,10 @@ async def _nodes(tracker: Tracker, project: str, seen: dict[str, int], edges: li
     about: dict[str, dict[str, Any]] = {}
     for edge in edges:  # what the edges tell of the commits, models and artifacts at their ends
         for end in (edge["source"], edge["target"]):
-            if end.startswith("commit:") and edge.get("dataset"):
-                about.setdefault(end, {"dataset": edge["dataset"], "dataset_id": edge.get("dataset_id")})
+            # An input names the commit's dataset; a dataset output its name (the dataset's).
+            dataset = edge.get("dataset") or (edge.get("name") if edge.get("output_kind") == "dataset" else None)
+            if end.startswith("commit:") and dataset:
+                about.setdefault(end, {"dataset": dataset, "dataset_id": edge.get("dataset_id")})
             elif end.startswith(("model:", "artifact:")) and end == edge["target"]:
                 about.setdefault(end, {"name": edge.get("name") or "", "uri": edge.get("uri"),
                                        "sha256": edge.get("sha256"), "size": edge.get("size")})

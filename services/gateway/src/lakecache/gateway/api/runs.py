@@ -286,7 +286,8 @@ async def record_output(request: web.Request, params: t.RunPath, body: NewOutput
             raise InvalidArgument("a dataset output names its dataset and commit_id")
         dataset_id = (await commit_of(request, params.project, body.dataset, body.commit_id))["dataset_id"]
     await publisher_of(request).emit(RunOutputRecorded(
-        run_id=params.run_id, project=params.project, kind=body.kind, uri=body.uri, name=body.name,
+        run_id=params.run_id, project=params.project, kind=body.kind, uri=body.uri,
+        name=body.name or (body.dataset if body.kind == "dataset" else ""),
         dataset_id=dataset_id, commit_id=body.commit_id, sha256=body.sha256, size=body.size), subject=params.run_id)
     return Reply(Recorded(run_id=params.run_id), status=202)
 
