@@ -39,7 +39,6 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 
@@ -211,7 +210,8 @@ def main() -> None:
             url = server.start()
             for run in range(args.runs):
                 peer_rates.append(mlflow_loop(url, None, f"loop-{run}", args.mlflow_batches))
-                print(f"  mlflow server run {run + 1}/{args.runs}: log_batch {peer_rates[-1]:,.0f} points/s", flush=True)
+                print(f"  mlflow server run {run + 1}/{args.runs}: log_batch {peer_rates[-1]:,.0f} points/s",
+                      flush=True)
         finally:
             server.stop()
     peer = statistics.median(peer_rates)

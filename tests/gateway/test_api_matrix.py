@@ -104,8 +104,42 @@ def sample_body(method: str, path: str, caller: Caller, world: dict[str, str]) -
         ("POST", run + "/inputs"): {"dataset": "cats", "commit_id": world["commit_id"]},
         ("POST", run + "/outputs"): {"kind": "model", "uri": f"s3://models/{caller.name}"},
         ("POST", run + "/finish"): {"status": "finished"},
+        **mlflow_bodies(caller, world),
     }
     return bodies.get((method, path), {} if method in ("POST", "PUT", "PATCH") else None)
+
+
+def mlflow_bodies(caller: Caller, world: dict[str, str]) -> dict[tuple[str, str], dict]:
+    """Bodies of MLflow's routes, which name the run and experiment by id (the world's)."""
+    mlflow, run = "/api/2.0/mlflow", {"run_id": world["run_id"]}
+    metric = {"key": "loss", "value": 0.5, "timestamp": 1_700_000_000_000, "step": 1}
+    source = f"lakecache://{PROJECT}/cats@{world['commit_id']}"
+    return {
+        ("POST", mlflow + "/experiments/create"): {"name": f"{PROJECT}/mlflow-{caller.name}"},
+        ("POST", mlflow + "/experiments/search"): {"max_results": 10},
+        ("POST", mlflow + "/runs/create"): {"experiment_id": world["experiment_id"], "run_name": caller.name},
+        ("POST", mlflow + "/runs/update"): {**run, "run_name": f"renamed-by-{caller.name}"},
+        ("POST", mlflow + "/runs/search"): {"experiment_ids": [world["experiment_id"]], "filter": "metrics.loss < 1"},
+        ("POST", mlflow + "/logged-models/search"): {"experiment_ids": [world["experiment_id"]]},
+        ("POST", mlflow + "/runs/log-metric"): {**run, **metric},
+        ("POST", mlflow + "/runs/log-parameter"): {**run, "key": f"by-{caller.name}", "value": "1"},
+        ("POST", mlflow + "/runs/set-tag"): {**run, "key": "by", "value": caller.name},
+        ("POST", mlflow + "/runs/delete-tag"): {**run, "key": "by"},
+        ("POST", mlflow + "/runs/log-batch"): {**run, "metrics": [metric], "params": [{"key": "b", "value": "2"}]},
+        ("POST", mlflow + "/runs/log-inputs"): {**run, "datasets": [{"dataset": {
+            "name": "cats", "digest": "d", "source_type": "lakecache", "source": source}}]},
+    }
+
+
+def mlflow_query(path: str, world: dict[str, str]) -> dict[str, str] | None:
+    """Query values of MLflow's GET routes (the world's run and experiment)."""
+    return {
+        "/api/2.0/mlflow/experiments/get-by-name": {"experiment_name": f"{PROJECT}/matrix"},
+        "/api/2.0/mlflow/experiments/get": {"experiment_id": world["experiment_id"]},
+        "/api/2.0/mlflow/runs/get": {"run_id": world["run_id"], "run_uuid": world["run_id"]},
+        "/api/2.0/mlflow/metrics/get-history": {"run_id": world["run_id"], "metric_key": "loss"},
+        "/api/2.0/mlflow-artifacts/artifacts": {"path": f"{world['experiment_id']}/{world['run_id']}/artifacts"},
+    }.get(path)
 
 
 def values_for(path: str, world: dict[str, str]) -> dict[str, str]:
@@ -247,7 +281,8 @@ async def test_every_route_answers_every_caller_as_the_actions_table_says(auth, 
                          and requirement.project_from == "query:project" else
                          {"from": "latest", "to": "latest"} if rule.path.endswith("/diff") else
                          {"key": "loss"} if rule.path.endswith("/metric-history") else
-                         {"node": f"run:{world['run_id']}"} if rule.path.endswith("/lineage") else None)
+                         {"node": f"run:{world['run_id']}"} if rule.path.endswith("/lineage") else
+                         mlflow_query(rule.path, world))
                 if rule.path.endswith("/events"):  # a live stream: its status line is what counts here
                     async with client.request(rule.method, path, headers=headers) as response:
                         status = response.status

@@ -79,6 +79,25 @@ EXPECTED_ACTIONS = {
     ("GET", "/api/v1/projects/{project}/runs/{run_id}/artifacts"): "runs:read",
     ("PUT", "/api/v1/projects/{project}/runs/{run_id}/artifacts/{path}"): "runs:log",
     ("GET", "/api/v1/projects/{project}/runs/{run_id}/artifacts/{path}"): "runs:read",
+    ("GET", "/api/2.0/mlflow/experiments/get-by-name"): "runs:read",
+    ("POST", "/api/2.0/mlflow/experiments/create"): "runs:write",
+    ("GET", "/api/2.0/mlflow/experiments/get"): "runs:read",
+    ("POST", "/api/2.0/mlflow/experiments/search"): "self:read",
+    ("POST", "/api/2.0/mlflow/runs/create"): "runs:write",
+    ("POST", "/api/2.0/mlflow/runs/update"): "runs:log",
+    ("GET", "/api/2.0/mlflow/runs/get"): "runs:read",
+    ("POST", "/api/2.0/mlflow/runs/search"): "runs:read",
+    ("GET", "/api/2.0/mlflow/metrics/get-history"): "runs:read",
+    ("POST", "/api/2.0/mlflow/logged-models/search"): "runs:read",
+    ("POST", "/api/2.0/mlflow/runs/log-metric"): "runs:log",
+    ("POST", "/api/2.0/mlflow/runs/log-parameter"): "runs:log",
+    ("POST", "/api/2.0/mlflow/runs/set-tag"): "runs:log",
+    ("POST", "/api/2.0/mlflow/runs/delete-tag"): "runs:log",
+    ("POST", "/api/2.0/mlflow/runs/log-batch"): "runs:log",
+    ("POST", "/api/2.0/mlflow/runs/log-inputs"): "runs:log",
+    ("PUT", "/api/2.0/mlflow-artifacts/artifacts/{experiment_id}/{run_id}/artifacts/{path}"): "runs:log",
+    ("GET", "/api/2.0/mlflow-artifacts/artifacts/{experiment_id}/{run_id}/artifacts/{path}"): "runs:read",
+    ("GET", "/api/2.0/mlflow-artifacts/artifacts"): "runs:read",
     ("GET", "/api/v1/projects/{project}/copies"): "caches:read",
     ("GET", "/api/v1/sites"): "sites:read",
     ("GET", "/api/v1/projects/{project}/sites/{site}/copies/{commit_id}"): "caches:read",
@@ -121,6 +140,8 @@ async def test_the_served_document_describes_exactly_the_routed_api_with_permiss
     assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     problem = document["components"]["responses"]["403"]["content"]["application/problem+json"]["schema"]
     assert problem == {"$ref": "#/components/schemas/Problem"}
+    mlflow_missing = document["paths"]["/api/2.0/mlflow/runs/get"]["get"]["responses"]["404"]
+    assert mlflow_missing["content"] == {"application/json": {"schema": {"$ref": "#/components/schemas/MlflowError"}}}
 
 
 async def test_the_document_uses_the_handlers_models(api):

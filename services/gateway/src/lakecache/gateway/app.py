@@ -22,6 +22,7 @@ from lakecache.core.runtime import ServiceParts, SubscriptionSpec
 from lakecache.core.telemetry import Telemetry
 from lakecache.gateway.api import api_registry
 from lakecache.gateway.api.common import AUTH_KEY, PUBLISHER_KEY
+from lakecache.gateway.api.mlflow import mlflow_error_middleware
 from lakecache.gateway.api.reference import REFERENCE_KEY, Reference
 from lakecache.gateway.api.runs import APPLY_WAIT_KEY, RUN_IDS_KEY
 from lakecache.gateway.api.site_list import SITE_VOLUMES_KEY
@@ -94,6 +95,7 @@ def gateway_parts(deps: GatewayDependencies, registry: Registry | None = None) -
         app[RUN_IDS_KEY] = deps.run_ids
         app[APPLY_WAIT_KEY] = deps.run_apply_wait_seconds
         app.cleanup_ctx.append(deps.upstreams.client_context(deps.telemetry))
+        app.middlewares.append(mlflow_error_middleware())  # outermost: MLflow's paths answer MLflow's errors
         app.middlewares.append(input_guard_middleware())
         app.middlewares.append(auth_middleware(deps.auth, policy))
         app.middlewares.append(gateway_problem_middleware())

@@ -65,7 +65,9 @@ def _operation(method: str, path: str, op: dict[str, Any]) -> str:
             answers.append(escape(status))
         else:
             answers.append(f"<b>{escape(status)}</b>" + (f" {_type(schema)}" if schema else ""))
-    parts.append(f"<div>Answers: {', '.join(answers)} (errors are problem documents)</div></div>")
+    shared = any("$ref" in response for response in op["responses"].values())  # the shared problem answers
+    parts.append(f"<div>Answers: {', '.join(answers)}{' (errors are problem documents)' if shared else ''}"
+                 "</div></div>")
     return "".join(parts)
 
 

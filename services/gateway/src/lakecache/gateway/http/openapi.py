@@ -105,17 +105,24 @@ def _responses(operation: Operation, refs: dict[tuple[type[BaseModel], JsonSchem
                              "add it to _PROBLEM_TITLES in lakecache/gateway/http/openapi.py")
         responses[str(status)] = {"$ref": f"#/components/responses/{status}"}
     responses["default"] = {"$ref": "#/components/responses/default"}
+    if operation.error_model is not None:  # errors in the operation's own shape, described in place
+        own = _error_responses(refs[(operation.error_model, "serialization")], "application/json", "an error")
+        responses.update({status: own[status] for status in responses if status in own})
     return responses
 
 
-def _problem_responses(problem_ref: dict[str, str]) -> dict[str, Any]:
-    content = {PROBLEM_JSON: {"schema": problem_ref}}
+def _error_responses(schema_ref: dict[str, str], media_type: str, what: str) -> dict[str, Any]:
+    content = {media_type: {"schema": schema_ref}}
     responses: dict[str, Any] = {str(s): {"description": t, "content": content} for s, t in _PROBLEM_TITLES.items()}
     responses["401"]["headers"] = {"WWW-Authenticate": {
         "description": "`Bearer realm=\"lakecache\"`, with RFC 6750's `error` when a token was sent.",
         "schema": {"type": "string"}}}
-    responses["default"] = {"description": "Any other error, as a problem document.", "content": content}
+    responses["default"] = {"description": f"Any other error, as {what}.", "content": content}
     return responses
+
+
+def _problem_responses(problem_ref: dict[str, str]) -> dict[str, Any]:
+    return _error_responses(problem_ref, PROBLEM_JSON, "a problem document")
 
 
 def openapi_document(registry: Registry, *, title: str, version: str, description: str) -> dict[str, Any]:
@@ -125,6 +132,8 @@ def openapi_document(registry: Registry, *, title: str, version: str, descriptio
         wanted += [(m, "validation") for m in (operation.params, operation.query, operation.body) if m]
         if operation.response is not None:
             wanted.append((operation.response, "serialization"))
+        if operation.error_model is not None:
+            wanted.append((operation.error_model, "serialization"))
     refs, definitions = models_json_schema(list(dict.fromkeys(wanted)), ref_template=REF)
     schemas: dict[str, Any] = definitions.get("$defs", {})
 

@@ -90,6 +90,9 @@ class Operation:
     alternatives: tuple[int, ...] = ()
     #: What a path variable matches when not one segment: ``{"path": ".+"}`` for a file path.
     patterns: Mapping[str, str] = field(default_factory=dict)
+    #: The shape of its error answers (``application/json``) when not problem documents: MLflow's
+    #: routes answer MLflow's error JSON (``lakecache.gateway.api.mlflow.errors``).
+    error_model: type[BaseModel] | None = None
 
     def __post_init__(self) -> None:
         where = f"{self.method} {self.path}"

@@ -49,6 +49,10 @@ class RunIdRepository:
         self._remember(key, doc["project"])
         return doc["project"]
 
+    async def projects(self) -> list[str]:
+        """Every project an id was handed out in, sorted."""
+        return sorted(await self._docs.distinct("project"))
+
     def _remember(self, key: str, project: str) -> None:
         self._cache[key] = project
         if len(self._cache) > _CACHED:

@@ -85,16 +85,18 @@ def _detail(payload: bytes) -> str:
 
 
 async def forward(request: web.Request, base: str, *, body: Body = None, stream: bool = False,
-                  content_type: str | None = None) -> web.Response:
+                  content_type: str | None = None, target: str | None = None) -> web.Response:
     """``request``'s method, path and query sent to the service at ``base``; its answer returned.
 
     ``body`` is sent as given (with ``content_type``); ``stream`` sends the request's own body
-    as it arrives instead (commit uploads), with the request's content type.
+    as it arrives instead (commit uploads), with the request's content type. ``target`` (a
+    percent-encoded path and query) replaces the request's own where the gateway's path is not
+    the service's (MLflow's routes).
     """
     if stream:
         body, content_type = request.content.iter_chunked(1 << 16), request.headers.get(hdrs.CONTENT_TYPE)
-    status, payload, headers = await _call(request, base, request.method, request.rel_url.raw_path_qs, body,
-                                           content_type, granted_of(request))
+    status, payload, headers = await _call(request, base, request.method, target or request.rel_url.raw_path_qs,
+                                           body, content_type, granted_of(request))
     return web.Response(status=status, body=payload, headers=headers)
 
 
@@ -116,11 +118,12 @@ async def upstream_json(request: web.Request, base: str, path: str, *, action: s
                           f"(status {status})") from None
 
 
-async def relay_download(request: web.Request, base: str) -> web.StreamResponse:
-    """``request`` forwarded to ``base`` with the answer's body streamed back as it arrives (a
-    file download: never whole in the gateway's memory); an error answer comes back as is."""
+async def relay_download(request: web.Request, base: str, *, target: str | None = None) -> web.StreamResponse:
+    """``request`` forwarded to ``base`` (at ``target``, as :func:`forward`) with the answer's
+    body streamed back as it arrives (a file download: never whole in the gateway's memory); an
+    error answer comes back as is."""
     upstreams = upstreams_of(request)
-    url = URL(base.rstrip("/") + request.rel_url.raw_path_qs, encoded=True)
+    url = URL(base.rstrip("/") + (target or request.rel_url.raw_path_qs), encoded=True)
     audience = upstreams.name_of(base)
     started = time.perf_counter()
     try:
