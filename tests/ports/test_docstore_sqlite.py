@@ -76,3 +76,19 @@ async def test_operations_before_open_fail_clearly(tmp_path):
     store = SqliteDocumentStore.from_url(f"sqlite://{tmp_path}/d.db")
     with pytest.raises(RuntimeError, match="async with"):
         await store.collection("c").insert_one({})
+
+
+async def test_a_long_find_leaves_out_documents_that_stopped_matching_while_it_ran(tmp_path):
+    # find() takes the matching ids first, then fetches them a batch at a time by primary key
+    # and checks the filter again on what it fetched.
+    async with SqliteDocumentStore.from_url(f"sqlite://{tmp_path}/docs.db", batch_size=2) as store:
+        runs = store.collection("runs")
+        await runs.create_index([("kind", 1), ("n", 1)])
+        await runs.insert_many([{"_id": f"r{n}", "kind": "a", "n": n} for n in range(6)])
+        seen = []
+        async for document in runs.find({"kind": "a"}, sort=[("n", 1)]):
+            seen.append(document["_id"])
+            if document["_id"] == "r1":
+                await runs.update_one({"_id": "r4"}, {"$set": {"kind": "b"}})
+                await runs.delete_one({"_id": "r5"})
+        assert seen == ["r0", "r1", "r2", "r3"]

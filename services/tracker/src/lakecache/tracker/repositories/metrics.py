@@ -52,9 +52,9 @@ class MetricRepository:
             steps = [p.step for p in series]
             docs.append({
                 "_id": _bucket_id(run_id, batch, key), "project": project, "run_id": run_id, "key": key,
-                "step_min": steps[0], "step_max": steps[-1], "count": len(series), "steps": _pack("q", steps),
-                "values": _pack("d", [p.value for p in series]),
-                "timestamps": _pack("q", [epoch_ms(p.timestamp) for p in series])})
+                "step_min": steps[0], "step_max": steps[-1], "count": len(series), "steps": pack_column("q", steps),
+                "values": pack_column("d", [p.value for p in series]),
+                "timestamps": pack_column("q", [epoch_ms(p.timestamp) for p in series])})
         try:
             await self._docs.insert_many(docs)
             return len(docs)
@@ -81,21 +81,23 @@ class MetricRepository:
         high = max_step if max_step is not None else 2**63
         points = [Point(step, ts, value)
                   async for doc in self._docs.find(query, sort=[("step_min", 1), ("_id", 1)])
-                  for step, ts, value in zip(_unpack("q", doc["steps"]), _unpack("q", doc["timestamps"]),
-                                             _unpack("d", doc["values"]), strict=True)
+                  for step, ts, value in zip(unpack_column("q", doc["steps"]), unpack_column("q", doc["timestamps"]),
+                                             unpack_column("d", doc["values"]), strict=True)
                   if low <= step <= high]
         points.sort(key=lambda p: (p.step, p.timestamp))
         return points
 
 
-def _pack(code: str, values: list) -> bytes:
+def pack_column(code: str, values: list) -> bytes:
+    """``values`` as one little-endian column (``code``: ``q`` int64, ``d`` float64)."""
     column = array.array(code, values)
     if sys.byteorder == "big":
         column.byteswap()
     return column.tobytes()
 
 
-def _unpack(code: str, data: bytes) -> array.array:
+def unpack_column(code: str, data: bytes) -> array.array:
+    """The values of a column ``pack_column`` made."""
     column = array.array(code)
     column.frombytes(data)
     if sys.byteorder == "big":

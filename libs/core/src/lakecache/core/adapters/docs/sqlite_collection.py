@@ -26,6 +26,7 @@ from lakecache.core.ports.docstore import (
     UpdateResult,
 )
 
+from .matcher import matches
 from .pipeline import run_pipeline
 from .projection import project
 from .sqlite_query import (
@@ -225,10 +226,12 @@ class SqliteCollection(Collection):
     def _do_fetch(self, ids: list[str], filter: dict[str, Any]) -> list[dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
         for start in range(0, len(ids), _IN_CHUNK):
-            chunk = ids[start:start + _IN_CHUNK]
-            combined = {"$and": [{"_id": {"$in": chunk}}, filter]} if filter else {"_id": {"$in": chunk}}
-            for _id, text in self._select("_id, doc", combined):
-                found[_id] = decode_document(text)
+            # By primary key alone, the filter checked here: with the filter in the SQL, SQLite may
+            # walk the filter's index instead, over every match, for each batch (quadratic).
+            for _id, text in self._select("_id, doc", {"_id": {"$in": ids[start:start + _IN_CHUNK]}}):
+                document = decode_document(text)
+                if not filter or matches(document, filter):  # changed since the ids were taken: left out
+                    found[_id] = document
         return [found[_id] for _id in ids if _id in found]
 
     async def count_documents(self, filter: Filter | None = None) -> int:
