@@ -43,7 +43,8 @@ def encode(event: Event[EventData]) -> EncodedEvent:
     }
     if event.subject is not None:
         attributes["subject"] = event.subject
-    cloud_event = CloudEvent(attributes, event.data.model_dump(mode="json"))
+    # The payload serialized by pydantic's own JSON encoder: bytes go into the value as they are.
+    cloud_event = CloudEvent(attributes, event.data.model_dump_json().encode())
     message = ce_kafka.to_binary(cloud_event, _FORMAT, key_mapper=lambda _: None)
     return EncodedEvent(headers=list(message.headers.items()), value=message.value)
 

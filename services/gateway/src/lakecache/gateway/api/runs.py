@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import time
 import uuid
 from collections.abc import Callable
@@ -229,10 +228,24 @@ async def start_run(request: web.Request, params: t.ProjectPath, body: NewRun) -
     return Reply(t.Run.model_validate(run), status=201, headers={"Location": f"{API}/projects/{project}/runs/{run_id}"})
 
 
-def content_key(body: LogBatch) -> str:
-    """A batch's key from its content: an identical retry gets the same one."""
-    canonical = json.dumps(body.model_dump(mode="json", exclude={"batch"}), sort_keys=True, default=str)
-    return "c" + hashlib.sha256(canonical.encode()).hexdigest()[:40]
+def content_key(raw: bytes) -> str:
+    """A batch's key from its content (the request body as sent): an identical retry gets the same one."""
+    return "c" + hashlib.sha256(raw).hexdigest()[:40]
+
+
+async def publish_batch(request: web.Request, project: str, run_id: str, batch: str, metrics: list[MetricPoint],
+                        params: dict[str, Any], tags: dict[str, str]) -> None:
+    """Send what a request logs to run ``run_id`` (the caller checked it is ``project``'s) on the
+    bus, the ``batch`` key deriving each event's."""
+    publisher = publisher_of(request)
+    if metrics:
+        await publisher.emit(RunMetricsLogged(run_id=run_id, project=project, metrics=metrics, batch=f"{batch}-m"),
+                             subject=run_id)
+    if params:
+        await publisher.emit(RunParamsLogged(run_id=run_id, project=project, params=params, batch=f"{batch}-p"),
+                             subject=run_id)
+    if tags:
+        await publisher.emit(RunTagsSet(run_id=run_id, project=project, tags=tags), subject=run_id)
 
 
 async def log_to_run(request: web.Request, params: t.RunPath, body: LogBatch) -> Reply:
@@ -240,18 +253,11 @@ async def log_to_run(request: web.Request, params: t.RunPath, body: LogBatch) ->
     await own_run(request, project, run_id)
     if not (body.metrics or body.params or body.tags):
         raise InvalidArgument("nothing to log: send metrics, params or tags")
-    batch = body.batch or content_key(body)
-    publisher, received = publisher_of(request), datetime.now(UTC)
-    if body.metrics:
-        points = [MetricPoint(key=m.key, value=m.value, step=m.step, timestamp=m.timestamp or received)
-                  for m in body.metrics]
-        await publisher.emit(RunMetricsLogged(run_id=run_id, project=project, metrics=points, batch=f"{batch}-m"),
-                             subject=run_id)
-    if body.params:
-        await publisher.emit(RunParamsLogged(run_id=run_id, project=project, params=body.params, batch=f"{batch}-p"),
-                             subject=run_id)
-    if body.tags:
-        await publisher.emit(RunTagsSet(run_id=run_id, project=project, tags=body.tags), subject=run_id)
+    batch = body.batch or content_key(await request.read())
+    received = datetime.now(UTC)
+    points = [MetricPoint(key=m.key, value=m.value, step=m.step, timestamp=m.timestamp or received)
+              for m in body.metrics]
+    await publish_batch(request, project, run_id, batch, points, body.params, body.tags)
     return Reply(LogAccepted(batch=batch, metrics=len(body.metrics), params=len(body.params), tags=len(body.tags)),
                  status=202)
 

@@ -69,6 +69,9 @@ def _template(request: web.Request) -> str:
     return resource.canonical if resource is not None else request.path
 
 
+_NESTING_CHECKED = web.RequestKey("lakecache_body_nesting_checked", bool)
+
+
 async def read_json_body(request: web.Request, limit: int | None = None) -> bytes:
     """The body of ``request``, within ``limit`` bytes (default: its operation's) and
     :data:`MAX_JSON_DEPTH` levels of nesting, else ``PayloadTooLarge`` / ``RequestInvalid``.
@@ -83,9 +86,11 @@ async def read_json_body(request: web.Request, limit: int | None = None) -> byte
     if len(raw) > limit:
         raise PayloadTooLarge(f"the request body has {len(raw)} bytes; {request.method} {_template(request)} "
                               f"accepts at most {limit}")
-    if json_nesting(raw) > MAX_JSON_DEPTH:
-        raise RequestInvalid("body", [FieldError(location="body", message=f"nests deeper than {MAX_JSON_DEPTH} "
-                                                 "levels of arrays and objects; send a flatter document")])
+    if not request.get(_NESTING_CHECKED, False):  # a permission's lookup may have read it first
+        if json_nesting(raw) > MAX_JSON_DEPTH:
+            raise RequestInvalid("body", [FieldError(location="body", message=f"nests deeper than {MAX_JSON_DEPTH} "
+                                                     "levels of arrays and objects; send a flatter document")])
+        request[_NESTING_CHECKED] = True
     return raw
 
 

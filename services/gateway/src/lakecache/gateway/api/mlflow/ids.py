@@ -67,14 +67,21 @@ def invalid(request: web.Request, name: str, message: str) -> RequestInvalid:
     return RequestInvalid(place, [FieldError(location=f"{place}.{name}", message=message)])
 
 
+_FIELDS = web.RequestKey("lakecache_mlflow_fields", dict)
+
+
 async def _fields(request: web.Request) -> dict[str, Any]:
+    """The request's query or JSON body fields, parsed once (a route's project and run sources
+    both read them)."""
     if request.method == "GET":
         return dict(request.query)
-    try:
-        body = json.loads(await read_json_body(request))  # read once, within the operation's limits
-    except (ValueError, UnicodeDecodeError):
-        return {}  # the operation's binding answers the unreadable body
-    return body if isinstance(body, dict) else {}
+    if _FIELDS not in request:
+        try:
+            body = json.loads(await read_json_body(request))  # within the operation's limits
+        except (ValueError, UnicodeDecodeError):
+            body = {}  # the operation's binding answers the unreadable body
+        request[_FIELDS] = body if isinstance(body, dict) else {}
+    return request[_FIELDS]
 
 
 def _text(request: web.Request, fields: dict[str, Any], name: str, *, required: bool = True) -> str | None:

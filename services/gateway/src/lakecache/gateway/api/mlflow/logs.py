@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from lakecache.core.contracts.runs import RunTagsSet
+from lakecache.core.contracts.runs import MetricPoint, RunTagsSet
 from lakecache.core.errors import InvalidArgument
 from lakecache.core.vocabulary.runs import PARAM_VALUE_MAX, TAG_VALUE_MAX
 from lakecache.gateway.api import runs as native
@@ -53,13 +53,12 @@ async def _log(request: web.Request, body: m.RunRef, *, metrics: Sequence[m.Metr
                               "one value")
     if not (metrics or params or tags):
         return m.Empty()
-    # MLflow's server truncates over-long param and tag values rather than refusing them.
-    batch = valid(native.LogBatch, "body",
-                  metrics=[{"key": p.key, "value": p.value, "step": p.step, "timestamp": moment(p.timestamp)}
-                           for p in metrics],
-                  params={p.key: p.value[:PARAM_VALUE_MAX] for p in params},
-                  tags={tag.key: tag.value[:TAG_VALUE_MAX] for tag in tags})
-    await native.log_to_run(request, t.RunPath(project=project, run_id=run_id), batch)
+    # The models checked keys and values; MLflow's server truncates over-long param and tag
+    # values rather than refusing them.
+    points = [MetricPoint(key=p.key, value=p.value, step=p.step, timestamp=moment(p.timestamp)) for p in metrics]
+    await native.publish_batch(request, project, run_id, native.content_key(await request.read()), points,
+                               {p.key: p.value[:PARAM_VALUE_MAX] for p in params},
+                               {tag.key: tag.value[:TAG_VALUE_MAX] for tag in tags})
     return m.Empty()
 
 
