@@ -8,13 +8,14 @@ an answer the client did not expect — still prints one line on stderr (one JSO
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
-from pydantic import ValidationError
+import click
 from typer.core import TyperGroup
 from typer.exceptions import Abort, Exit, TyperException
 
-from lakecache.cli.common import INTERRUPTED, fail, validation_text
 from lakecache.core.errors import ConfigurationError, LakeCacheError
 
 _JSON, _COMMAND = "lakecache.json", "lakecache.command"
@@ -43,23 +44,85 @@ class GuardedGroup(TyperGroup):
         return " ".join(names)
 
     def invoke(self, ctx: Any) -> Any:
-        as_json, command = bool(ctx.meta.get(_JSON)), ctx.meta.get(_COMMAND) or ctx.command_path
         try:
             return super().invoke(ctx)
         except (Exit, Abort, TyperException):
             raise
-        except KeyboardInterrupt:
-            fail("interrupted", INTERRUPTED, as_json=as_json)
-        except ConfigurationError as exc:
-            fail(str(exc), 2, as_json=as_json)
-        except ValidationError as exc:  # settings read by a command (e.g. `config show`)
-            fail(f"{command}: invalid settings: {validation_text(exc)}", 2, as_json=as_json)
-        except LakeCacheError as exc:
-            fail(str(exc), 1, as_json=as_json)
-        except OSError as exc:
-            detail = f"{exc.strerror or exc}{f': {exc.filename!r}' if exc.filename else ''}"
-            fail(f"{command} failed: {detail}", 1, as_json=as_json)
-        except Exception as exc:  # noqa: BLE001 - the point: one message instead of a traceback
-            fail(f"{command} failed unexpectedly ({type(exc).__name__}: {exc}). This may be an answer "
-                 "the client did not expect: check that LAKECACHE_API_URL names a LakeCache gateway of this "
-                 "version", 1, as_json=as_json)
+        except BaseException as exc:  # noqa: BLE001 - the point: one message instead of a traceback
+            if not isinstance(exc, Exception | KeyboardInterrupt):
+                raise  # SystemExit, GeneratorExit: not failures of the command
+            _report(exc, bool(ctx.meta.get(_JSON)), ctx.meta.get(_COMMAND) or ctx.command_path)
+
+
+def _report(exc: BaseException, as_json: bool, command: str) -> None:
+    """Fail with the message ``exc`` deserves (exits)."""
+    # Imported only on failure: they load pydantic and the SDK, which ``lakecache version`` does without.
+    from pydantic import ValidationError
+
+    from lakecache.cli.common import INTERRUPTED, fail, validation_text
+
+    if isinstance(exc, KeyboardInterrupt):
+        fail("interrupted", INTERRUPTED, as_json=as_json)
+    if isinstance(exc, ConfigurationError):
+        fail(str(exc), 2, as_json=as_json)
+    if isinstance(exc, ValidationError):  # settings read by a command (e.g. `config show`)
+        fail(f"{command}: invalid settings: {validation_text(exc)}", 2, as_json=as_json)
+    if isinstance(exc, LakeCacheError):
+        fail(str(exc), 1, as_json=as_json)
+    if isinstance(exc, OSError):
+        detail = f"{exc.strerror or exc}{f': {exc.filename!r}' if exc.filename else ''}"
+        fail(f"{command} failed: {detail}", 1, as_json=as_json)
+    fail(f"{command} failed unexpectedly ({type(exc).__name__}: {exc}). This may be an answer "
+         "the client did not expect: check that LAKECACHE_API_URL names a LakeCache gateway of this "
+         "version", 1, as_json=as_json)
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    """A command (group) of ``lakecache`` imported when used: ``attribute`` of ``module`` is a
+    Typer app; ``help`` is its line in ``lakecache --help``."""
+
+    name: str
+    module: str
+    attribute: str
+    help: str
+
+
+class LazyGroup(GuardedGroup):
+    """The ``lakecache`` group: its registered subcommands load on first use, so starting the
+    command costs only what the command run needs (``lakecache version`` loads no client)."""
+
+    lazy: ClassVar[dict[str, Subcommand]] = {}
+
+    @classmethod
+    def register(cls, *subcommands: Subcommand) -> None:
+        cls.lazy.update({s.name: s for s in subcommands})
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: Any, name: str) -> click.Command | None:
+        found = super().get_command(ctx, name)
+        if found is not None or name not in self.lazy:
+            return found
+        import typer.main
+
+        spec = self.lazy[name]
+        command = typer.main.get_command(getattr(importlib.import_module(spec.module), spec.attribute))
+        command.name = name
+        self.add_command(command, name)
+        return command
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        # The lazy groups' lines come from their registration: listing them imports none.
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in self.lazy and name not in self.commands:
+                rows.append((name, self.lazy[name].help))
+            else:
+                command = self.get_command(ctx, name)
+                if command is not None and not command.hidden:
+                    rows.append((name, command.get_short_help_str(formatter.width)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)

@@ -144,3 +144,8 @@ def edge_text(edges: list[dict[str, Any]]) -> str:
         listed = ", ".join(f for f in facts if f)
         parts.append("read" + (f" at {escape(where)}" if where else "") + (f": {listed}" if listed else ""))
     return " [dim]—[/] " + "; ".join(parts) if parts else ""
+
+
+#: ``lakecache lineage`` as an app of one command, for the CLI's lazy loading (``cli.main``).
+lineage_app = typer.Typer()
+lineage_app.command("lineage", help=LINEAGE_HELP)(lineage)

@@ -1,4 +1,8 @@
-"""The ``lakecache`` command."""
+"""The ``lakecache`` command.
+
+Command groups are imported when they are used (``LazyGroup``): ``lakecache version`` or
+``lakecache data ls`` loads neither the service runtime nor the other groups' clients.
+"""
 
 from __future__ import annotations
 
@@ -12,35 +16,34 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from lakecache.cli.cache import cache_app
-from lakecache.cli.data import data_app
-from lakecache.cli.guard import GuardedGroup
-from lakecache.cli.import_locations import import_location_app
-from lakecache.cli.lineage import LINEAGE_HELP, lineage
-from lakecache.cli.runs import runs_app
+from lakecache.cli.guard import LazyGroup, Subcommand
 from lakecache.cli.services import SERVICES, load_service
-from lakecache.cli.site import site_app
 from lakecache.core.errors import LakeCacheError
-from lakecache.core.runtime import RunningService, run_until_stopped
-from lakecache.core.runtime.standalone import configure_logging
 
 app = typer.Typer(
     name="lakecache",
     help="LakeCache: cache versioned datasets from an S3 data lake on your compute sites' volumes.",
     no_args_is_help=True,
     rich_markup_mode="rich",
-    cls=GuardedGroup,
+    cls=LazyGroup,
     # A failure is one line (lakecache.cli.guard), never a traceback.
     pretty_exceptions_enable=False,
 )
 config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
-app.add_typer(data_app, name="data")
-app.add_typer(site_app, name="site")
-app.add_typer(cache_app, name="cache")
-app.add_typer(import_location_app, name="import-location")
-app.add_typer(runs_app, name="runs")
-app.command("lineage", help=LINEAGE_HELP)(lineage)
+#: The command groups, each imported when it is used: (module, attribute, one-line help).
+LazyGroup.register(
+    Subcommand("data", "lakecache.cli.data", "data_app", "Datasets and commits: create, sync, import, log, ls, diff, "
+               "tag."),
+    Subcommand("site", "lakecache.cli.site", "site_app", "A site's cache volumes and copies, and why copies are kept "
+               "or evicted."),
+    Subcommand("cache", "lakecache.cli.cache", "cache_app", "Cache a dataset version at a site, follow it, evict it."),
+    Subcommand("import-location", "lakecache.cli.import_locations", "import_location_app",
+               "The lake locations a project may import from (administrators)."),
+    Subcommand("runs", "lakecache.cli.runs", "runs_app", "Tracked runs: list, show, compare, metrics."),
+    Subcommand("lineage", "lakecache.cli.lineage", "lineage_app", "Where a run, a dataset commit or a model came "
+               "from and what came of it."),
+)
 
 console = Console()
 err_console = Console(stderr=True)
@@ -73,6 +76,9 @@ def up(
 ) -> None:
     """Run all five services in this process on the embedded defaults (in-memory bus,
     local-directory lake, SQLite stores under --home), bound to 127.0.0.1. Ctrl-C stops."""
+    from lakecache.core.runtime import RunningService, run_until_stopped
+    from lakecache.core.runtime.standalone import configure_logging
+
     _apply_home(home)
     if port is not None:
         os.environ["LAKECACHE_GATEWAY__PORT"] = str(port)
@@ -84,7 +90,7 @@ def up(
     configure_logging(settings[0].log_level)
     settings[0].home.mkdir(parents=True, exist_ok=True)
 
-    def announce(running: list[RunningService]) -> None:
+    def announce(running: list[RunningService]) -> None:  # noqa: F821 - imported above, in the function
         urls = {r.definition.name: r.base_url for r in running}
         if as_json:
             home_dir = settings[0].home.resolve()

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
 from lakecache.core.errors import ConfigurationError
-from lakecache.core.runtime import ServiceDefinition
+
+if TYPE_CHECKING:  # the runtime is imported with the service it runs, not with the CLI
+    from lakecache.core.runtime import ServiceDefinition
 
 #: name -> module exporting ``SERVICE``; ``lakecache up`` starts them in this order.
 SERVICES: dict[str, str] = {
