@@ -91,6 +91,7 @@ def sample_body(method: str, path: str, caller: Caller, world: dict[str, str]) -
         ("PUT", "/api/v1/sites/{site}/ttl"): {"scope": "dataset", "target": world["dataset_id"],
                                               "ttl_seconds": 3600},
         ("POST", copy + "/leases"): {"holder": f"matrix-{caller.name}"},
+        ("POST", copy + "/reads"): {"volume": VOLUME, "bytes": 6, "cache_hit": True, "reader": f"matrix-{caller.name}"},
         ("POST", "/api/v1/datasets/{project}/{name}/uploads"): {"contents": [{"sha256": world["sha256"],
                                                                                "size": len(CONTENT)}]},
         ("POST", "/api/v1/datasets/{project}/{name}/imports"): {"source": world["import_source"],

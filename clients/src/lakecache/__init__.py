@@ -7,18 +7,23 @@ every part installed and adds what a training job calls first:
     import lakecache
 
     with lakecache.start_run(project="team", experiment="resnet") as run:
-        run.log_metric("loss", 0.25, step=1)
+        with lakecache.use("team/images@v3", site="dgx", run=run) as root:
+            run.log_metric("loss", 0.25, step=1)
 
-``start_run`` (``lakecache.sdk.tracking``) is imported on first use: importing ``lakecache.core``
-in a service loads nothing of the SDK.
+``start_run`` (``lakecache.sdk.tracking``) and ``use``/``use_async`` (``lakecache.sdk.use``) are
+imported on first use: importing ``lakecache.core`` in a service loads nothing of the SDK.
 """
 
 __path__ = __import__("pkgutil").extend_path(__path__, __name__)
 
-__all__ = ["Run", "start_run"]
+__all__ = ["Run", "start_run", "use", "use_async"]
 
 
 def __getattr__(name: str) -> object:
+    if name in ("use", "use_async"):
+        from lakecache.sdk import use
+
+        return getattr(use, name)
     if name in __all__:
         from lakecache.sdk import tracking
 

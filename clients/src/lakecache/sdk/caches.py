@@ -85,6 +85,16 @@ class CacheCalls(GatewaySession):
                                   params=_given(volume=volume),
                                   what=f"explain project {project!r}'s copy of {commit_id} at {site!r}")
 
+    async def record_read(self, project: str, site: str, commit_id: str, *, volume: str | None = None,
+                          bytes: int | None = None, cache_hit: bool | None = None,  # noqa: A002 - the API's name
+                          reader: str | None = None) -> dict[str, Any]:
+        """Report that a job reads the ready copy (on ``volume``): the evictor counts it as used
+        now. ``cache_hit`` false when the job waited for a fill; ``GatewayConflict`` when the copy
+        is not ready."""
+        return await self.request("POST", copy_path(project, site, commit_id, "reads"),
+                                  json_body=_given(volume=volume, bytes=bytes, cache_hit=cache_hit, reader=reader),
+                                  what=f"report a read of project {project}'s copy of {commit_id} at site {site}")
+
     # leases
 
     async def acquire_lease(self, project: str, site: str, commit_id: str, *, ttl_seconds: int | None = None,

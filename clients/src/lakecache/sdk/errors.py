@@ -15,6 +15,10 @@ the matching port error of ``lakecache.core.errors`` where there is one:
 
 The message says what failed, with which input, and what to do; ``status``, ``title``,
 ``detail`` and ``errors`` keep the RFC 9457 problem's parts.
+
+Waiting for a copy (``lakecache.use``) adds three that are no answer of the gateway:
+``CopyNotReady`` (also ``Conflict``), ``CopyWaitTimeout`` (also ``TimeoutError``) and
+``CopyFillFailed``.
 """
 
 from __future__ import annotations
@@ -108,3 +112,25 @@ def _error_line(error: dict[str, Any]) -> str:
     if "location" in error and "path" not in error:
         return f"{error.get('location')}: {error.get('message')}"
     return f"{error.get('path')!r}: {error.get('reason')}"
+
+
+class CopyNotReady(Conflict):
+    """A job asked for a copy that is not ready at its site (``on_miss="fail"``, or a wait that
+    timed out: ``CopyWaitTimeout``). ``state`` is the copy's state then (``missing`` when the
+    project never asked for it there)."""
+
+    def __init__(self, message: str, *, project: str, site: str, commit_id: str, state: str) -> None:
+        super().__init__(message)
+        self.project, self.site, self.commit_id, self.state = project, site, commit_id, state
+
+
+class CopyWaitTimeout(CopyNotReady, TimeoutError):
+    """The copy did not become ready within the time a job gave it."""
+
+
+class CopyFillFailed(LakeCacheError):
+    """The cacher could not make the copy ready; ``error`` is its reason."""
+
+    def __init__(self, message: str, *, project: str, site: str, commit_id: str, error: str) -> None:
+        super().__init__(message)
+        self.project, self.site, self.commit_id, self.error = project, site, commit_id, error

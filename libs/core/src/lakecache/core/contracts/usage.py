@@ -51,6 +51,10 @@ class LeaseReleased(EventData):
 
 @EVENTS.register
 class DatasetRead(EventData):
+    """A job read a project's ready cached copy: the gateway sends it when the SDK's
+    ``lakecache.use`` reports the read, and the evictor counts the copy as used now. ``reader``
+    is the caller's identity; ``cache_hit`` is false when the job waited for a fill."""
+
     event_type = "lakecache.dataset.read"
 
     project: Slug

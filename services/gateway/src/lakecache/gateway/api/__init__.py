@@ -15,6 +15,7 @@ from lakecache.gateway.api import (
     me,
     members,
     mlflow,
+    reads,
     reference,
     runs,
     site_list,
@@ -27,6 +28,6 @@ from lakecache.gateway.http.registry import Registry
 
 def api_registry() -> Registry:
     return Registry([*datasets.OPERATIONS, *caches.OPERATIONS, *site_list.OPERATIONS, *sites.OPERATIONS,
-                     *runs.OPERATIONS, *mlflow.OPERATIONS, *me.OPERATIONS,
+                     *reads.OPERATIONS, *runs.OPERATIONS, *mlflow.OPERATIONS, *me.OPERATIONS,
                      *tokens.OPERATIONS, *users.OPERATIONS, *members.OPERATIONS, *audit.OPERATIONS,
                      *reference.OPERATIONS])
