@@ -10,16 +10,21 @@ every part installed and adds what a training job calls first:
         with lakecache.use("team/images@v3", site="dgx", run=run) as root:
             run.log_metric("loss", 0.25, step=1)
 
-``start_run`` (``lakecache.sdk.tracking``) and ``use``/``use_async`` (``lakecache.sdk.use``) are
-imported on first use: importing ``lakecache.core`` in a service loads nothing of the SDK.
+``start_run`` (``lakecache.sdk.tracking``), ``use``/``use_async`` (``lakecache.sdk.use``) and
+``files`` (``lakecache.sdk.listing``: the sorted regular files of a view, by glob) are imported on
+first use: importing ``lakecache.core`` in a service loads nothing of the SDK.
 """
 
 __path__ = __import__("pkgutil").extend_path(__path__, __name__)
 
-__all__ = ["Run", "start_run", "use", "use_async"]
+__all__ = ["Run", "files", "start_run", "use", "use_async"]
 
 
 def __getattr__(name: str) -> object:
+    if name == "files":
+        from lakecache.sdk.listing import files
+
+        return files
     if name in ("use", "use_async"):
         from lakecache.sdk import use
 
