@@ -56,6 +56,7 @@ class FakeGateway:
         self.created_elsewhere: str | None = None  # an experiment another job creates just before ours
         self.held = threading.Event()
         self.held.set()
+        self.identity: dict[str, Any] = {"kind": "user", "name": "ada"}  # who GET /me says the token is
 
     # what the tests read
 
@@ -89,7 +90,7 @@ class FakeGateway:
         return app
 
     async def me(self, request: web.Request) -> web.Response:
-        return web.json_response({"kind": "job", "project": PROJECT})
+        return web.json_response(self.identity)
 
     async def find_experiment(self, request: web.Request) -> web.Response:
         name = request.query["name"]
@@ -443,10 +444,17 @@ def test_without_git_or_outside_a_repository_the_code_version_is_left_out(fake, 
     assert fake.runs[run.id].get("code_version") is None and fake.runs[run.id].get("code_dirty") is None
 
 
-def test_without_a_project_the_job_tokens_is_used(fake, settings):
-    with start_run(experiment="exp", settings=settings, sample_seconds=0) as run:
-        pass
-    assert run.project == PROJECT
+def test_under_a_job_token_the_tokens_run_is_logged_to_and_left_for_its_starter_to_end(fake, settings):
+    fake.identity = {"kind": "job", "project": PROJECT, "run_id": "run-j"}
+    with start_run(experiment="ignored", params={"lr": 0.1}, settings=settings, sample_seconds=0) as run:
+        run.log_metric("loss", 1.5, step=2)
+    assert (run.id, run.project, run.attached) == ("run-j", PROJECT, True)
+    assert fake.runs == {} and fake.experiments == {}  # nothing started
+    assert fake.points("run-j") == [("loss", 2, 1.5)] and fake.stored_params() == {"lr": 0.1}
+    assert fake.finished == {}  # `lakecache job run` ends it with the command's status
+
+    with pytest.raises(ValueError, match="acts for run run-j of project"):
+        start_run(project="elsewhere", settings=settings, sample_seconds=0)
 
 
 def test_resources_are_sampled_as_system_metrics_without_gpus(fake, settings):

@@ -40,6 +40,8 @@ LazyGroup.register(
     Subcommand("cache", "lakecache.cli.cache", "cache_app", "Cache a dataset version at a site, follow it, evict it."),
     Subcommand("import-location", "lakecache.cli.import_locations", "import_location_app",
                "The lake locations a project may import from (administrators)."),
+    Subcommand("job", "lakecache.cli.job", "job_app", "Run a command on a cached dataset version, tracked as a "
+               "run."),
     Subcommand("runs", "lakecache.cli.runs", "runs_app", "Tracked runs: list, show, compare, metrics."),
     Subcommand("lineage", "lakecache.cli.lineage", "lineage_app", "Where a run, a dataset commit or a model came "
                "from and what came of it."),

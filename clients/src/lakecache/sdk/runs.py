@@ -195,6 +195,14 @@ class RunCalls(GatewaySession):
         return await self.request("POST", run_path(project, run_id, "finish"), json_body=body,
                                   what=f"finish run {run_id} of project {project} as {status}")
 
+    async def issue_job_token(self, project: str, run_id: str, expires_at: datetime) -> dict[str, Any]:
+        """A job token for run ``run_id``: it reads and leases the project's data and logs to this
+        run only, until ``expires_at``. The answer's ``token`` is the secret (shown once), ``id``
+        what revokes it."""
+        return await self.request("POST", run_path(project, run_id, "job-tokens"),
+                                  json_body={"expires_at": iso_time(expires_at)},
+                                  what=f"issue a job token for run {run_id} of project {project}")
+
     async def get_run(self, project: str, run_id: str) -> dict[str, Any]:
         """The run: status, params, tags, latest metric values, code, inputs and outputs."""
         return await self.request("GET", run_path(project, run_id), what=f"show run {run_id} of project {project}")

@@ -135,10 +135,16 @@ class Run:
                                         name="lakecache-run", daemon=True)
         self._thread.start()
         #: The run as the gateway answered its start: ``id``, ``project``, ``experiment_id``…
+        #: (for a job token's run: ``id``, ``project`` and ``attached``).
         self.info: dict[str, Any] = started.result()
         self.id: str = self.info["id"]
         self.project: str = self.info["project"]
-        self.experiment_id: str = self.info["experiment_id"]
+        self.experiment_id: str | None = self.info.get("experiment_id")
+        #: The run is the job token's: someone else started it and ends it (``lakecache job run``).
+        self.attached: bool = bool(self.info.get("attached"))
+        if self.attached:  # nothing was started, so the start's params and tags are logged instead
+            self._buffer.add_params(first_params)
+            self._buffer.add_tags(first_tags)
         self._buffer.add_params(more_params)
         self._buffer.add_tags(more_tags)
         atexit.register(self._at_exit)
@@ -226,7 +232,8 @@ class Run:
 
     def finish(self, status: RunStatus = "finished") -> dict[str, Any] | None:
         """Flush (at most ``finish_timeout`` seconds) and end the run with ``status``; the run as
-        the tracker has it, or ``None`` if it could not be ended (logged). Later calls do nothing."""
+        the tracker has it, or ``None`` if it could not be ended (logged). An ``attached`` run is only
+        flushed (``None``). Later calls do nothing."""
         with self._end_lock:
             if self._ended:
                 return None
@@ -333,7 +340,13 @@ class Run:
             self._gateway = gateway
 
             async def begin() -> dict[str, Any]:
-                chosen = project or await gateway.token_project() or self.settings.project
+                me = await gateway.me()
+                if me.get("kind") == "job":  # a job token acts for one run: log to it
+                    if project is not None and project != me["project"]:
+                        raise ValueError(f"the job token acts for run {me['run_id']} of project {me['project']!r}, "
+                                         f"not project {project!r}")
+                    return {"id": me["run_id"], "project": me["project"], "attached": True}
+                chosen = project or self.settings.project
                 experiment = await gateway.get_or_create_experiment(chosen, self.experiment)
                 return await gateway.start_run(chosen, experiment["id"], **start)
 
@@ -430,13 +443,15 @@ class Run:
             if task.get_name() == "lakecache-run-sampler":
                 task.cancel()
 
-    async def _end(self, status: RunStatus, end_time: datetime, deadline: float) -> dict[str, Any]:
+    async def _end(self, status: RunStatus, end_time: datetime, deadline: float) -> dict[str, Any] | None:
         self._stopping = True
         for task in self._tasks:  # the flush is over (or timed out): stop sending
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         assert self._gateway is not None
         gateway = self._gateway
+        if self.attached:  # the run's starter ends it, with the job's exit status
+            return None
         return await self._retrying(lambda: gateway.finish_run(self.project, self.id, status, end_time=end_time),
                                     deadline)
 
@@ -460,7 +475,10 @@ def start_run(*, project: str | None = None, experiment: str = "Default", name: 
               settings: ClientSettings | None = None, buffer_size: int = 100_000, flush_seconds: float = 1.0,
               finish_timeout: float = 60.0, sample_seconds: float = 10.0, start_timeout: float = 60.0) -> Run:
     """Start a run in ``project``'s experiment ``experiment`` (created when missing) and return it
-    (see the module): ``project`` defaults to the job token's project, else ``LAKECACHE_PROJECT``.
+    (see the module): ``project`` defaults to ``LAKECACHE_PROJECT``. Under a job token (``lakecache
+    job run`` passes one) nothing is started: the returned run is the token's, ``experiment`` and
+    ``name`` are ignored, ``params`` and ``tags`` are logged to it, and leaving the block flushes
+    without ending it (``attached``): whoever issued the token ends the run.
     ``buffer_size`` metric points wait at most (the oldest are dropped beyond); batches go out
     every ``flush_seconds``; ``finish`` flushes for at most ``finish_timeout`` seconds; resources
     are sampled every ``sample_seconds`` (0: never). Raises ``GatewayError`` when the run cannot
