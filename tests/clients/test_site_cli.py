@@ -171,6 +171,8 @@ def test_why_and_ttl_explain_and_override_through_the_evictor(stack, tmp_path):
     assert (found["ttl_seconds"], found["ttl_source"]) == (86400, "default")
     shown = site("why", SITE, commit, "-p", "team")
     assert shown.exit_code == 0 and "from default" in flat(shown.output) and "leases none" in flat(shown.output)
+    by_ref = site("why", SITE, "team/ds@latest", "--json")  # a reference names its project and commit
+    assert by_ref.exit_code == 0 and json.loads(by_ref.stdout)["commit_id"] == commit
 
     assert site_json("ttl", SITE, "2d", "--commit", commit)["ttl_seconds"] == 2 * 86400
     deadline = time.monotonic() + 30

@@ -18,6 +18,7 @@ from lakecache.cli.common import (
     console,
     fail,
     load_settings,
+    parse_name,
     print_json,
     run_sdk,
     short,
@@ -25,6 +26,7 @@ from lakecache.cli.common import (
 from lakecache.cli.units import SIZE_HELP, human_duration, human_size, parse_duration, parse_size
 from lakecache.core.vocabulary.copies import COPY_STATES
 from lakecache.sdk.gateway import GatewayClient
+from lakecache.sdk.refs import COMMIT_ID
 
 site_app = typer.Typer(
     help="A site's cache volumes and copies, and why copies are kept or evicted, through the gateway at "
@@ -209,28 +211,36 @@ def _copy_rows(found: dict[str, Any]) -> list[dict[str, Any]]:
 @site_app.command("why")
 def why(
     site: Annotated[str, typer.Argument(help="Site of the copy.")],
-    commit_id: Annotated[str, typer.Argument(help="Commit id of the copy.")],
+    copy: Annotated[str, typer.Argument(help="The copy's commit: its id, or project/dataset@ref.",
+                                        metavar="COMMIT")],
     volume: Annotated[str | None, typer.Option("--volume", help="Volume of the copy (default: the one holding it).",
                                                show_default=False)] = None,
     project: Annotated[str | None, typer.Option(
-        "--project", "-p", help="The project whose copy it is (env LAKECACHE_PROJECT, default 'default').",
-        show_default=False)] = None,
+        "--project", "-p", help="The project whose copy it is, when COMMIT is an id (env LAKECACHE_PROJECT, default "
+        "'default').", show_default=False)] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Why the project's copy of COMMIT_ID at SITE is kept, due for eviction, or was evicted.
+    """Why the project's copy of COMMIT at SITE is kept, due for eviction, or was evicted.
 
-    Shows the evictor's view: last use, live leases, pin, the TTL and where it comes from
-    (commit, dataset, volume or default), the volume's watermarks and the last decision.
+    Shows the evictor's view: last use and last read, live leases, pin, the TTL and where it
+    comes from (commit, dataset, volume or default), the volume's watermarks and the last decision.
     """
     settings = load_settings(project, as_json=as_json)
-    found = run_sdk(settings, as_json, lambda gateway: gateway.explain_eviction(settings.project, site, commit_id,
-                                                                                 volume=volume))
+    ref = None if COMMIT_ID.fullmatch(copy) else parse_name(copy, settings, as_json=as_json)
+
+    async def explain(gateway: GatewayClient) -> dict[str, Any]:
+        owner, commit_id = settings.project, copy
+        if ref is not None:
+            owner, commit_id = ref.project, (await gateway.get_commit(ref.project, ref.name, ref.ref_or_latest))["id"]
+        return await gateway.explain_eviction(owner, site, commit_id, volume=volume)
+
+    found = run_sdk(settings, as_json, explain)
     if as_json:
         return print_json(found)
-    console.print(f"[bold]{short(commit_id)}[/] on {found['site']}/{found['volume']}: {found['state']}",
+    console.print(f"[bold]{short(found['commit_id'])}[/] on {found['site']}/{found['volume']}: {found['state']}",
                   highlight=False)
     console.print(found["verdict"], highlight=False)
-    rows = [("last use", found.get("last_use") or "-"),
+    rows = [("last use", found.get("last_use") or "-"), ("last read", found.get("last_read") or "-"),
             ("ttl", f"{human_duration(found['ttl_seconds'])} (from {found['ttl_source']})"
              if found.get("ttl_seconds") else "-"),
             ("ttl expires", found.get("ttl_expires_at") or "-"),

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from lakecache.core.errors import InvalidArgument
 
 _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+#: A commit id: 64 lower-case hex digits (``fullmatch``).
+COMMIT_ID = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,6 @@ import contextlib
 import logging
 import math
 import os
-import re
 import socket
 import sys
 import threading
@@ -68,6 +67,7 @@ from lakecache.core.vocabulary.runs import (
 )
 from lakecache.sdk.errors import GatewayError
 from lakecache.sdk.gateway import GatewayClient
+from lakecache.sdk.refs import COMMIT_ID
 from lakecache.sdk.run_buffer import DROPPED_TAG, Batch, RunBuffer, backoff_delay, retryable
 from lakecache.sdk.run_context import ResourceSampler, code_state
 from lakecache.sdk.runs import RunStatus, metric_json
@@ -80,7 +80,6 @@ FINISH_GRACE_SECONDS = 10.0
 
 T = TypeVar("T")
 _KEY_RULE = "letters, digits, _ - . / and space, at most 250 characters"
-_COMMIT_ID = re.compile(r"[0-9a-f]{64}")
 
 
 def _millis(timestamp: datetime | float | None) -> int:
@@ -188,7 +187,7 @@ class Run:
         """Record that the run read commit ``commit_id`` (64 hex digits) of the project's dataset
         ``dataset``: lineage from the data to the run and what the run makes."""
         self._check_open()
-        if not (isinstance(commit_id, str) and _COMMIT_ID.fullmatch(commit_id)):
+        if not (isinstance(commit_id, str) and COMMIT_ID.fullmatch(commit_id)):
             raise ValueError(f"record_input: commit_id must be a commit's 64 lower-case hex digits, got {commit_id!r}")
         self._buffer.add_record("record_input", _given(
             dataset=dataset, commit_id=commit_id, site=site, volume=volume, cache_hit=cache_hit, bytes_read=bytes_read,
