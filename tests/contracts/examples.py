@@ -19,6 +19,7 @@ from lakecache.core.contracts.cache import (
     CacheFailed,
     CacheFillProgress,
     CachePinChanged,
+    CacheReadsObserved,
     CacheReady,
     CacheRequested,
     CacheSpaceRequested,
@@ -90,6 +91,8 @@ EXAMPLES: list[EventData] = [
     VolumeWithdrawn(site="dgx-a", volume="nfs2",
                     reason="volume path '/mnt/nfs2' may be written by other users (mode 777); only the cacher may "
                            "write a cache volume: chmod go-w /mnt/nfs2 (jobs need only read access)"),
+    CacheReadsObserved(site="dgx-a", volume="nfs1", project="vision", dataset_id="ds-1", commit_id=C1, read_at=T0,
+                       directories_read=2, files_read=14),
     EvictionTtlChanged(site="dgx-a", scope="dataset", target="ds-1", ttl_seconds=7 * 86400, changed_by="ada"),
     ManualEvictionRequested(request_id="req-7", site="dgx-a", volume="nfs1", commit_id=C1, requested_by="user:ada",
                             project="vision"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -12,6 +12,7 @@ from lakecache.core.contracts.cache import (
     CacheEvicted,
     CacheEvictionRefused,
     CachePinChanged,
+    CacheReadsObserved,
     CacheReady,
     VolumeWithdrawn,
 )
@@ -45,6 +46,7 @@ COPY_EVENTS = [
     LeaseRenewed(lease_id="l", expires_at=AT, project="team", **COPY),
     LeaseReleased(lease_id="l", project="team", **COPY),
     DatasetRead(project="team", dataset_id="ds", reader="job", cache_hit=True, **COPY),
+    CacheReadsObserved(project="team", dataset_id="ds", read_at=AT, files_read=1, **COPY),
     ManualEvictionRequested(request_id="r", requested_by="ada", project="team", **COPY),
 ]
 
@@ -89,6 +91,16 @@ def test_every_consumed_event_type_becomes_a_policy_fact(model):
     fact = fact_of(event(example))
     assert fact is not None, f"{model.event_type} is consumed but fact_of has no case for it"
     assert (fact.site, fact.at) == (example.site, AT)
+
+
+def test_a_read_seen_on_the_volume_counts_at_its_access_time_never_after_the_event():
+    earlier = AT - timedelta(minutes=4)
+    seen = fact_of(event(CacheReadsObserved(project="team", dataset_id="ds", read_at=earlier, **COPY)))
+    assert seen == policy.CopyRead(site="dgx", volume="nfs1", project="team", commit_id=C, at=earlier)
+    # A clock ahead on the volume's server must not keep the copy in use beyond what its cacher saw.
+    ahead = fact_of(event(CacheReadsObserved(project="team", dataset_id="ds", read_at=AT + timedelta(days=9),
+                                             **COPY)))
+    assert ahead.at == AT
 
 
 def test_a_withdrawn_volume_becomes_a_fact_with_its_reason():

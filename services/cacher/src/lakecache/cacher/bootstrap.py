@@ -2,7 +2,7 @@
 
 from aiohttp import web
 
-from lakecache.cacher import eviction, volumes
+from lakecache.cacher import eviction, reads, volumes
 from lakecache.cacher.api import CACHER_KEY, ROUTES
 from lakecache.cacher.fills import FillRunner
 from lakecache.cacher.handlers import HANDLERS, refill_waiting
@@ -30,6 +30,9 @@ async def bootstrap(resources: Resources) -> ServiceParts:
     async def report_volumes() -> None:
         await volumes.report_periodically(cacher)
 
+    async def sample_reads() -> None:
+        await reads.sample_periodically(cacher)
+
     def setup(app: web.Application) -> None:
         app[CACHER_KEY] = cacher
         app[RUNNER_KEY] = runner
@@ -40,7 +43,8 @@ async def bootstrap(resources: Resources) -> ServiceParts:
         routes=ROUTES,
         subscriptions=[SubscriptionSpec([CACHE_COMMANDS.for_site(cacher.site).name], f"cacher-{cacher.site}", handler)],
         app_setup=setup,
-        background=[cacher.outbox.run, report_volumes],
+        background=[cacher.outbox.run, report_volumes,
+                    *([sample_reads] if cacher.section.read_sampling_seconds > 0 else [])],
         on_shutdown=[runner.close],
     )
 

@@ -77,6 +77,11 @@ class CacherSection(ServiceSection):
         60.0, gt=0, description="How often every volume's capacity and usage is reported to the evictor "
         "(also after each fill and eviction)."
     )
+    read_sampling_seconds: float = Field(
+        300.0, ge=0, description="How often the access times of every ready copy's view are sampled, so that jobs "
+        "reading a view without the SDK count as use (docs/cacher.md, \"Reads seen on the volume\"); a read is "
+        "known at most this long after it happened. 0: not sampled (only the SDK's reports count)."
+    )
     progress_interval_seconds: float = Field(
         0.5, ge=0.5, description="Minimum seconds between two progress events of one fill (at most 2/s)."
     )

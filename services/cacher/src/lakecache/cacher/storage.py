@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from lakecache.cacher.repositories import CopyRepository, LeaseRepository, VolumeRepository
 from lakecache.cacher.settings import CacherSettings
@@ -31,6 +31,8 @@ class Metrics:
     evictions_refused: Counter
     evictions: Counter
     fills: Counter
+    reads_observed: Counter
+    read_sample_seconds: Gauge
 
     @classmethod
     def on(cls, registry: CollectorRegistry) -> Metrics:
@@ -39,6 +41,10 @@ class Metrics:
                     "(new lease, pin, renewal) or is not ready", ["reason"], registry=registry),
             Counter("lakecache_cacher_evictions", "Copies evicted", registry=registry),
             Counter("lakecache_cacher_fills", "Fills finished, by outcome", ["outcome"], registry=registry),
+            Counter("lakecache_cacher_reads_observed", "Looks at a copy's view that found it read since the last one "
+                    "(cache.reads.observed)", registry=registry),
+            Gauge("lakecache_cacher_read_sample_seconds", "How long the last look at every ready copy's view took",
+                  registry=registry),
         )
 
 

@@ -19,6 +19,7 @@ from lakecache.core.contracts.cache import (
     CacheEvictionRefused,
     CacheEvictionRequested,
     CachePinChanged,
+    CacheReadsObserved,
     CacheReady,
     CacheSpaceRequested,
     VolumeReported,
@@ -34,8 +35,8 @@ log = logging.getLogger(__name__)
 #: The event types the evictor consumes (everything else on its topics is skipped).
 CONSUMED: tuple[type[EventData], ...] = (
     CacheReady, CacheEvicted, CacheEvictionRefused, CachePinChanged, VolumeReported, VolumeWithdrawn,
-    CacheSpaceRequested, LeaseAcquired, LeaseRenewed, LeaseReleased, DatasetRead, EvictionTtlChanged,
-    ManualEvictionRequested,
+    CacheSpaceRequested, LeaseAcquired, LeaseRenewed, LeaseReleased, DatasetRead, CacheReadsObserved,
+    EvictionTtlChanged, ManualEvictionRequested,
 )
 
 #: Event types already warned about (one warning each per process: a backlog of old events
@@ -99,6 +100,12 @@ def fact_of(event: Event[EventData]) -> policy.Fact | None:
         case DatasetRead():
             return policy.CopyRead(site=data.site, volume=data.volume, project=data.project, commit_id=data.commit_id,
                                    at=at)
+        case CacheReadsObserved():
+            # One concept, two witnesses: the SDK's report and the cacher's look at the volume are
+            # both a read of the copy. The access time is when it happened; a time after the event
+            # (a clock ahead) would keep the copy from expiring, so the event's time bounds it.
+            return policy.CopyRead(site=data.site, volume=data.volume, project=data.project, commit_id=data.commit_id,
+                                   at=min(data.read_at, at))
         case EvictionTtlChanged():
             if data.ttl_seconds is not None and data.ttl_seconds > MAX_TTL_SECONDS:
                 _ignored(event, f"its TTL of {data.ttl_seconds} seconds for {data.scope} {data.target} is above the "

@@ -9,6 +9,7 @@ to the site's command topic); the rest are facts.
 copies were per project; the cacher refuses an eviction command without one).
 """
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import Field
@@ -211,3 +212,24 @@ class VolumeWithdrawn(EventData):
     site: Slug
     volume: Slug
     reason: str = Field(min_length=1)
+
+
+@EVENTS.register
+class CacheReadsObserved(EventData):
+    """The cacher saw a project's ready copy being read on its volume: access times of the view's
+    directories, or of files whose content only this copy holds, moved since it last looked
+    (``docs/cacher.md``, "Reads seen on the volume"). It samples every
+    ``cacher.read_sampling_seconds``, so it sees jobs that read the view path without the SDK;
+    the evictor counts the copy as used at ``read_at``. ``read_at`` is the latest access time it
+    found (never later than when it looked); the counts say what moved."""
+
+    event_type = "lakecache.cache.reads.observed"
+
+    site: Slug
+    volume: Slug
+    project: Slug
+    dataset_id: Id
+    commit_id: CommitId
+    read_at: datetime
+    directories_read: NonNegative = 0
+    files_read: NonNegative = 0

@@ -100,6 +100,9 @@ ROUTES: dict[str, Topic] = {
     "lakecache.cache.volume.reported": CACHE_EVENTS,
     # With the reports, on one key: a withdrawal and the report that ends it must not overtake each other.
     "lakecache.cache.volume.withdrawn": CACHE_EVENTS,
+    # A cacher's fact like the others (only cachers write this topic), ordered with its copy's
+    # ready and evicted on the site's key; the SDK's reads come from the gateway on USAGE.
+    "lakecache.cache.reads.observed": CACHE_EVENTS,
     "lakecache.eviction.ttl.changed": EVICTION,
     "lakecache.eviction.manual.requested": EVICTION,
     "lakecache.eviction.blocked": EVICTION,
