@@ -42,10 +42,11 @@ class Stack:
         return (self.home / "admin-token").read_text().strip()
 
 
-def stack_settings(home: Path, volume: Path, **shared: Any) -> list:
+def stack_settings(home: Path, volume: Path, *, cacher: dict[str, Any] | None = None, **shared: Any) -> list:
     """The catalog, a cacher of site ``dgx`` with volume ``nfs1``, the evictor and the gateway,
     as `lakecache up` runs them (the gateway last: it reaches the others wherever they listen).
-    ``shared`` settings go to every service (e.g. an S3 ``lake_url`` and its ``s3_*`` options)."""
+    ``shared`` settings go to every service (e.g. an S3 ``lake_url`` and its ``s3_*`` options),
+    ``cacher`` to the cacher's section (e.g. ``read_sampling_seconds``)."""
     home.mkdir(parents=True, exist_ok=True)
     volume.mkdir(parents=True, exist_ok=True)
     bus_url = f"memory://clients-stack-{uuid.uuid4().hex[:8]}"
@@ -54,7 +55,8 @@ def stack_settings(home: Path, volume: Path, **shared: Any) -> list:
         # Watermarks at the top: the volume's usage is the shared test disk's, not this test's.
         (CACHER, CACHER.settings_type(home=home, bus_url=bus_url, cacher={
             "port": 0, "site": STACK_SITE, "volumes": [{"name": STACK_VOLUME, "path": str(volume),
-                                                        "high_watermark": 1.0, "low_watermark": 0.99}]}, **shared)),
+                                                        "high_watermark": 1.0, "low_watermark": 0.99}],
+            **(cacher or {})}, **shared)),
         (EVICTOR, EVICTOR.settings_type(home=home, bus_url=bus_url, evictor={"port": 0}, **shared)),
         (TRACKER, TRACKER.settings_type(home=home, bus_url=bus_url, tracker={"port": 0}, **shared)),
         (GATEWAY, GatewaySettings(home=home, bus_url=bus_url, gateway=GatewaySection(port=0), **shared)),
@@ -62,14 +64,14 @@ def stack_settings(home: Path, volume: Path, **shared: Any) -> list:
 
 
 @contextlib.contextmanager
-def served_stack(home: Path, volume: Path, **shared: Any) -> Iterator[Stack]:
+def served_stack(home: Path, volume: Path, *, cacher: dict[str, Any] | None = None, **shared: Any) -> Iterator[Stack]:
     """The stack of :func:`stack_settings` on its own event loop in a background thread."""
     started: queue.Queue[str | BaseException] = queue.Queue()
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()
 
     async def serve() -> None:
-        await run_until_stopped(stack_settings(home, volume, **shared), stop=stop,
+        await run_until_stopped(stack_settings(home, volume, cacher=cacher, **shared), stop=stop,
                                 on_started=lambda running: started.put(running[-1].base_url))
 
     def run() -> None:
