@@ -23,7 +23,12 @@ from faust.types import TP, RecordMetadata
 from prometheus_client import CollectorRegistry
 
 from lakecache.core.contracts import Event, EventData, decode, encode
-from lakecache.core.contracts.cache import CacheEvictionRequested, CacheReady, CacheSpaceRequested
+from lakecache.core.contracts.cache import (
+    CacheEvictionRequested,
+    CacheReadsObserved,
+    CacheReady,
+    CacheSpaceRequested,
+)
 from lakecache.core.contracts.eviction import EvictionBlocked, EvictionTick
 from lakecache.core.contracts.topics import CACHE_COMMANDS, EVICTION_TICKS
 from lakecache.core.contracts.usage import DatasetRead, LeaseAcquired, LeaseReleased
@@ -58,6 +63,13 @@ def read(site: str, commit_id: str, at: datetime) -> Event[EventData]:
     data = DatasetRead(project=PROJECT, site=site, volume=VOLUME, dataset_id=DATASET, commit_id=commit_id,
                        reader="job-1", cache_hit=True)
     return Event(data=data, source="/lakecache/sdk", time=at)
+
+
+def read_on_volume(site: str, commit_id: str, read_at: datetime, at: datetime) -> Event[EventData]:
+    """What the cacher says when it finds the copy's view read at ``read_at`` (its look, at ``at``)."""
+    data = CacheReadsObserved(project=PROJECT, site=site, volume=VOLUME, dataset_id=DATASET, commit_id=commit_id,
+                              read_at=read_at, files_read=1)
+    return Event(data=data, source="/lakecache/cacher", time=at)
 
 
 def lease(site: str, commit_id: str, at: datetime, until: datetime, lease_id: str = "lease-1",
@@ -309,6 +321,18 @@ async def test_idle_ready_copy_is_decided_on_the_first_tick_past_its_ttl_on_its_
     assert decision.reason == "ttl-expired" and not decision.dry_run
     record = site_state(harness.table, site).find(VOLUME, PROJECT, commit(1)).decision
     assert record is not None and (record.decision_id, record.outcome) == (decision.decision_id, "pending")
+
+
+async def test_a_read_the_cacher_saw_on_the_volume_counts_from_its_access_time(harness):
+    [site] = sites_on_distinct_partitions(1)
+    read_at = T0 + 40 * MINUTE
+    await harness.deliver(ready(site, commit(1), T0), read_on_volume(site, commit(1), read_at, read_at + 5 * MINUTE))
+    assert site_state(harness.table, site).find(VOLUME, PROJECT, commit(1)).last_read == read_at
+
+    await harness.tick(T0 + TTL + MINUTE)  # idle for the TTL since ready, not since the read
+    assert harness.decisions() == []
+    await harness.tick(read_at + TTL + MINUTE)
+    assert [(data.commit_id, data.reason) for _, data in harness.decisions()] == [(commit(1), "ttl-expired")]
 
 
 async def test_leased_copy_survives_ttl_expiry_until_its_lease_ends(harness):
