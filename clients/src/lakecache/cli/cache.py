@@ -1,5 +1,6 @@
 """``lakecache cache request|status|evict``: ask the gateway for a commit to be cached at a site,
-follow its progress live, show where it is, and evict it.
+follow its progress live, show where it is, and evict it (``list``, ``pin`` and ``unpin`` come
+from ``lakecache.cli.cache_copies``).
 
 Every request goes to the gateway at ``LAKECACHE_API_URL`` (default ``http://127.0.0.1:8080``)
 with the token ``LAKECACHE_TOKEN`` (default: the administrator token ``lakecache up`` wrote to
@@ -18,6 +19,7 @@ import typer
 from rich.markup import escape
 from rich.table import Column, Table
 
+from lakecache.cli.cache_copies import LIST_HELP, PIN_HELP, list_copies, pin, unpin
 from lakecache.cli.common import (
     JsonOption,
     console,
@@ -36,7 +38,8 @@ from lakecache.sdk.refs import DatasetRef
 from lakecache.sdk.settings import ClientSettings
 
 cache_app = typer.Typer(
-    help="Cached copies of commits at a site: request one and follow its progress, show its status, evict it. "
+    help="Cached copies of commits at a site: request one and follow its progress, show its status, list a "
+    "project's copies, pin, unpin or evict one. "
     "Requests go to the gateway at LAKECACHE_API_URL (default http://127.0.0.1:8080) with the token "
     "LAKECACHE_TOKEN (default: the administrator token `lakecache up` wrote to <home>/admin-token; home is "
     "LAKECACHE_HOME, default .lakecache). PROJECT/DATASET\\[@REF]: REF is a commit id, a tag or 'latest' (default); "
@@ -45,7 +48,6 @@ cache_app = typer.Typer(
     "(including no valid token).",
     no_args_is_help=True,
 )
-
 TargetArgument = Annotated[str, typer.Argument(
     metavar="PROJECT/DATASET[@REF]", help="The dataset and its commit: a commit id, a tag or 'latest' (default).")]
 SiteOption = Annotated[str, typer.Option("--site", help="The site whose volume holds (or is to hold) the copy.")]
@@ -229,3 +231,9 @@ def evict(
                   highlight=False)
     console.print("A copy that a job holds a lease on, or a pinned copy, is not evicted; check with: "
                   f"{escape(_status_command(site, ref))}", highlight=False)
+
+
+# Listing and pinning live in their own module; registered here so that they follow these in --help.
+cache_app.command("list", help=LIST_HELP)(list_copies)
+cache_app.command("pin", help=PIN_HELP)(pin)
+cache_app.command("unpin")(unpin)

@@ -37,7 +37,11 @@ LazyGroup.register(
                "tag."),
     Subcommand("site", "lakecache.cli.site", "site_app", "A site's cache volumes and copies, and why copies are kept "
                "or evicted."),
-    Subcommand("cache", "lakecache.cli.cache", "cache_app", "Cache a dataset version at a site, follow it, evict it."),
+    Subcommand("cache", "lakecache.cli.cache", "cache_app", "Cache a dataset version at a site, follow it, list, "
+               "pin or evict copies."),
+    Subcommand("login", "lakecache.cli.login", "login_app", "Check a token at a gateway and keep both for this user."),
+    Subcommand("logout", "lakecache.cli.login", "logout_app", "Forget the stored login (--revoke: revoke its token)."),
+    Subcommand("token", "lakecache.cli.tokens", "token_app", "API tokens: create, list, revoke."),
     Subcommand("import-location", "lakecache.cli.import_locations", "import_location_app",
                "The lake locations a project may import from (administrators)."),
     Subcommand("job", "lakecache.cli.job", "job_app", "Run a command on a cached dataset version, tracked as a "
@@ -151,12 +155,19 @@ def list_services(as_json: JsonOption = False) -> None:
 
 @config_app.command("show")
 def config_show(
-    service: Annotated[str, typer.Argument(help="Service whose settings to show.")] = "gateway",
+    service: Annotated[str, typer.Argument(
+        help="Service whose settings to show, or 'client': the command's and the SDK's, each with where it came "
+        "from (environment, config file, login, default).")] = "gateway",
     home: HomeOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Print the effective settings of a service (environment + config file), secrets masked."""
+    """Print the effective settings of a service (environment + config file), or of the client, secrets masked."""
     _apply_home(home)
+    if service == "client":
+        from lakecache.cli.client_config import show_client_config
+        from lakecache.cli.common import load_settings
+
+        return show_client_config(load_settings(None, as_json=as_json), as_json=as_json)
     try:
         settings = load_service(service).settings_type()
     except LakeCacheError as exc:

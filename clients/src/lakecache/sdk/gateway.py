@@ -9,7 +9,8 @@ up`` wrote). The gateway is the only public entry point — it forwards to the c
 cacher, the evictor and the tracker — so one client covers them all: datasets, commits, uploads,
 imports and import locations (``lakecache.sdk.datasets``); cache requests and status, copies,
 leases, pins, eviction, volumes and TTL overrides (``lakecache.sdk.caches``); experiments, runs,
-their logs and artifacts, metric histories and lineage (``lakecache.sdk.runs``). Failures raise
+their logs and artifacts, metric histories and lineage (``lakecache.sdk.runs``); API tokens
+(``lakecache.sdk.tokens``). Failures raise
 ``GatewayError`` subclasses by meaning (``lakecache.sdk.errors``, re-exported here).
 """
 
@@ -31,12 +32,13 @@ from lakecache.sdk.errors import (
 )
 from lakecache.sdk.http import API, stream_timeout
 from lakecache.sdk.runs import RunCalls
+from lakecache.sdk.tokens import TokenCalls
 
 __all__ = ["API", "TOKEN_HINT", "GatewayClient", "GatewayConflict", "GatewayError", "GatewayForbidden",
            "GatewayInvalid", "GatewayNotFound", "GatewayUnauthenticated", "GatewayUnavailable", "stream_timeout"]
 
 
-class GatewayClient(DatasetCalls, CacheCalls, RunCalls):
+class GatewayClient(DatasetCalls, CacheCalls, RunCalls, TokenCalls):
     """Async client of the gateway; use as ``async with GatewayClient(settings) as gateway:``."""
 
     async def me(self) -> dict[str, Any]:

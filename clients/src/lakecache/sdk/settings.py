@@ -2,9 +2,11 @@
 
 Same sources and names as the services (``LAKECACHE_*`` environment variables, then the TOML
 config file), so one environment configures both sides: ``LAKECACHE_API_URL`` (the gateway),
-``LAKECACHE_TOKEN``, ``LAKECACHE_PROJECT``. The client talks to the gateway only: every
-internal service refuses requests the gateway did not sign, and files reach the lake through
-upload URLs the gateway hands out, so a client needs no lake credentials.
+``LAKECACHE_TOKEN``, ``LAKECACHE_PROJECT``; below them, the login ``lakecache login`` stored
+(``lakecache.sdk.user_config``), so a person logs in once and the CLI and the SDK both use it.
+The client talks to the gateway only: every internal service refuses requests the gateway did
+not sign, and files reach the lake through upload URLs the gateway hands out, so a client needs
+no lake credentials.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ import os
 from pathlib import Path
 
 from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from lakecache.core.settings import LakeCacheSources
+from lakecache.sdk.user_config import UserConfigSource
 
 
 def default_cache_dir() -> Path:
@@ -31,7 +35,8 @@ class ClientSettings(LakeCacheSources):
                          "project of a `CopyLease` a user token takes (a job token's project wins).")
     token: SecretStr | None = Field(
         None, description="API token sent to the gateway as `Authorization: Bearer …` (`LAKECACHE_TOKEN`). Default: "
-        "the administrator token `lakecache up` wrote to `<home>/admin-token`, when this user can read it.",
+        "the token `lakecache login` stored for this gateway, else the administrator token `lakecache up` wrote to "
+        "`<home>/admin-token`, when this user can read it.",
     )
     home: Path = Field(Path(".lakecache"), description="Where `lakecache up` keeps its data (and `admin-token`).")
     cache_dir: Path = Field(
@@ -41,6 +46,19 @@ class ClientSettings(LakeCacheSources):
         300.0, gt=0, description="Seconds before a request is abandoned (for a live-progress stream or an upload: "
         "seconds of silence).",
     )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        shared = super().settings_customise_sources(settings_cls, init_settings, env_settings, dotenv_settings,
+                                                    file_secret_settings)
+        return (*shared, UserConfigSource(settings_cls))
 
     @property
     def gateway_url(self) -> str:

@@ -75,7 +75,10 @@ def render() -> str:
         lines += _table(_rows(section_type, f"LAKECACHE_{service.upper()}__", f"[{service}] "))
     client = getattr(importlib.import_module(CLIENT_SETTINGS[0]), CLIENT_SETTINGS[1])
     lines += ["## Command line and SDK (`lakecache data …`, `lakecache.sdk`)", "",
-              "The client talks only to the gateway (it needs no lake settings or credentials):", ""]
+              "The client talks only to the gateway (it needs no lake settings or credentials). Below the "
+              "environment and the config file it reads the login `lakecache login` stored for this user "
+              "(`$XDG_CONFIG_HOME/lakecache/config.toml`: `api_url`, `token`, `project`); "
+              "`lakecache config show client` tells where each value came from:", ""]
     lines += _table(_rows(client, "LAKECACHE_", "", skip=LakeAccessSettings.model_fields))
     return "\n".join(lines).rstrip() + "\n"
 

@@ -1,0 +1,72 @@
+"""``lakecache token create|list|revoke`` against the real stack behind the gateway: the secret is
+printed once, listings never show it, and a revoked token is refused from then on."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from lakecache.cli.main import app
+
+runner = CliRunner()
+
+
+def cli(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def cli_json(*args: str):
+    result = cli(*args, "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_create_list_and_revoke_a_token_which_is_then_refused(stack, user_token, monkeypatch):
+    monkeypatch.setenv("LAKECACHE_TOKEN", user_token)
+    created = cli_json("token", "create", "--name", "laptop", "--expires", "2w")
+    assert created["token"].startswith("lct_") and created["kind"] == "user" and created["name"] == "laptop"
+
+    listed = cli("token", "list", "--json")
+    assert listed.exit_code == 0, listed.output
+    assert created["token"] not in listed.output
+    assert {t["name"] for t in json.loads(listed.stdout)} == {"tests", "laptop"}
+
+    monkeypatch.setenv("LAKECACHE_TOKEN", created["token"])  # the new token works ...
+    assert cli("data", "list", "--project", "team").exit_code == 0
+    monkeypatch.setenv("LAKECACHE_TOKEN", user_token)
+    revoked = cli("token", "revoke", created["id"])
+    assert revoked.exit_code == 0, revoked.output
+    assert [t["name"] for t in cli_json("token", "list")] == ["tests"]  # revoked ones only with --all
+    assert next(t for t in cli_json("token", "list", "--all") if t["id"] == created["id"])["revoked"] is True
+
+    monkeypatch.setenv("LAKECACHE_TOKEN", created["token"])  # ... and is refused once revoked
+    refused = cli("data", "list", "--project", "team")
+    assert refused.exit_code == 2 and "the token was refused" in " ".join(refused.output.split())
+
+
+def test_text_create_prints_the_secret_alone_on_stdout(stack):
+    mine = cli("token", "create", "--name", "ci")
+    assert mine.exit_code == 0, mine.output
+    [secret] = mine.stdout.split()
+    assert secret.startswith("lct_") and "shown this once" in mine.stderr
+
+
+def test_an_administrator_creates_a_users_first_token(stack, user_token):
+    created = cli_json("token", "create", "--user", "ada", "--name", "second")
+    assert created["name"] == "second"
+    assert {t["name"] for t in cli_json("token", "list", "--user", "ada")} == {"tests", "second"}
+
+
+def test_wrong_inputs_are_usage_errors(stack, user_token, monkeypatch):
+    monkeypatch.setenv("LAKECACHE_TOKEN", user_token)
+    part_of_a_day = cli("token", "create", "--expires", "36h")
+    assert part_of_a_day.exit_code == 2 and "whole days" in part_of_a_day.output
+    job_without_expiry = cli("token", "create", "--run", "r1", "--project", "team")
+    assert job_without_expiry.exit_code == 2 and "--expires" in job_without_expiry.output
+    not_an_id = cli("token", "revoke", "nope")
+    assert not_an_id.exit_code == 2, not_an_id.output
+    elses = cli("token", "revoke", "0" * 32)
+    assert elses.exit_code == 1 and "Traceback" not in elses.output
+    others = cli("token", "list", "--user", "ada")  # an administrator's listing
+    assert others.exit_code == 1
