@@ -3,11 +3,13 @@ printed once, listings never show it, and a revoked token is refused from then o
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from typer.testing import CliRunner
 
 from lakecache.cli.main import app
+from lakecache.sdk.gateway import GatewayClient
 
 runner = CliRunner()
 
@@ -56,6 +58,25 @@ def test_an_administrator_creates_a_users_first_token(stack, user_token):
     created = cli_json("token", "create", "--user", "ada", "--name", "second")
     assert created["name"] == "second"
     assert {t["name"] for t in cli_json("token", "list", "--user", "ada")} == {"tests", "second"}
+
+
+def test_a_job_token_for_a_run_acts_for_it_and_is_listed_as_issued(stack, user_token, client_settings,
+                                                                   monkeypatch):
+    async def started_run() -> str:
+        async with GatewayClient(client_settings) as gateway:
+            experiment = await gateway.get_or_create_experiment("team", "exp")
+            return (await gateway.start_run("team", experiment["id"]))["id"]
+
+    run_id = asyncio.run(started_run())
+    monkeypatch.setenv("LAKECACHE_TOKEN", user_token)
+    created = cli_json("token", "create", "--run", run_id, "--project", "team", "--expires", "2h")
+    assert (created["kind"], created["project"], created["run_id"]) == ("job", "team", run_id)
+    assert created["id"] in {t["id"] for t in cli_json("token", "list")}
+
+    monkeypatch.setenv("LAKECACHE_TOKEN", created["token"])
+    assert cli("data", "list", "--project", "team").exit_code == 0  # it reads the project's data ...
+    refused = cli("token", "create", "--name", "escalate")  # ... and makes no tokens of its own
+    assert refused.exit_code == 1 and "Traceback" not in refused.output
 
 
 def test_wrong_inputs_are_usage_errors(stack, user_token, monkeypatch):

@@ -72,7 +72,8 @@ class GatewayUnavailable(GatewayError, Unavailable):
 
 
 #: What to do about a 401, in every message about one.
-TOKEN_HINT = ("Set LAKECACHE_TOKEN to an API token, or run `lakecache up`: it writes an administrator token to "
+TOKEN_HINT = ("Log in with `lakecache login` or set LAKECACHE_TOKEN to an API token, or run `lakecache up`: it "
+              "writes an administrator token to "
               "<home>/admin-token (home: LAKECACHE_HOME, default .lakecache), which is used when readable.")
 
 _BY_STATUS: dict[int, type[GatewayError]] = {
