@@ -29,7 +29,7 @@ import typer
 from rich.markup import escape
 
 from lakecache.cli.common import INTERRUPTED, err_console, fail, load_settings, parse_name, run_sdk, short
-from lakecache.sdk.gateway import API, GatewayClient
+from lakecache.sdk.gateway import GatewayClient
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -191,8 +191,7 @@ def _run_command(settings: ClientSettings, ref: DatasetRef, commit_id: str, site
         return _wait_for(command, env)
     finally:
         if token_id is not None:
-            run_sdk(settings, False, lambda g: g.request("DELETE", f"{API}/tokens/{token_id}",
-                                                         what=f"revoke the job token of run {run.id}"))
+            run_sdk(settings, False, lambda g: g.revoke_token(token_id))
 
 
 def _wait_for(command: list[str], env: dict[str, str]) -> int:
