@@ -1,119 +1,103 @@
-"""The README's story as people type it: `lakecache up`; the administrator gives ada a token and
-the editor role on `vision`; ada, holding nothing but that token, creates, syncs, tags, diffs and
-caches; the administrator registers an import location, and ada imports from it."""
+"""The README's "Using it" story, run as written: every `bash` block of that section in order, in
+one directory where `lakecache up` runs, with `.venv/bin` on the PATH and nothing else set but
+where the gateway listens; a `python` block whose first line is `# NAME.py` is saved as NAME.py
+first. Then what the story promises is checked through the gateway: the copy is ready, the runs
+logged and read it, and the commit's lineage reaches them."""
 
-import asyncio
+from __future__ import annotations
+
 import json
 import os
+import re
+import stat
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from lakecache.core.adapters.registry import object_store_from_url
 from tests.e2e.test_lakecache_up import LAKECACHE, free_port
-from tests.support.stack import create_user
+from tests.support.stack import gateway_call
+
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+BLOCK = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
 
 
-def lakecache(env, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(LAKECACHE), *args], env=env, capture_output=True, text=True, timeout=120)
+def story_blocks() -> list[tuple[str, str]]:
+    """The fenced blocks of the README's "Using it" section: (language, text)."""
+    text = README.read_text()
+    start = text.index("\n## Using it\n")
+    end = text.find("\n## ", start + 1)
+    return BLOCK.findall(text[start:end if end > 0 else None])
 
 
-def lakecache_json(env, *args: str):
-    result = lakecache(env, *args, "--json")
-    assert result.returncode == 0, (args, result.stderr)
-    return json.loads(result.stdout)
+def test_every_block_of_the_story_is_one_this_test_runs():
+    blocks = story_blocks()
+    assert [lang for lang, _ in blocks if lang not in ("bash", "python")] == []
+    assert all(body.startswith("# ") and body.split("\n", 1)[0].endswith(".py")
+               for lang, body in blocks if lang == "python")
+    assert sum(lang == "bash" for lang, _ in blocks) >= 5
 
 
-def test_the_readme_story_with_only_a_lakecache_token(tmp_path, up):
-    gateway, home = up
-    admin = (home / "admin-token").read_text().strip()
-    admin_env = {**os.environ, "LAKECACHE_API_URL": gateway, "LAKECACHE_TOKEN": admin}
-    volume = tmp_path / "nfs1"
-    volume.mkdir()
-    # Watermarks at the top: the volume's usage is the shared test disk's, not this test's.
-    added = lakecache(admin_env, "site", "add", "local", "--volume", "nfs1", "--path", str(volume),
-                      "--high-watermark", "1.0", "--low-watermark", "0.99")
-    assert added.returncode == 0, added.stderr
-    # Only what the README tells a user to set: where the gateway is, and the token.
-    user = {**os.environ, "LAKECACHE_API_URL": gateway, "LAKECACHE_TOKEN": create_user(gateway, admin, "ada",
-                                                                                         {"vision": "editor"}),
-            "XDG_CACHE_HOME": str(tmp_path / "cache")}
-    for name in ("LAKECACHE_HOME", "LAKECACHE_CONFIG", "LAKECACHE_PROJECT"):
-        user.pop(name, None)
-    data = tmp_path / "cats"
-    (data / "train").mkdir(parents=True)
-    for i in range(5):
-        (data / "train" / f"{i}.jpg").write_bytes(os.urandom(2048))
-    (data / "labels.csv").write_text("file,label\n0.jpg,cat\n")
+def test_the_readme_story_runs_as_written(tmp_path, up):
+    gateway, work = up
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("LAKECACHE_", "MLFLOW_"))}
+    env.update(PATH=f"{LAKECACHE.parent}{os.pathsep}{env.get('PATH', '')}", LAKECACHE_API_URL=gateway,
+               HOME=str(tmp_path / "ada-home"), XDG_CONFIG_HOME=str(tmp_path / "ada-home" / ".config"),
+               XDG_CACHE_HOME=str(tmp_path / "ada-home" / ".cache"))
+    outputs = []
+    for lang, body in story_blocks():
+        if lang == "python":
+            (work / body.split("\n", 1)[0][2:].strip()).write_text(body)
+            continue
+        done = subprocess.run(["bash", "-euo", "pipefail", "-c", body], cwd=work, env=env, capture_output=True,
+                              text=True, timeout=300)
+        assert done.returncode == 0, f"{body}\n--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}"
+        assert "Traceback" not in done.stdout + done.stderr, body
+        outputs.append(done.stdout + done.stderr)
 
-    assert lakecache(user, "data", "create", "vision/cats", "--description", "cat photos").returncode == 0
-    first = lakecache_json(user, "data", "sync", "vision/cats", str(data), "-m", "first version")
-    first_commit = first["commit"]["id"]
-    assert lakecache(user, "data", "tag", "vision/cats@latest", "v1").returncode == 0
+    # ada logged in: her token is in her config file, readable by her only.
+    [config] = (tmp_path / "ada-home" / ".config" / "lakecache").iterdir()
+    assert stat.S_IMODE(config.stat().st_mode) == 0o600
+    admin = (work / ".lakecache" / "admin-token").read_text().strip()
 
-    unchanged = lakecache_json(user, "data", "sync", "vision/cats", str(data), "-m", "again")
-    assert unchanged["uploaded"] == 0 and unchanged["unchanged"]
+    def api(path: str, method: str = "GET", body=None):
+        return gateway_call(gateway, admin, method, "/api/v1" + path, body)
 
-    (data / "labels.csv").write_text("file,label\n0.jpg,dog\n")
-    (data / "train" / "5.jpg").write_bytes(os.urandom(1024))
-    (data / "train" / "0.jpg").unlink()
-    second = lakecache_json(user, "data", "sync", "vision/cats", str(data), "-m", "relabel")
-    assert second["uploaded"] == 2  # the new label file and 5.jpg
-
-    log = lakecache_json(user, "data", "log", "vision/cats")
-    assert [c["message"] for c in log] == ["relabel", "first version"] and log[1]["id"] == first_commit
-    listing = lakecache_json(user, "data", "ls", "vision/cats@v1", "train/")
-    assert [e["path"] for e in listing] == [f"train/{i}.jpg" for i in range(5)]
-    diff = lakecache_json(user, "data", "diff", "vision/cats@v1", "vision/cats@latest")
-    changes = {(d["kind"], d["path"]) for d in diff["items"]}
-    assert changes == {("changed", "labels.csv"), ("added", "train/5.jpg"), ("removed", "train/0.jpg")}
-
-    ready = lakecache_json(user, "cache", "request", "vision/cats@v1", "--site", "local")
-    [volume] = ready["volumes"]
-    assert ready["state"] == "ready" and (Path(volume["path"]) / "train" / "4.jpg").is_file()
-    assert Path(volume["path"]).is_relative_to(tmp_path / "nfs1")
-
-    # The import: the administrator registers where vision may import from, then ada imports.
-    source = seed_lake(home, "raw/2024", 3)
-    assert lakecache(admin_env, "import-location", "add", "raw", source, "--project", "vision").returncode == 0
-    assert lakecache(user, "data", "create", "vision/raw").returncode == 0
-    imported = lakecache_json(user, "data", "import", "vision/raw", source, "-m", "import")
-    assert (imported["files"], imported["created"]) == (3, True)
-    assert [e["path"] for e in lakecache_json(user, "data", "ls", "vision/raw")] == [f"{i}.png" for i in range(3)]
-
-    refused = lakecache(user, "data", "sync", "vision/cats", str(tmp_path / "missing"), "-m", "x")
-    assert refused.returncode == 1 and "missing" in refused.stderr and "Traceback" not in refused.stderr
-    not_admin = lakecache(user, "import-location", "add", "mine", source, "--project", "vision")
-    assert not_admin.returncode == 1 and "Traceback" not in not_admin.stderr
-
-
-def seed_lake(home: Path, prefix: str, count: int) -> str:
-    """Objects under ``prefix`` of the embedded lake, as another tool would have written them."""
-    lake = f"file://{(home / 'lake').resolve()}"
-
-    async def seed() -> None:
-        async with object_store_from_url(lake) as store:
-            for i in range(count):
-                await store.put(f"{prefix}/{i}.png", f"png {i}".encode())
-
-    asyncio.run(seed())
-    return f"{lake}/{prefix}"
+    [commit] = api("/datasets/vision/xray/commits")["items"]
+    [copy] = [c for c in api("/projects/vision/copies")["items"] if c["commit_id"] == commit["id"]]
+    assert copy["state"] == "ready"
+    # Both jobs read that copy: the one with use() and the one `lakecache job run` ran.
+    [experiment] = api("/projects/vision/experiments")["items"]
+    runs = api("/projects/vision/runs/search", "POST", {"experiment_ids": [experiment["id"]]})["items"]
+    assert len(runs) == 2 and {r["status"] for r in runs} == {"finished"}
+    for run in runs:
+        shown = api(f"/projects/vision/runs/{run['id']}")
+        assert [i["commit_id"] for i in shown["inputs"]] == [commit["id"]]
+        assert "loss" in shown["metrics"]
+    lineage = api(f"/projects/vision/lineage?node=commit:{commit['id']}&direction=down")
+    assert {r["id"] for r in runs} <= {node["run_id"] for node in lineage["nodes"] if node["kind"] == "run"}
+    # What `site why` printed names the reads.
+    assert any("last read" in out for out in outputs)
 
 
 @pytest.fixture
 def up(tmp_path):
-    """`lakecache up` in its own process; the gateway's URL and the home."""
-    port, home = free_port(), tmp_path / "home"
-    env = {**os.environ, "LAKECACHE_HOME": str(home)}
+    """`lakecache up` in its own process, in the directory the story's commands run in (its
+    home is that directory's `.lakecache`, as for `./scripts/up`); the gateway's URL and the
+    directory."""
+    work, port = tmp_path / "work", free_port()
+    work.mkdir()
+    (work / "examples").symlink_to(ROOT / "examples")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("LAKECACHE_")}
     for service in ("catalog", "cacher", "evictor", "tracker"):
         env[f"LAKECACHE_{service.upper()}__PORT"] = "0"
     process = subprocess.Popen([str(LAKECACHE), "up", "--port", str(port), "--json"], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+                               stderr=subprocess.PIPE, text=True, env=env, cwd=work)
     try:
         announced = json.loads(process.stdout.readline() or "{}")
         assert announced.get("status") == "up", process.stderr.read()
-        yield announced["services"]["gateway"], home
+        yield announced["services"]["gateway"], work
     finally:
         process.terminate()
         process.wait(timeout=30)
