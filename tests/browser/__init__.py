@@ -1,0 +1,1 @@
+"""Browser tests: pages the gateway serves, driven in headless Chromium through Selenium."""
