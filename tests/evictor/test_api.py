@@ -220,10 +220,36 @@ async def test_another_project_cannot_read_a_copys_verdict_and_learns_nothing_of
     assert VOLUME not in own.body["detail"] and PROJECT not in own.body["detail"]
 
 
+async def test_a_projects_copies_are_explained_in_one_answer_and_only_its_own(lake, tmp_path):
+    ours = await ready_copy(lake, tmp_path / "ours")
+    theirs = await lake.commit(tmp_path / "theirs", {"other.bin": b"rival bytes"}, project="rival")
+    await lake.cache(theirs)
+    lease = await lake.lease(ours["id"], holder="job-3")
+    path = f"/api/v1/projects/{PROJECT}/sites/{SITE}/eviction"
+
+    reply = await lake.call(lake.evictor, "GET", path)
+    assert reply.status == 200, reply.body
+    [one] = evictor_models.ProjectEviction.model_validate(reply.body).items
+    assert one == evictor_models.CopyEviction.model_validate((await lake.explain(ours["id"])).body).model_copy(
+        update={"now": one.now, "idle_seconds": one.idle_seconds, "ttl_expires_in_seconds": one.ttl_expires_in_seconds})
+    assert (one.project, one.commit_id, [lease_.lease_id for lease_ in one.live_leases]) == (
+        PROJECT, ours["id"], [lease["id"]])
+    # Signed for another project, aimed at this one's: refused by the identity check.
+    keys = gateway_keys(lake.home)
+    async with aiohttp.ClientSession() as session:
+        headers = assertion_headers(keys, "evictor", "GET", path, action="caches:read", project="rival")
+        assert (await call(session, lake.evictor.base_url, "GET", path, headers=headers)).status == 403
+    rival = await lake.call(lake.evictor, "GET", f"/api/v1/projects/rival/sites/{SITE}/eviction")
+    assert [item["commit_id"] for item in rival.body["items"]] == [theirs["id"]]
+    nobody = await lake.call(lake.evictor, "GET", f"/api/v1/projects/nobody/sites/{SITE}/eviction")
+    assert nobody.body == {"items": []}
+
+
 async def test_every_evictor_route_refuses_a_caller_without_a_valid_assertion(lake):
     keys = gateway_keys(lake.home)
     routes = [("GET", f"/api/v1/sites/{SITE}/eviction", "sites:read", None),
               ("GET", copy_path("0" * 64) + "/eviction", "caches:read", PROJECT),
+              ("GET", f"/api/v1/projects/{PROJECT}/sites/{SITE}/eviction", "caches:read", PROJECT),
               ("PUT", TTL, "sites:write", None)]
     async with aiohttp.ClientSession() as session:
         for method, path, action, project in routes:

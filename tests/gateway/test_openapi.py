@@ -111,6 +111,7 @@ EXPECTED_ACTIONS = {
     ("PUT", "/api/v1/sites/{site}/ttl"): "sites:write",
     ("GET", "/api/v1/sites/{site}/copies"): "caches:read",
     ("GET", "/api/v1/projects/{project}/sites/{site}/copies/{commit_id}/eviction"): "caches:read",
+    ("GET", "/api/v1/projects/{project}/sites/{site}/eviction"): "caches:read",
     ("POST", "/api/v1/projects/{project}/sites/{site}/copies/{commit_id}/reads"): "caches:read",
     ("POST", "/api/v1/projects/{project}/sites/{site}/copies/{commit_id}/leases"): "leases:write",
     ("PUT", "/api/v1/projects/{project}/sites/{site}/copies/{commit_id}/leases/{lease_id}"): "leases:write",

@@ -2,14 +2,13 @@
 
 The list joins two views behind the gateway: the copy statuses (state, volume, size, pin) the
 gateway keeps from the cachers' events, and, for ready copies, the evictor's view (last use,
-live leases, when the idle TTL runs out), asked for each copy concurrently. A copy the evictor
+live leases, when the idle TTL runs out), asked once per site for all the project's copies there. A copy the evictor
 has not seen yet, or an evictor that does not answer, leaves those columns empty rather than
 failing the list. The commands are registered on ``cache_app`` by ``lakecache.cli.cache``.
 """
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -22,9 +21,6 @@ from lakecache.cli.units import human_size
 from lakecache.sdk.errors import GatewayNotFound, GatewayUnavailable
 from lakecache.sdk.gateway import GatewayClient
 from lakecache.sdk.refs import DatasetRef
-
-#: Evictor requests in flight at once while listing (one per ready copy).
-_USAGE_CONCURRENCY = 8
 
 TargetArgument = Annotated[str, typer.Argument(
     metavar="PROJECT/DATASET[@REF]", help="The dataset and its commit: a commit id, a tag or 'latest' (default).")]
@@ -56,18 +52,19 @@ async def project_copy_rows(gateway: GatewayClient, project: str, *, site: str |
     """The project's copies (at ``site``, else everywhere), one row per volume, with usage."""
     rows = [row async for status in gateway.project_copies(project, site=site, limit=limit)
             for row in _rows(status, project)]
-    gate = asyncio.Semaphore(_USAGE_CONCURRENCY)
-
-    async def add_usage(row: dict[str, Any]) -> None:
-        async with gate:
-            try:
-                found = await gateway.explain_eviction(project, row["site"], row["commit_id"], volume=row["volume"])
-            except (GatewayNotFound, GatewayUnavailable):
-                return
-        row.update(last_used=found.get("last_use"), idle_seconds=found.get("idle_seconds"),
-                   leases=found.get("live_leases") or [], ttl_expires_at=found.get("ttl_expires_at"))
-
-    await asyncio.gather(*(add_usage(row) for row in rows if row["state"] == "ready"))
+    sites = sorted({row["site"] for row in rows if row["state"] == "ready"})
+    usage: dict[tuple[str, str | None, str], dict[str, Any]] = {}
+    for one_site in sites:  # one request per site for every copy there
+        try:
+            for found in await gateway.explain_project_copies(project, one_site):
+                usage[(one_site, found.get("volume"), found["commit_id"])] = found
+        except (GatewayNotFound, GatewayUnavailable):
+            continue
+    for row in rows:
+        found = usage.get((row["site"], row["volume"], row["commit_id"]))
+        if found is not None and row["state"] == "ready":
+            row.update(last_used=found.get("last_use"), idle_seconds=found.get("idle_seconds"),
+                       leases=found.get("live_leases") or [], ttl_expires_at=found.get("ttl_expires_at"))
     return rows
 
 

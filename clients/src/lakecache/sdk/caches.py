@@ -85,6 +85,12 @@ class CacheCalls(GatewaySession):
                                   params=_given(volume=volume),
                                   what=f"explain project {project!r}'s copy of {commit_id} at {site!r}")
 
+    async def explain_project_copies(self, project: str, site: str) -> list[dict[str, Any]]:
+        """``explain_eviction`` for each of ``project``'s copies at ``site``, in one request."""
+        answer = await self.request("GET", f"{API}/projects/{quote(project, safe='')}/sites/{quote(site, safe='')}"
+                                           "/eviction", what=f"explain project {project!r}'s copies at {site!r}")
+        return list(answer["items"])
+
     async def record_read(self, project: str, site: str, commit_id: str, *, volume: str | None = None,
                           bytes: int | None = None, cache_hit: bool | None = None,  # noqa: A002 - the API's name
                           reader: str | None = None) -> dict[str, Any]:

@@ -28,8 +28,9 @@ from lakecache.evictor.sites import SitePolicies
 POLICIES_KEY = web.AppKey("evictor_policies", SitePolicies)
 PUBLISHER_KEY = web.AppKey("evictor_publisher", EventPublisher)
 SITE = "/api/v1/sites/{site}"
-#: One project's copy of a commit at a site (another project's copy of the commit is another copy).
-COPY = "/api/v1/projects/{project}/sites/{site}/copies/{commit_id}"
+#: One project's copies at a site, and one of them (another project's copy of the commit is another copy).
+PROJECT_SITE = "/api/v1/projects/{project}/sites/{site}"
+COPY = PROJECT_SITE + "/copies/{commit_id}"
 _MAX_TARGET = 128  # the contract's limit on ids
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # no id has them, and they garble logs and terminals
 
@@ -54,6 +55,14 @@ async def explain_copy(request: web.Request) -> web.Response:
         raise NotFound(f"the evictor knows no copy of commit {commit_id} for project {project!r} on volume "
                        f"{volume!r} of site {site!r}; it knows one on {', '.join(holding)}")
     return web.json_response(await policies.explain(site, volume, project, commit_id, datetime.now(UTC)))
+
+
+async def explain_project_copies(request: web.Request) -> web.Response:
+    """``GET /projects/{project}/sites/{site}/eviction``: :func:`explain_copy`'s answer for each
+    of the project's copies at the site (what a listing shows without a call per copy)."""
+    match = request.match_info
+    items = await request.app[POLICIES_KEY].explain_project(match["site"], match["project"], datetime.now(UTC))
+    return web.json_response({"items": items})
 
 
 async def site_summary(request: web.Request) -> web.Response:
@@ -126,5 +135,6 @@ def _shown(value: Any) -> str:
 ROUTES = [
     route("GET", SITE + "/eviction", site_summary, Access("sites:read")),
     route("GET", COPY + "/eviction", explain_copy, Access("caches:read", PATH)),
+    route("GET", PROJECT_SITE + "/eviction", explain_project_copies, Access("caches:read", PATH)),
     route("PUT", SITE + "/ttl", set_ttl, Access("sites:write")),
 ]

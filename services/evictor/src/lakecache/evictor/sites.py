@@ -104,3 +104,11 @@ class SitePolicies:
 
     async def explain(self, site: str, volume: str, project: str, commit_id: str, now: datetime) -> dict[str, Any]:
         return policy.explain(await self.state(site), volume, project, commit_id, now, self.settings)
+
+    async def explain_project(self, site: str, project: str, now: datetime) -> list[dict[str, Any]]:
+        """:meth:`explain` for every copy ``project`` has at ``site``, by volume and commit, from
+        one read of the site's state."""
+        state = await self.state(site)
+        return [policy.explain(state, name, project, copy.commit_id, now, self.settings)
+                for name, volume in sorted(state.volumes.items())
+                for copy in sorted(volume.copies.values(), key=lambda c: c.commit_id) if copy.project == project]

@@ -17,7 +17,8 @@ from lakecache.gateway.http.operation import Operation
 from lakecache.gateway.upstream.proxy import EVICTOR, SITE_CACHER, Target, proxy
 
 _SITE = f"{API}/sites/{{site}}"
-_COPY = f"{API}/projects/{{project}}/sites/{{site}}/copies/{{commit_id}}"
+_PROJECT_SITE = f"{API}/projects/{{project}}/sites/{{site}}"
+_COPY = _PROJECT_SITE + "/copies/{commit_id}"
 SITES_READ, SITES_WRITE = Permission("sites:read"), Permission("sites:write")
 
 
@@ -55,6 +56,9 @@ OPERATIONS = [
     _op("GET", _COPY + "/eviction", "explain_eviction", "Why a cached copy is kept or would be evicted",
         _copy("caches:read"), params=c.CopyPath, query=e.ExplainQuery, response=e.CopyEviction, to=EVICTOR,
         tag="caches"),
+    _op("GET", _PROJECT_SITE + "/eviction", "explain_project_copies", "Why each of a project's copies at a site is "
+        "kept or would be evicted", _copy("caches:read"), params=e.ProjectSitePath, response=e.ProjectEviction,
+        to=EVICTOR, tag="caches", errors=()),
     _op("POST", _COPY + "/leases", "acquire_lease", "Lease a cached copy (a job reading it)", _copy("leases:write"),
         params=c.CopyPath, query=c.CopyQuery, body=c.NewLease, response=c.Lease, status=201, errors=(404, 409),
         tag="leases"),

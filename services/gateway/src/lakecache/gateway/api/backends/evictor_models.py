@@ -132,3 +132,12 @@ class CopyEviction(BaseModel):
     volume_state: VolumeWatermarks = Field(description="Its volume's capacity and watermarks.")
     last_decision: EvictionDecision | None = Field(description="The last eviction decision about it, if any.")
     verdict: str = Field(description="Why it is kept, due, being evicted or evicted, in one sentence.")
+
+
+class ProjectSitePath(SitePath):
+    project: Slug = Field(description="The project whose copies these are.")
+
+
+class ProjectEviction(BaseModel):
+    items: list[CopyEviction] = Field(description="Each of the project's copies at the site the evictor knows, by "
+                                                  "volume and commit.")
