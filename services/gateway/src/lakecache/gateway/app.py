@@ -36,6 +36,7 @@ from lakecache.gateway.http.problems import gateway_problem_middleware
 from lakecache.gateway.http.registry import Registry
 from lakecache.gateway.repositories import RunIdRepository, SiteVolumeRepository
 from lakecache.gateway.upstream import UPSTREAMS_KEY, Upstreams
+from lakecache.gateway.web import templates_setup, web_public_paths, web_routes
 
 TITLE = "LakeCache gateway API"
 DESCRIPTION = (
@@ -72,7 +73,8 @@ class GatewayDependencies:
 
 
 def route_policy(auth: AuthStore, registry: Registry) -> RoutePolicy:
-    return registry.policy(RoutePolicy.for_gateway(auth.settings))
+    policy = registry.policy(RoutePolicy.for_gateway(auth.settings))
+    return RoutePolicy(policy.public | web_public_paths(), policy.by_path)
 
 
 def gateway_parts(deps: GatewayDependencies, registry: Registry | None = None) -> ServiceParts:
@@ -94,6 +96,7 @@ def gateway_parts(deps: GatewayDependencies, registry: Registry | None = None) -
         app[SSE_SETTINGS_KEY] = deps.sse
         app[RUN_IDS_KEY] = deps.run_ids
         app[APPLY_WAIT_KEY] = deps.run_apply_wait_seconds
+        templates_setup(app)
         app.cleanup_ctx.append(deps.upstreams.client_context(deps.telemetry))
         app.middlewares.append(mlflow_error_middleware())  # outermost: MLflow's paths answer MLflow's errors
         app.middlewares.append(input_guard_middleware())
@@ -102,7 +105,7 @@ def gateway_parts(deps: GatewayDependencies, registry: Registry | None = None) -
 
     read_model = dispatcher(HANDLERS, view=deps.copies, volumes=deps.volumes)
     return ServiceParts(
-        routes=registry.routes(),
+        routes=[*registry.routes(), *web_routes()],
         subscriptions=[SubscriptionSpec([CACHE_EVENTS.name, CACHE_PROGRESS.name], READ_MODEL_GROUP, read_model)],
         app_setup=setup,
     )

@@ -1,7 +1,7 @@
 """Settings of the gateway service (shared parts: `lakecache.core.settings`)."""
 
 from datetime import timedelta
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import Field, model_validator
 
@@ -30,6 +30,16 @@ class GatewaySection(ServiceSection):
         True,
         description="On start, create the local `admin` user and write its token to `<home>/admin-token` when that "
         "file is missing. Turn off where `home` is not persistent and create administrators explicitly.",
+    )
+    session_hours: float = Field(
+        12, gt=0, le=24 * 30,
+        description="Lifetime in hours of a dashboard sign-in (a browser session); never longer than the token it "
+        "was opened with.",
+    )
+    secure_cookies: Literal["auto", "always", "never"] = Field(
+        "auto",
+        description="Mark the dashboard's session cookie `Secure` (HTTPS only): `auto` when the request came over "
+        "HTTPS, `always` behind a TLS-terminating proxy that forwards plain HTTP, `never` for local HTTP only.",
     )
     public_metrics: bool = Field(
         False,
@@ -82,6 +92,8 @@ class GatewaySection(ServiceSection):
             admin_token_ttl=timedelta(days=self.admin_token_days),
             bootstrap_admin=self.bootstrap_admin,
             public_metrics=self.public_metrics,
+            session_ttl=timedelta(hours=self.session_hours),
+            secure_cookies=self.secure_cookies,
         )
 
 

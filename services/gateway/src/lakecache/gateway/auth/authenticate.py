@@ -64,19 +64,54 @@ def bearer_token(authorization: str | None) -> str:
 
 async def authenticate(auth: AuthStore, authorization: str | None) -> Principal:
     """Verify the header's token and return who it acts for, with their current roles."""
-    doc = await auth.tokens.by_hash(hash_token(bearer_token(authorization)))
+    doc, user = await live_token(auth, bearer_token(authorization))
+    if doc.get("session"):
+        raise Unauthenticated("a browser session works from its cookie only; send an API token instead "
+                              "(`lakecache token create`)", error="invalid_token", owner=_owner(doc, user))
+    return await _principal(auth, doc, user)
+
+
+async def authenticate_session(auth: AuthStore, secret: str) -> Principal:
+    """Verify a session cookie's value (``lakecache.gateway.auth.sessions``): a live session
+    whose opening token is live too; who it acts for."""
+    if not secret.startswith(PREFIX):
+        raise Unauthenticated("the session cookie holds no LakeCache session; sign in again", error="invalid_token")
+    doc, user = await live_token(auth, secret)
+    if not doc.get("session"):
+        raise Unauthenticated("the session cookie holds an API token, not a session; sign in again",
+                              error="invalid_token", owner=_owner(doc, user))
+    parent = await auth.tokens.get(doc["parent_id"])
+    if parent is None or parent["revoked"] or parent["expires_at"] <= auth.clock():
+        raise Unauthenticated(f"the token this session was opened with ({doc['parent_id']}) was revoked or expired; "
+                              "sign in again", error="invalid_token", owner=_owner(doc, user))
+    return await _principal(auth, doc, user)
+
+
+async def live_token(auth: AuthStore, token: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The stored document of ``token`` (known, not revoked, not expired; else
+    :class:`Unauthenticated`) and its user's."""
+    doc = await auth.tokens.by_hash(hash_token(token))
     if doc is None:
         raise Unauthenticated("the token is unknown to this installation (mistyped, or from another "
                               "installation); create a new one", error="invalid_token")
     user = await auth.users.get(doc["user_id"])
-    subject = f"run:{doc['run_id']}" if doc["kind"] == "job" else f"user:{user['name'] if user else doc['user_id']}"
-    owner = TokenOwner(doc["_id"], doc["user_id"], subject, doc["kind"])
+    owner = _owner(doc, user)
     if doc["revoked"]:
         raise Unauthenticated(f"token {doc['_id']} was revoked at {iso(doc.get('revoked_at'))}; create a new one",
                               error="invalid_token", owner=owner)
     if doc["expires_at"] <= auth.clock():
         raise Unauthenticated(f"token {doc['_id']} expired at {iso(doc['expires_at'])}; create a new one",
                               error="invalid_token", owner=owner)
+    return doc, user
+
+
+def _owner(doc: dict[str, Any], user: dict[str, Any] | None) -> TokenOwner:
+    subject = f"run:{doc['run_id']}" if doc["kind"] == "job" else f"user:{user['name'] if user else doc['user_id']}"
+    return TokenOwner(doc["_id"], doc["user_id"], subject, doc["kind"])
+
+
+async def _principal(auth: AuthStore, doc: dict[str, Any], user: dict[str, Any] | None) -> Principal:
+    owner = _owner(doc, user)
     if doc["kind"] == "job":
         return await _job(auth, doc, user, owner)
     if user is None or user["disabled"]:

@@ -25,6 +25,9 @@ REQUEST_ID_KEY = web.RequestKey("lakecache_request_id", str)
 #: What the request was authorized for: the route's action and the project it touches (None for
 #: installation-wide actions). Forwarded requests carry it to the service in a signed assertion.
 GRANTED_KEY = web.RequestKey("lakecache_granted", tuple)
+#: The session secret of a request authenticated by the dashboard's cookie (pages derive their
+#: CSRF token from it); absent for bearer tokens.
+SESSION_KEY = web.RequestKey("lakecache_session", str)
 #: How to answer a :class:`Forbidden` raised by the handler (set by the auth middleware).
 DENY_KEY = web.RequestKey("lakecache_deny", Callable[["Forbidden"], Awaitable[web.StreamResponse]])
 

@@ -6,8 +6,11 @@ response (for the audit record of mutating requests)::
     app.middlewares.append(auth_middleware(auth))
     app.middlewares.append(problem_middleware)
 
-Per request: public route → handler. Otherwise the bearer token must be valid (401 with
-``WWW-Authenticate: Bearer`` if not), the route must declare a permission (403 if not), and
+Per request: public route → handler. Otherwise the bearer token — or, without an
+``Authorization`` header, the dashboard's session cookie (``sessions.py``) — must be valid (401
+with ``WWW-Authenticate: Bearer`` if not; a browser asking for a page is sent to ``/login``
+instead), a change made with the cookie must carry the session's CSRF token (403 if not), the
+route must declare a permission (403 if not), and
 :func:`~lakecache.gateway.auth.policy.authorize` must allow it (403 if not). Every 401 and 403
 writes one denial record; every mutating request (a non-safe method) that reaches its handler
 writes one record unless the handler's domain calls recorded it themselves. Unknown routes and
@@ -25,11 +28,20 @@ from aiohttp.typedefs import Middleware
 from lakecache.core.errors import LakeCacheError, Unavailable
 from lakecache.core.runtime.problems import problem
 from lakecache.gateway.auth.audit import Actor, Outcome
-from lakecache.gateway.auth.authenticate import Unauthenticated, authenticate
-from lakecache.gateway.auth.context import ACTOR_KEY, DENY_KEY, GRANTED_KEY, PRINCIPAL_KEY, REQUEST_ID_KEY, Forbidden
+from lakecache.gateway.auth.authenticate import Unauthenticated, authenticate, authenticate_session
+from lakecache.gateway.auth.context import (
+    ACTOR_KEY,
+    DENY_KEY,
+    GRANTED_KEY,
+    PRINCIPAL_KEY,
+    REQUEST_ID_KEY,
+    SESSION_KEY,
+    Forbidden,
+)
 from lakecache.gateway.auth.permissions import Permission
 from lakecache.gateway.auth.policy import Decision, Resource, authorize
 from lakecache.gateway.auth.routes import PUBLIC, RoutePolicy
+from lakecache.gateway.auth.sessions import COOKIE, forgery, sign_in_first, wants_page
 from lakecache.gateway.auth.store import AuthStore
 from lakecache.gateway.http.problems import PayloadTooLarge, RequestInvalid
 
@@ -103,8 +115,11 @@ def auth_middleware(auth: AuthStore, policy: RoutePolicy | None = None) -> Middl
         route = f"{request.method} {match.route.resource.canonical if match.route.resource else request.path}"
         action = (requirement.action if isinstance(requirement, Permission)
                   else "route:unknown" if match.http_exception is not None else "route:undeclared")
+        header, session = request.headers.get(hdrs.AUTHORIZATION), request.cookies.get(COOKIE)
+        by_cookie = header is None and bool(session)
         try:
-            principal = await authenticate(auth, request.headers.get(hdrs.AUTHORIZATION))
+            principal = await (authenticate_session(auth, session) if by_cookie
+                               else authenticate(auth, header))
         except Unauthenticated as exc:
             owner = exc.owner
             actor = (Actor(owner.subject, owner.kind, owner.user_id, owner.token_id, request_id, route) if owner
@@ -113,11 +128,20 @@ def auth_middleware(auth: AuthStore, policy: RoutePolicy | None = None) -> Middl
             resource = await requirement.resource(request, lookups=False) if isinstance(
                 requirement, Permission) else Resource()
             await deny(actor, action, resource, str(exc), 401)
+            if wants_page(request):
+                return sign_in_first(request, signed_out=by_cookie)
             return unauthenticated(request, exc)
         except Unavailable as exc:
             return unavailable(request, "check the token", exc)
         actor = Actor.of(principal, request_id=request_id, route=route)
         request[PRINCIPAL_KEY], request[ACTOR_KEY] = principal, actor
+        if by_cookie:
+            request[SESSION_KEY] = session
+            if request.method not in _SAFE_METHODS:
+                forged = await forgery(request, session)
+                if forged is not None:
+                    await deny(actor, action, Resource(), forged, 403)
+                    return forbidden(request, forged)
         if match.http_exception is not None:
             return await handler(request)  # aiohttp's 404/405, to a caller who may know
         if not isinstance(requirement, Permission):

@@ -19,6 +19,11 @@ class AuthSettings:
     max_user_token_ttl: timedelta = timedelta(days=365)
     #: Longest lifetime of a job token (the run's expected end, explicitly given, must be sooner).
     max_job_token_ttl: timedelta = timedelta(days=30)
+    #: Lifetime of a browser session (never longer than the token it was opened with).
+    session_ttl: timedelta = timedelta(hours=12)
+    #: Mark the session cookie ``Secure`` (sent over HTTPS only): ``auto`` when the request came
+    #: over HTTPS, ``always`` (behind a proxy that terminates TLS) or ``never``.
+    secure_cookies: str = "auto"
     #: Lifetime of the token written to ``<home>/admin-token`` on first start.
     admin_token_ttl: timedelta = timedelta(days=365)
     #: Create the local ``admin`` user and its token file when the file is missing (the embedded

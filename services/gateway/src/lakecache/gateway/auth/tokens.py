@@ -75,7 +75,8 @@ def _check_name(name: object) -> str:
     return name
 
 
-async def _insert(auth: AuthStore, actor: Actor, doc: dict[str, Any]) -> IssuedToken:
+async def insert_token(auth: AuthStore, actor: Actor, doc: dict[str, Any]) -> IssuedToken:
+    """Store a new token described by ``doc`` (its kind, owner, expiry…) and record it; the token."""
     token = new_token()
     doc = {"_id": uuid.uuid4().hex, "hash": hash_token(token), "created_at": auth.clock(),
            "created_by": actor.subject, "revoked": False, **doc}
@@ -97,7 +98,7 @@ async def issue_user_token(auth: AuthStore, user_id: str, actor: Actor, *, name:
     user = await get_user(auth, user_id)
     if user["disabled"]:
         raise InvalidArgument(f"user {user['name']!r} is disabled; enable it before issuing tokens")
-    return await _insert(auth, actor, {"kind": "user", "name": _check_name(name), "user_id": user_id,
+    return await insert_token(auth, actor, {"kind": "user", "name": _check_name(name), "user_id": user_id,
                                        "expires_at": auth.clock() + ttl})
 
 
@@ -115,7 +116,7 @@ async def issue_job_token(auth: AuthStore, *, project: str, run_id: str, issuer_
     if not isinstance(run_id, str) or not 0 < len(run_id) <= 128 or _CONTROL.search(run_id):
         raise InvalidArgument(f"run_id must be the run's id (1-128 characters, no control characters), got {run_id!r}")
     await get_user(auth, issuer_id)
-    return await _insert(auth, actor, {"kind": "job", "name": f"run {run_id}", "user_id": issuer_id,
+    return await insert_token(auth, actor, {"kind": "job", "name": f"run {run_id}", "user_id": issuer_id,
                                        "project": check_project(project), "run_id": run_id,
                                        "expires_at": expires_at})
 

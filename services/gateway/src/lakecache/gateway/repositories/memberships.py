@@ -65,6 +65,11 @@ class MembershipRepository:
         docs = await self._members.find_list({"user_id": user_id}, projection={"project": 1, "role": 1})
         return {doc["project"]: doc["role"] for doc in docs}
 
+    async def projects(self) -> list[str]:
+        """Every project someone holds a role in, by name."""
+        docs = await self._members.find_list({}, projection={"project": 1})
+        return sorted({doc["project"] for doc in docs})
+
     async def of_project(self, project: str) -> list[Document]:
         """The project's members, by user id."""
         return await self._members.find_list({"project": project}, sort=[("user_id", 1)])

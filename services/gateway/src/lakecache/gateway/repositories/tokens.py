@@ -1,7 +1,9 @@
 """The ``tokens`` collection: ``_id`` the token id (not secret), the SHA-256 ``hash`` of the token
 (never the token; unique), ``kind`` (``user`` or ``job``), ``name``, ``user_id`` (the owner of a
 user token, the issuer of a job token), ``project`` and ``run_id`` (job tokens), ``created_at``,
-``created_by``, ``expires_at``, ``revoked`` with ``revoked_at`` and ``revoked_by``.
+``created_by``, ``expires_at``, ``revoked`` with ``revoked_at`` and ``revoked_by``; a browser
+session (``lakecache.gateway.auth.sessions``) is a user token with ``session: true`` and the
+``parent_id`` of the token it was opened with.
 
 Nothing read from here carries the hash except the lookup by it (:meth:`TokenRepository.by_hash`
 leaves it out too): listings never hold a secret's digest.
@@ -39,6 +41,10 @@ class TokenRepository:
     async def by_hash(self, digest: str) -> Document | None:
         """The token whose SHA-256 is ``digest`` (without the hash), revoked and expired ones included."""
         return await self._tokens.find_one({"hash": digest}, projection=_NO_HASH)
+
+    async def get(self, token_id: str) -> Document | None:
+        """Token ``token_id`` (without the hash)."""
+        return await self._tokens.find_one({"_id": token_id}, projection=_NO_HASH)
 
     async def exists(self, token_id: str, *, owner: str | None = None) -> bool:
         """Whether token ``token_id`` exists (and names ``owner`` as its ``user_id``, when given)."""

@@ -1,0 +1,34 @@
+"""The dashboard: HTML pages the gateway serves at ``/``, next to the API (ADR 0015).
+
+Server-rendered Jinja2 pages that read through the same authorization as the API
+(``backends.py``), a session cookie for browsers (``lakecache.gateway.auth.sessions``), one
+stylesheet and one small script of our own under ``/static`` — no third-party JavaScript and
+no build step.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+
+from aiohttp import web
+
+from lakecache.gateway.web import cache_map, hub, signin
+from lakecache.gateway.web.page import Page, page_routes, public_paths
+from lakecache.gateway.web.render import templates_setup
+
+STATIC_PATH = "/static"
+
+PAGES: list[Page] = [*signin.PAGES, *hub.PAGES, *cache_map.PAGES]
+
+
+def web_routes() -> list[web.AbstractRouteDef]:
+    """The pages' routes and the static files'."""
+    static = files("lakecache.gateway.web") / "static"
+    return [*page_routes(PAGES), web.static(STATIC_PATH, str(static), append_version=False)]
+
+
+def web_public_paths() -> frozenset[str]:
+    return public_paths(PAGES) | {STATIC_PATH}
+
+
+__all__ = ["PAGES", "templates_setup", "web_public_paths", "web_routes"]

@@ -1,0 +1,106 @@
+"""``/sites``: the cache map — every site and volume with its capacity bar, and on each volume the
+copies the signed-in person may see, with what keeps or evicts them.
+
+Reads, per page: the gateway's read models (volumes as their cachers reported them; the copy
+statuses of each visible project), and from the evictor one site summary per site (its usage
+estimate and watermarks) and one answer per (project, site) with the facts of every copy there
+(last use, leases, pin, TTL left, the verdict). No call per copy. A copy being filled follows its
+progress live (the page's script reads the copy's Server-Sent Events stream).
+
+Actions are shown by role and sent by the page's script to the API (``page.py``): request a
+cache (editors), evict (editors), pin and unpin (project administrators), set a commit's TTL at
+the site (installation administrators).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
+
+from lakecache.core.errors import LakeCacheError
+from lakecache.gateway.api.common import API
+from lakecache.gateway.api.site_list import SITE_VOLUMES_KEY
+from lakecache.gateway.auth import Permission
+from lakecache.gateway.copies.status import copy_status_of, overall_state
+from lakecache.gateway.upstream.services import upstreams_of
+from lakecache.gateway.web import backends
+from lakecache.gateway.web.hub import visible_projects
+from lakecache.gateway.web.page import Page
+from lakecache.gateway.web.render import render
+
+#: Volumes and copies read per page (a bigger installation filters by site).
+VOLUMES_READ = 500
+COPIES_READ = 1000
+
+
+async def cache_map(request: web.Request) -> web.StreamResponse:
+    only_site = request.query.get("site") or None
+    volumes_docs, _ = await request.app[SITE_VOLUMES_KEY].page(site=only_site, limit=VOLUMES_READ, cursor=None)
+    sites: dict[str, dict[str, Any]] = {}
+    for doc in volumes_docs:
+        site = sites.setdefault(doc["site"], {"name": doc["site"], "volumes": {}, "summary": None})
+        site["volumes"][doc["volume"]] = {**doc, "copies": [], "eviction": None}
+    for site in sites.values():
+        site["summary"] = await _site_summary(request, site["name"])
+        for summary in (site["summary"] or {}).get("volumes", []):
+            if summary["volume"] in site["volumes"]:
+                site["volumes"][summary["volume"]]["eviction"] = summary
+
+    projects = [p for p in await visible_projects(request) if backends.allowed(request, "caches:read", p)]
+    for project in projects:
+        docs, _ = await copy_status_of(request).page(project, site=only_site, limit=COPIES_READ, cursor=None)
+        facts = {}
+        for site_name in sorted({doc["site"] for doc in docs}):
+            facts.update(await _copy_facts(request, project, site_name))
+        for doc in docs:
+            for row in _rows(doc, facts, request):
+                site = sites.setdefault(row["site"], {"name": row["site"], "volumes": {}, "summary": None})
+                volume = site["volumes"].setdefault(row["volume"] or "", {"volume": row["volume"] or "(choosing)",
+                                                                          "copies": [], "eviction": None})
+                volume["copies"].append(row)
+    requestable = [p for p in projects if backends.allowed(request, "caches:request", p)]
+    return render(request, "cache_map.html", title="Cache map", sites=sorted(sites.values(), key=lambda s: s["name"]),
+                  requestable=requestable, only_site=only_site, can_set_ttl=backends.allowed(request, "sites:write"),
+                  api=API)
+
+
+async def _site_summary(request: web.Request, site: str) -> dict[str, Any] | None:
+    try:
+        return await backends.read(request, upstreams_of(request).evictor, f"{API}/sites/{quote(site, safe='')}"
+                                   "/eviction", action="sites:read")
+    except LakeCacheError:  # the map still shows what the cachers reported
+        return None
+
+
+async def _copy_facts(request: web.Request, project: str, site: str) -> dict[tuple[str, str, str], dict[str, Any]]:
+    path = f"{API}/projects/{quote(project, safe='')}/sites/{quote(site, safe='')}/eviction"
+    try:
+        answer = await backends.read(request, upstreams_of(request).evictor, path, action="caches:read",
+                                     project=project)
+    except LakeCacheError:
+        return {}
+    return {(site, item["volume"], item["commit_id"]): item for item in answer.get("items", [])}
+
+
+def _rows(doc: dict[str, Any], facts: dict[tuple[str, str, str], dict[str, Any]],
+          request: web.Request) -> list[dict[str, Any]]:
+    """One row per volume of a copy status (one without a volume while the cacher chooses)."""
+    project, site, commit_id = doc["project"], doc["site"], doc["commit_id"]
+    base = {"project": project, "site": site, "commit_id": commit_id, "dataset": doc.get("dataset"),
+            "overall": overall_state(doc), "requested_by": doc.get("requested_by"),
+            "events": f"{API}/projects/{quote(project, safe='')}/sites/{quote(site, safe='')}/copies/{commit_id}"
+                      "/events",
+            "copy_path": f"{API}/projects/{quote(project, safe='')}/sites/{quote(site, safe='')}/copies/{commit_id}",
+            "can_evict": backends.allowed(request, "caches:evict", project),
+            "can_pin": backends.allowed(request, "caches:pin", project)}
+    volumes = doc.get("volumes") or {}
+    if not volumes:
+        return [{**base, "volume": None, "state": overall_state(doc), "entry": {}, "facts": None}]
+    return [{**base, "volume": name, "state": entry.get("state"), "entry": entry,
+             "facts": facts.get((site, name, commit_id))}
+            for name, entry in sorted(volumes.items())]
+
+
+PAGES = [Page("/sites", cache_map, "Cache map", Permission("sites:read"))]

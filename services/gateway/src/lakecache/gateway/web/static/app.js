@@ -1,0 +1,101 @@
+// LakeCache dashboard: the few things a page cannot do without a script.
+// Actions: a button or form with data-api-method/data-api-path sends that request to the JSON API with the
+// session's CSRF token (from <meta name="csrf-token">); a form's fields become the JSON body (empty ones left
+// out; data-scale multiplies a number). The answer, or the problem's detail, is shown in #flash.
+// Live progress: a row with data-events follows the copy's Server-Sent Events stream.
+"use strict";
+
+const csrf = () => document.querySelector('meta[name="csrf-token"]')?.content || "";
+
+function flash(text, isError) {
+  const box = document.getElementById("flash");
+  if (!box) return;
+  box.textContent = text;
+  box.classList.toggle("error", Boolean(isError));
+}
+
+function bodyOf(form) {
+  const body = {};
+  for (const field of form.querySelectorAll("input[name], select[name], textarea[name]")) {
+    if (field.value === "") continue;
+    if (field.type === "number") {
+      body[field.name] = Math.round(Number(field.value) * Number(field.dataset.scale || 1));
+    } else {
+      body[field.name] = field.value;
+    }
+  }
+  return body;
+}
+
+async function send(element, body) {
+  const method = element.dataset.apiMethod;
+  const path = element.dataset.apiPath;
+  if (element.dataset.confirm && !window.confirm(element.dataset.confirm)) return;
+  element.setAttribute("aria-busy", "true");
+  try {
+    const response = await fetch(path, {
+      method, credentials: "same-origin",
+      headers: {"X-CSRF-Token": csrf(), "Accept": "application/json",
+                ...(body ? {"Content-Type": "application/json"} : {})},
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await response.text();
+    let answer = null;
+    try { answer = text ? JSON.parse(text) : null; } catch { answer = null; }
+    if (!response.ok) {
+      flash((answer && (answer.detail || answer.title)) || `${method} ${path} answered ${response.status}`, true);
+      return;
+    }
+    flash(`${element.textContent.trim() || method}: done (${response.status}).`, false);
+    if (element.dataset.done === "reload") window.setTimeout(() => window.location.reload(), 400);
+  } catch (error) {
+    flash(`The request failed: ${error}`, true);
+  } finally {
+    element.removeAttribute("aria-busy");
+  }
+}
+
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("button[data-api-method]");
+  if (button) { event.preventDefault(); send(button, null); }
+});
+
+document.addEventListener("submit", (event) => {
+  const form = event.target.closest("form[data-api-method]");
+  if (form) { event.preventDefault(); send(form, bodyOf(form)); }
+});
+
+function size(bytes) {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = Number(bytes || 0), unit = 0;
+  while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit += 1; }
+  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+function follow(row) {
+  const source = new EventSource(row.dataset.events, {withCredentials: true});
+  const wanted = row.dataset.volumeName;
+  source.addEventListener("status", (message) => {
+    const status = JSON.parse(message.data);
+    const volume = (status.volumes || []).find((v) => !wanted || v.volume === wanted) || {};
+    const state = volume.state || status.state;
+    const badge = row.querySelector(".badge");
+    if (badge) { badge.textContent = state; badge.className = `badge state-${state}`; }
+    const bar = row.querySelector(".progress progress");
+    const text = row.querySelector(".progress-text");
+    if (bar) { bar.max = volume.bytes_total || 1; bar.value = volume.bytes_done || 0; }
+    if (text) {
+      text.textContent = `${volume.files_done || 0}/${volume.files_total ?? "?"} files · ${size(volume.bytes_done)}` +
+        (volume.rate_bytes_per_s ? ` · ${size(volume.rate_bytes_per_s)}/s` : "");
+    }
+    if (["ready", "failed", "evicted"].includes(state)) {
+      source.close();
+      window.setTimeout(() => window.location.reload(), 600);
+    }
+  });
+  source.onerror = () => { if (source.readyState === EventSource.CLOSED) flash("Live progress stopped; reload the page.", true); };
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("tr[data-events]").forEach(follow);
+});
