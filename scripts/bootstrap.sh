@@ -1,5 +1,6 @@
 # Sourced by scripts/up and scripts/test: install uv if missing and sync the locked
-# environment (every workspace package, editable, plus the development tools).
+# environment (every workspace package, editable, plus the development tools; the caller may
+# name more dependency groups in LAKECACHE_SYNC_GROUPS, e.g. "torch").
 set -euo pipefail
 UV_VERSION="0.13.9"
 PYTHON="${PYTHON:-python3}"
@@ -13,4 +14,6 @@ if ! "$PYTHON" -m uv --version >/dev/null 2>&1; then
 fi
 uv() { "$PYTHON" -m uv "$@"; }
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-uv sync --frozen --quiet
+groups=()
+for group in ${LAKECACHE_SYNC_GROUPS:-}; do groups+=(--group "$group"); done
+uv sync --frozen --quiet "${groups[@]}"
