@@ -145,3 +145,26 @@ async def test_a_manifest_bigger_than_the_request_body_limit_is_streamed(api):
     last = await api.call("GET", "/api/v1/datasets/vision/cats/refs/latest/entries",
                           params={"start_after": "shard-19/019997.bin"})
     assert [e["path"] for e in last.body["items"]] == ["shard-19/019998.bin", "shard-19/019999.bin"]
+
+
+async def test_a_listing_by_directory_sums_each_directory_and_pages_past_it(api):
+    await api.create("vision", "cats")
+    files = [entry("train/cat/1.jpg", "aa"), entry("train/cat/2.jpg", "bbb"), entry("train/dog/1.jpg", "c"),
+             entry("train/labels.csv", "dddd"), entry("train-x/1.jpg", "e"), entry("readme.md", "ff")]
+    assert (await api.commit("vision", "cats", files)).status == 201
+    entries = "/api/v1/datasets/vision/cats/refs/latest/entries"
+
+    top = (await api.call("GET", entries, params={"delimiter": "/"})).body
+    assert [e["path"] for e in top["items"]] == ["readme.md"]
+    assert top["directories"] == [{"path": "train/", "files": 4, "bytes": 10},
+                                  {"path": "train-x/", "files": 1, "bytes": 1}]
+    first = (await api.call("GET", entries, params={"delimiter": "/", "prefix": "train/", "limit": "1"})).body
+    assert first["directories"] == [{"path": "train/cat/", "files": 2, "bytes": 5}] and first["items"] == []
+    assert first["next_cursor"] == "train/cat/"
+    rest = (await api.call("GET", entries, params={"delimiter": "/", "prefix": "train/",
+                                                  "cursor": first["next_cursor"]})).body
+    assert [d["path"] for d in rest["directories"]] == ["train/dog/"]
+    assert [e["path"] for e in rest["items"]] == ["train/labels.csv"] and rest["next_cursor"] is None
+    plain = (await api.call("GET", entries, params={"prefix": "train/"})).body
+    assert "directories" not in plain and len(plain["items"]) == 4
+    assert (await api.call("GET", entries, params={"delimiter": "\\"})).status == 400

@@ -218,6 +218,13 @@ async def test_catalog_commits_refs_entries_diffs_and_tags_agree_with_their_mode
                   m.EntryPage)
     assert [x.path for x in rest.items] == ["train/2.jpg"]
     imported = answer(await send(lake, lake.catalog, ENTRIES, first, query={"start_after": "labels"}), 200, m.EntryPage)
+    top = answer(await send(lake, lake.catalog, ENTRIES, first, query={"delimiter": "/", "limit": "1"}), 200,
+                 m.EntryPage)
+    assert top.directories == [] and [x.path for x in top.items] == ["labels.csv"] and top.next_cursor == "labels.csv"
+    rest = answer(await send(lake, lake.catalog, ENTRIES, first, query={"delimiter": "/", "cursor": top.next_cursor}),
+                  200, m.EntryPage)
+    assert rest.directories == [m.Directory(path="train/", files=2, bytes=7)] and rest.items == []
+    await refused(lake, lake.catalog, ENTRIES, latest, query={"delimiter": ","})
     assert (imported.items[0].object, imported.items[0].etag) == ("s3://raw/labels.csv", "e1")
 
     query = {"from": old, "to": "latest", "limit": "1"}

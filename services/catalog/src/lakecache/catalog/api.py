@@ -112,11 +112,17 @@ async def list_entries(request: web.Request) -> web.Response:
     # next_cursor is the last path returned: it works as start_after, and as cursor it wins
     # over start_after, so a client that keeps its first start_after while paging moves on.
     start_after = q.get("cursor") or q.get("start_after") or None
-    items, next_cursor = await commits.entries(
+    delimiter = q.get("delimiter") or None
+    if delimiter not in (None, "/"):
+        raise InvalidArgument(f"delimiter must be '/' (paths are '/'-separated) or left out, got {delimiter!r}")
+    items, directories, next_cursor = await commits.listing(
         catalog, commit, prefix=q.get("prefix", ""), start_after=start_after,
-        limit=check_limit(q.get("limit"), default=1000, maximum=10_000),
+        limit=check_limit(q.get("limit"), default=1000, maximum=10_000), directories=delimiter is not None,
     )
-    return web.json_response({"commit": commit["id"], "items": items, "next_cursor": next_cursor})
+    answer: dict[str, Any] = {"commit": commit["id"], "items": items, "next_cursor": next_cursor}
+    if delimiter is not None:
+        answer["directories"] = directories
+    return web.json_response(answer)
 
 
 async def diff(request: web.Request) -> web.Response:

@@ -22,7 +22,7 @@ from lakecache.catalog.integrity import manifest_entries
 from lakecache.catalog.storage import Catalog
 from lakecache.core.errors import InvalidArgument, NotFound
 from lakecache.core.manifest import diff_manifests
-from lakecache.core.paths import sort_key
+from lakecache.core.paths import normalize, sort_key
 
 _CANDIDATES = 10
 
@@ -95,25 +95,61 @@ async def entries(
     Entries are in ``sort_key`` order, where a string prefix is also a key prefix, so the
     matching entries are contiguous and the scan stops right after them.
     """
+    page, _, next_cursor = await listing(catalog, commit, prefix=prefix, start_after=start_after, limit=limit,
+                                         directories=False)
+    return page, next_cursor
+
+
+async def listing(
+    catalog: Catalog, commit: dict[str, Any], *, prefix: str, start_after: str | None, limit: int,
+    directories: bool,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str | None]:
+    """A page of the entries under ``prefix`` and, with ``directories``, of the directories
+    directly under it instead of what they hold: ``(entries, directories, next_cursor)``.
+
+    A directory is ``{"path": "<prefix>…/", "files": n, "bytes": b}`` counting everything under
+    it; ``limit`` counts entries and directories together, and the cursor is the last path
+    listed (a directory's, with its ``/``: the next page starts after all it holds). In
+    ``sort_key`` order a directory's entries follow each other, so one pass sums each.
+    """
+    prefix = normalize(prefix)
     wanted = sort_key(prefix)
     after = sort_key(start_after) if start_after else None
+    # After a directory, skip what it holds, which sorts after its own key.
+    skipped_tree = after if directories and start_after and start_after.endswith("/") else None
     page: list[dict[str, Any]] = []
+    folders: list[dict[str, Any]] = []
+    last: str | None = None
     more = False
     # Closed at once when the page is full, so the lake read is released now, not at collection.
     async with aclosing(manifest_entries(catalog, commit)) as stream:
         async for entry in stream:
             key = sort_key(entry.path)
-            if after is not None and key <= after:
+            if after is not None and (key <= after or (skipped_tree is not None and key.startswith(skipped_tree))):
                 continue
             if not key.startswith(wanted):
                 if key > wanted:
                     break
                 continue
-            if len(page) == limit:
+            cut = entry.path.find("/", len(prefix)) if directories else -1
+            if cut >= 0:
+                folder = entry.path[:cut + 1]
+                if folders and folders[-1]["path"] == folder:
+                    folders[-1]["files"] += 1
+                    folders[-1]["bytes"] += entry.size
+                    continue
+                if len(page) + len(folders) == limit:
+                    more = True
+                    break
+                folders.append({"path": folder, "files": 1, "bytes": entry.size})
+                last = folder
+                continue
+            if len(page) + len(folders) == limit:
                 more = True
                 break
             page.append(entry.model_dump(exclude_none=True))
-    return page, (page[-1]["path"] if more else None)
+            last = entry.path
+    return page, folders, (last if more else None)
 
 
 async def diff(

@@ -107,6 +107,9 @@ class EntriesQuery(Query):
     cursor: str | None = Field(None, description="The `next_cursor` of the previous page (the last path it "
                                                  "listed); wins over `start_after`.")
     limit: PageSize = page_size(1000, 10_000)
+    delimiter: Literal["/"] | None = Field(None, description="`/`: list the directories directly under `prefix` "
+                                                             "(in `directories`, with their file counts and sizes) "
+                                                             "instead of the files they hold.")
 
 
 class DiffQuery(Query):
@@ -263,9 +266,18 @@ class Entry(BaseModel):
     object: str | None = Field(None, description="The URL of imported bytes (left out for bytes stored by hash).")
 
 
+class Directory(BaseModel):
+    path: str = Field(description="The directory, ending with `/`.")
+    files: int = Field(description="Files under it, at any depth.")
+    bytes: int = Field(description="Their total size.")
+
+
 class EntryPage(BaseModel):
     commit: str = Field(description="The commit the ref resolved to.")
-    items: list[Entry] = Field(description="Entries in path order.")
+    items: list[Entry] = Field(description="Entries in path order (with `delimiter`: only those directly under "
+                                           "`prefix`).")
+    directories: list[Directory] | None = Field(None, description="Sent only with `delimiter`: the directories "
+                                                                  "directly under `prefix`, in path order.")
     next_cursor: NextCursor
 
 
