@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import re
 
+from lakecache.core.vocabulary.sizes import human_size as human_size  # the CLI's name for it, shared
+
 _SIZE_UNITS = {
     "": 1, "b": 1,
     "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50,
@@ -46,16 +48,6 @@ def parse_duration(text: str) -> int:
     return int(seconds)
 
 
-def human_size(count: int | None) -> str:
-    """``12.3 MiB`` for a byte count (powers of 1024), ``-`` for none."""
-    if count is None:
-        return "-"
-    value = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{count} B"  # unreachable
 
 
 def human_duration(seconds: int) -> str:

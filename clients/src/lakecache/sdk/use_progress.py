@@ -8,6 +8,8 @@ import sys
 import time
 from typing import Any
 
+from lakecache.core.vocabulary.sizes import human_size
+
 #: Seconds between two progress lines while a job waits for its copy (stderr not a terminal).
 PROGRESS_SECONDS = 5.0
 
@@ -19,15 +21,6 @@ def _volume_progress(status: dict[str, Any]) -> dict[str, Any]:
     return max(filling or volumes, key=lambda v: v.get("updated_at") or "", default={})
 
 
-def _size(n: int | None) -> str:
-    if n is None:
-        return "?"
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"
 
 
 class WaitProgress:
@@ -62,7 +55,7 @@ class WaitProgress:
         self.last_line = now
         total = entry.get("files_total")
         files = f"{entry.get('files_done') or 0}/{'?' if total is None else total} files"
-        size = f"{_size(entry.get('bytes_done') or 0)}/{_size(entry.get('bytes_total'))}"
+        size = f"{human_size(entry.get('bytes_done') or 0)}/{human_size(entry.get('bytes_total'), unknown='?')}"
         print(f"lakecache: waiting for {self.what}: {state}" + (f" ({phase})" if phase else "") +
               f", {files}, {size}, {now - self.started:.0f} s", file=sys.stderr, flush=True)
 

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+from lakecache.core.vocabulary.sizes import human_size
 
 
 def size(value: float | None) -> str:
-    if value is None:
-        return "–"
-    number, unit = float(value), 0
-    while number >= 1024 and unit < len(_UNITS) - 1:
-        number, unit = number / 1024, unit + 1
-    return f"{number:.0f} {_UNITS[unit]}" if unit == 0 else f"{number:.1f} {_UNITS[unit]}"
+    return human_size(value, unknown="–")
 
 
 def _moment(value: str | datetime | None) -> datetime | None:
