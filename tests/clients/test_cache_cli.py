@@ -12,27 +12,16 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from typer.testing import CliRunner
 
 from lakecache.cli.live import SseMessage, SseParser, follow_status
-from lakecache.cli.main import app
 from lakecache.sdk.gateway import GatewayForbidden, GatewayUnavailable
 from lakecache.sdk.settings import ClientSettings
-from tests.clients.helpers import write_tree
+from tests.clients.helpers import cli, cli_json, write_tree
 from tests.support.stack import STACK_SITE, STACK_VOLUME
 
-runner = CliRunner()
 FILES = {"a.txt": b"alpha", "sub/b.txt": b"beta", "sub/deep/c.bin": bytes(range(256)) * 64}
 
 
-def cli(*args: str):
-    return runner.invoke(app, list(args))
-
-
-def cli_json(*args: str):
-    result = cli(*args, "--json")
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
 
 
 def flat(text: str) -> str:

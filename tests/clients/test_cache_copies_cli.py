@@ -8,24 +8,12 @@ import json
 import time
 from pathlib import Path
 
-from typer.testing import CliRunner
-
-from lakecache.cli.main import app
-from tests.clients.helpers import write_tree
+from tests.clients.helpers import cli, cli_json, write_tree
 from tests.support.stack import STACK_SITE, STACK_VOLUME, create_user
 
-runner = CliRunner()
 FILES = {"a.txt": b"alpha", "sub/b.txt": b"beta"}
 
 
-def cli(*args: str):
-    return runner.invoke(app, list(args))
-
-
-def cli_json(*args: str):
-    result = cli(*args, "--json")
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
 
 
 def cached(tmp_path: Path) -> str:

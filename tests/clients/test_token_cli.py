@@ -6,22 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 
-from typer.testing import CliRunner
-
-from lakecache.cli.main import app
 from lakecache.sdk.gateway import GatewayClient
-
-runner = CliRunner()
-
-
-def cli(*args: str):
-    return runner.invoke(app, list(args))
-
-
-def cli_json(*args: str):
-    result = cli(*args, "--json")
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
+from tests.clients.helpers import cli, cli_json
 
 
 def test_create_list_and_revoke_a_token_which_is_then_refused(stack, user_token, monkeypatch):
