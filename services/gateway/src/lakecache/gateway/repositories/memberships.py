@@ -5,6 +5,7 @@ no collection of their own: a project exists for authorization once someone hold
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import NamedTuple
 
@@ -64,6 +65,19 @@ class MembershipRepository:
         """Every project the user has a role in, with the role."""
         docs = await self._members.find_list({"user_id": user_id}, projection={"project": 1, "role": 1})
         return {doc["project"]: doc["role"] for doc in docs}
+
+    async def roles_of_users(self, user_ids: Iterable[str]) -> dict[str, dict[str, str]]:
+        """For each of ``user_ids`` holding a role somewhere: project → role, in one query (a page
+        of users shows everyone's roles without one read per user)."""
+        ids = sorted(set(user_ids))
+        if not ids:
+            return {}
+        docs = await self._members.find_list({"user_id": {"$in": ids}},
+                                             projection={"project": 1, "role": 1, "user_id": 1})
+        found: dict[str, dict[str, str]] = {}
+        for doc in docs:
+            found.setdefault(doc["user_id"], {})[doc["project"]] = doc["role"]
+        return found
 
     async def projects(self) -> list[str]:
         """Every project someone holds a role in, by name."""

@@ -1,7 +1,8 @@
 // LakeCache dashboard: the few things a page cannot do without a script.
 // Actions: a button or form with data-api-method/data-api-path sends that request to the JSON API with the
 // session's CSRF token (from <meta name="csrf-token">); a form's fields become the JSON body (empty ones left
-// out; data-scale multiplies a number). The answer, or the problem's detail, is shown in #flash.
+// out; data-scale multiplies a number). The answer, or the problem's detail, is shown in #flash;
+// data-done="reload" reloads the page after success, data-done="show-token" shows a token just created once.
 // Live progress: a row with data-events follows the copy's Server-Sent Events stream.
 "use strict";
 
@@ -48,11 +49,40 @@ async function send(element, body) {
     }
     flash(`${element.textContent.trim() || method}: done (${response.status}).`, false);
     if (element.dataset.done === "reload") window.setTimeout(() => window.location.reload(), 400);
+    if (element.dataset.done === "show-token" && answer && answer.token) showToken(answer.token, element);
   } catch (error) {
     flash(`The request failed: ${error}`, true);
   } finally {
     element.removeAttribute("aria-busy");
   }
+}
+
+// A new token's secret is in the API's answer only: it is shown once, in a box removed when dismissed, and never
+// put in a URL, in storage or in the page's HTML; dismissing reloads the page, whose list then shows the new token.
+function showToken(secret, element) {
+  document.querySelector(".secret")?.remove();
+  if (element.tagName === "FORM") element.reset();
+  const box = document.createElement("div");
+  box.className = "secret";
+  box.setAttribute("role", "alert");
+  const note = document.createElement("p");
+  note.textContent = "The new token. Copy it now (Copy, or select it and press Ctrl+C): it is not shown again.";
+  const code = document.createElement("code");
+  code.textContent = secret;
+  const copy = document.createElement("button");
+  copy.type = "button";
+  copy.textContent = "Copy";
+  copy.addEventListener("click", async () => {
+    try { await navigator.clipboard.writeText(secret); copy.textContent = "Copied"; }
+    catch { note.textContent = "This page may not copy: select the token and press Ctrl+C."; }
+  });
+  const dismiss = document.createElement("button");
+  dismiss.type = "button";
+  dismiss.textContent = "Done, I copied it";
+  dismiss.addEventListener("click", () => { box.remove(); window.location.reload(); });
+  box.append(note, code, copy, dismiss);
+  document.getElementById("flash").after(box);
+  copy.focus();
 }
 
 document.addEventListener("click", (event) => {
