@@ -119,6 +119,10 @@ class CopyStatusView:
         """A page of the project's copies, most recently changed first."""
         return await self.statuses.page(project, site=site, limit=limit, cursor=cursor)
 
+    async def of_commits(self, project: str, commit_ids: list[str], *, limit: int) -> list[dict[str, Any]]:
+        """The project's copies of these commits, at every site (at most ``limit``)."""
+        return await self.statuses.of_commits(project, commit_ids, limit=limit)
+
     def _changed(self, site: str, project: str, commit_id: str, changed: bool = True) -> None:
         if changed:
             self.changes.notify(status_id(site, project, commit_id))

@@ -46,6 +46,7 @@ class CopyStatusRepository:
 
     async def create_indexes(self) -> None:
         await self._statuses.create_index([("project", 1), ("updated_at", -1), ("_id", 1)])
+        await self._statuses.create_index([("project", 1), ("commit_id", 1)])
 
     async def drop_old_layout(self) -> int:
         """Delete documents kept one per (site, commit), before copies were per project; how many."""
@@ -61,6 +62,13 @@ class CopyStatusRepository:
         """One page of the project's copies (at ``site`` only, when given), most recently changed first."""
         query = {"project": project, **({"site": site} if site else {})}
         return await page(self._statuses, query, RECENT, limit=limit, cursor=cursor)
+
+    async def of_commits(self, project: str, commit_ids: list[str], *, limit: int) -> list[Document]:
+        """The project's copies of these commits (at any site), at most ``limit``."""
+        if not commit_ids:
+            return []
+        return await self._statuses.find_list({"project": project, "commit_id": {"$in": list(commit_ids)}},
+                                              limit=limit)
 
     async def add(self, site: str, project: str, commit_id: str, identity: Mapping[str, Any]) -> None:
         """Create the copy's document with ``identity`` (dataset id and name) and no volume, unless

@@ -1,8 +1,9 @@
 // LakeCache dashboard: the few things a page cannot do without a script.
 // Actions: a button or form with data-api-method/data-api-path sends that request to the JSON API with the
 // session's CSRF token (from <meta name="csrf-token">); a form's fields become the JSON body (empty ones left
-// out; data-scale multiplies a number). The answer, or the problem's detail, is shown in #flash;
-// data-done="reload" reloads the page after success, data-done="show-token" shows a token just created once.
+// out; a checkbox is true or false; data-scale multiplies a number; a "{name}" in the path takes that field
+// instead). The answer, or the problem's detail, is shown in #flash; data-done="reload" reloads the page after
+// success, data-done="show-token" shows a token just created once (showToken).
 // Live progress: a row with data-events follows the copy's Server-Sent Events stream.
 "use strict";
 
@@ -18,6 +19,7 @@ function flash(text, isError) {
 function bodyOf(form) {
   const body = {};
   for (const field of form.querySelectorAll("input[name], select[name], textarea[name]")) {
+    if (field.type === "checkbox") { body[field.name] = field.checked; continue; }
     if (field.value === "") continue;
     if (field.type === "number") {
       body[field.name] = Math.round(Number(field.value) * Number(field.dataset.scale || 1));
@@ -30,7 +32,12 @@ function bodyOf(form) {
 
 async function send(element, body) {
   const method = element.dataset.apiMethod;
-  const path = element.dataset.apiPath;
+  // A "{field}" in the path is filled from the form's field of that name (e.g. a tag's name), not sent in the body.
+  const path = element.dataset.apiPath.replace(/\{(\w+)\}/g, (_, name) => {
+    const value = body ? body[name] : undefined;
+    if (body) delete body[name];
+    return encodeURIComponent(value ?? "");
+  });
   if (element.dataset.confirm && !window.confirm(element.dataset.confirm)) return;
   element.setAttribute("aria-busy", "true");
   try {
