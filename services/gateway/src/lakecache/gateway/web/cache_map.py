@@ -84,6 +84,12 @@ async def _copy_facts(request: web.Request, project: str, site: str) -> dict[tup
     return {(site, item["volume"], item["commit_id"]): item for item in answer.get("items", [])}
 
 
+#: What the template reads of a volume entry: a copy still waiting for its volume has none, and an
+#: entry holds only the fields its events brought so far (no progress before the fill starts).
+_NO_ENTRY: dict[str, Any] = {"pinned": False, "error": None, "bytes_total": None, "bytes_done": 0,
+                             "files_done": 0, "files_total": None}
+
+
 def _rows(doc: dict[str, Any], facts: dict[tuple[str, str, str], dict[str, Any]],
           request: web.Request) -> list[dict[str, Any]]:
     """One row per volume of a copy status (one without a volume while the cacher chooses)."""
@@ -97,8 +103,8 @@ def _rows(doc: dict[str, Any], facts: dict[tuple[str, str, str], dict[str, Any]]
             "can_pin": backends.allowed(request, "caches:pin", project)}
     volumes = doc.get("volumes") or {}
     if not volumes:
-        return [{**base, "volume": None, "state": overall_state(doc), "entry": {}, "facts": None}]
-    return [{**base, "volume": name, "state": entry.get("state"), "entry": entry,
+        return [{**base, "volume": None, "state": overall_state(doc), "entry": dict(_NO_ENTRY), "facts": None}]
+    return [{**base, "volume": name, "state": entry.get("state"), "entry": {**_NO_ENTRY, **entry},
              "facts": facts.get((site, name, commit_id))}
             for name, entry in sorted(volumes.items())]
 

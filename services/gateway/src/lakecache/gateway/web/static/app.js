@@ -30,15 +30,18 @@ function bodyOf(form) {
   return body;
 }
 
+// An element's data-* attribute. Not element.dataset: on a form, a field named "dataset" hides it.
+const data = (element, name) => element.getAttribute(`data-${name}`);
+
 async function send(element, body) {
-  const method = element.dataset.apiMethod;
+  const method = data(element, "api-method");
   // A "{field}" in the path is filled from the form's field of that name (e.g. a tag's name), not sent in the body.
-  const path = element.dataset.apiPath.replace(/\{(\w+)\}/g, (_, name) => {
+  const path = data(element, "api-path").replace(/\{(\w+)\}/g, (_, name) => {
     const value = body ? body[name] : undefined;
     if (body) delete body[name];
     return encodeURIComponent(value ?? "");
   });
-  if (element.dataset.confirm && !window.confirm(element.dataset.confirm)) return;
+  if (data(element, "confirm") && !window.confirm(data(element, "confirm"))) return;
   element.setAttribute("aria-busy", "true");
   try {
     const response = await fetch(path, {
@@ -54,9 +57,11 @@ async function send(element, body) {
       flash((answer && (answer.detail || answer.title)) || `${method} ${path} answered ${response.status}`, true);
       return;
     }
-    flash(`${element.textContent.trim() || method}: done (${response.status}).`, false);
-    if (element.dataset.done === "reload") window.setTimeout(() => window.location.reload(), 400);
-    if (element.dataset.done === "show-token" && answer && answer.token) showToken(answer.token, element);
+    // A form is named by its submit button (its own text is every label's).
+    const named = element.matches("form") ? element.querySelector("button[type=submit]") : element;
+    flash(`${(named && named.textContent.trim()) || method}: done (${response.status}).`, false);
+    if (data(element, "done") === "reload") window.setTimeout(() => window.location.reload(), 400);
+    if (data(element, "done") === "show-token" && answer && answer.token) showToken(answer.token, element);
   } catch (error) {
     flash(`The request failed: ${error}`, true);
   } finally {
