@@ -170,3 +170,14 @@ async def test_a_session_ends_with_its_time_and_with_the_token_it_was_opened_wit
     await revoke_token(auth, opened_with["_id"], Actor.system())
     async with api.get("/api/v1/me", headers=cookie(second)) as answer:
         assert answer.status == 401 and "opened with" in (await answer.json())["detail"]
+
+
+async def test_a_refused_page_is_a_page_for_a_browser_and_a_problem_for_the_api(api, auth):
+    ada = await make_user(auth, "ada", {"vision": Role.EDITOR})
+    session = session_of((await sign_in(api, ada.token))[1])
+    async with api.get("/datasets/speech/audio", headers={**HTML, **cookie(session)}) as answer:
+        assert answer.status == 403 and answer.content_type == "text/html"
+        html = await answer.text()
+        assert "Not allowed" in html and "speech" in html and "Sign out" in html
+    async with api.get("/datasets/speech/audio", headers=ada.header) as answer:
+        assert answer.status == 403 and answer.content_type == "application/problem+json"

@@ -36,7 +36,7 @@ from lakecache.gateway.http.problems import gateway_problem_middleware
 from lakecache.gateway.http.registry import Registry
 from lakecache.gateway.repositories import RunIdRepository, SiteVolumeRepository
 from lakecache.gateway.upstream import UPSTREAMS_KEY, Upstreams
-from lakecache.gateway.web import templates_setup, web_public_paths, web_routes
+from lakecache.gateway.web import refusal_page, templates_setup, web_public_paths, web_routes
 
 TITLE = "LakeCache gateway API"
 DESCRIPTION = (
@@ -100,7 +100,7 @@ def gateway_parts(deps: GatewayDependencies, registry: Registry | None = None) -
         app.cleanup_ctx.append(deps.upstreams.client_context(deps.telemetry))
         app.middlewares.append(mlflow_error_middleware())  # outermost: MLflow's paths answer MLflow's errors
         app.middlewares.append(input_guard_middleware())
-        app.middlewares.append(auth_middleware(deps.auth, policy))
+        app.middlewares.append(auth_middleware(deps.auth, policy, refusal_page=refusal_page))
         app.middlewares.append(gateway_problem_middleware())
 
     read_model = dispatcher(HANDLERS, view=deps.copies, volumes=deps.volumes)

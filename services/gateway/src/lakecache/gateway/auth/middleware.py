@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Middleware
@@ -57,8 +58,11 @@ def _request_id(request: web.Request) -> str:
     return given if _REQUEST_ID.match(given) else uuid.uuid4().hex
 
 
-def auth_middleware(auth: AuthStore, policy: RoutePolicy | None = None) -> Middleware:
-    """The middleware for ``auth``; ``policy`` defaults to :meth:`RoutePolicy.for_gateway`."""
+def auth_middleware(auth: AuthStore, policy: RoutePolicy | None = None, *,
+                    refusal_page: Callable[[web.Request, str], web.Response] | None = None) -> Middleware:
+    """The middleware for ``auth``; ``policy`` defaults to :meth:`RoutePolicy.for_gateway`;
+    ``refusal_page`` answers a 403 to a browser asking for a page (the dashboard's), instead of
+    the problem document API clients get."""
     policy = policy or RoutePolicy.for_gateway(auth.settings)
 
     async def deny(actor: Actor, action: str, resource: Resource, reason: str, status: int) -> None:
@@ -67,6 +71,8 @@ def auth_middleware(auth: AuthStore, policy: RoutePolicy | None = None) -> Middl
                                 status=status)
 
     def forbidden(request: web.Request, reason: str) -> web.Response:
+        if refusal_page is not None and wants_page(request):
+            return refusal_page(request, reason)
         return problem(403, "forbidden", "Forbidden", reason, request.path, request_id=request[REQUEST_ID_KEY])
 
     def unauthenticated(request: web.Request, exc: Unauthenticated) -> web.Response:

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from lakecache.gateway.web import admin, audit_log, cache_map, dataset, hub, members, own_tokens, signin
 from lakecache.gateway.web.page import Page, page_routes, public_paths
-from lakecache.gateway.web.render import templates_setup
+from lakecache.gateway.web.render import render, templates_setup
 
 STATIC_PATH = "/static"
 
@@ -28,8 +28,13 @@ def web_routes() -> list[web.AbstractRouteDef]:
     return [*page_routes(PAGES), web.static(STATIC_PATH, str(static), append_version=False)]
 
 
+def refusal_page(request: web.Request, reason: str) -> web.Response:
+    """A refused page, as a page: what a browser shows instead of the API's problem document."""
+    return render(request, "error.html", title="Not allowed", status=403, message=reason)
+
+
 def web_public_paths() -> frozenset[str]:
     return public_paths(PAGES) | {STATIC_PATH}
 
 
-__all__ = ["PAGES", "templates_setup", "web_public_paths", "web_routes"]
+__all__ = ["PAGES", "refusal_page", "templates_setup", "web_public_paths", "web_routes"]
