@@ -12,14 +12,27 @@ from importlib.resources import files
 
 from aiohttp import web
 
-from lakecache.gateway.web import admin, audit_log, cache_map, dataset, hub, members, own_tokens, signin
+from lakecache.gateway.web import (
+    admin,
+    audit_log,
+    cache_map,
+    dataset,
+    hub,
+    lineage,
+    members,
+    own_tokens,
+    run_detail,
+    runs,
+    signin,
+)
 from lakecache.gateway.web.page import Page, page_routes, public_paths
 from lakecache.gateway.web.render import render, templates_setup
 
 STATIC_PATH = "/static"
 
 PAGES: list[Page] = [*signin.PAGES, *hub.PAGES, *cache_map.PAGES, *dataset.PAGES,
-                     *admin.PAGES, *audit_log.PAGES, *members.PAGES, *own_tokens.PAGES]
+                     *admin.PAGES, *audit_log.PAGES, *members.PAGES, *own_tokens.PAGES,
+                     *runs.PAGES, *run_detail.PAGES, *lineage.PAGES]
 
 
 def web_routes() -> list[web.AbstractRouteDef]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from lakecache.core.errors import NotFound, Unavailable
+from lakecache.core.errors import InvalidArgument, NotFound, Unavailable
 from lakecache.gateway.auth.context import Forbidden, principal_of
 from lakecache.gateway.auth.policy import Resource, authorize
 from lakecache.gateway.upstream.forward import upstream_json
@@ -34,7 +34,8 @@ def check(request: web.Request, action: str, project: str | None = None) -> None
 async def read(request: web.Request, base: str, path: str, *, action: str, project: str | None = None,
                query: Mapping[str, str] | None = None, method: str = "GET", json_body: Any = None) -> Any:
     """``path`` of the service at ``base`` (percent-encoded), for ``action`` in ``project``: its
-    JSON; :class:`NotFound` for a 404, :class:`Unavailable` for any other failure."""
+    JSON; :class:`NotFound` for a 404, :class:`InvalidArgument` for a refused request (400, 422),
+    :class:`Unavailable` for any other failure."""
     check(request, action, project)
     status, answer = await upstream_json(request, base, path, action=action, project=project, query=query,
                                          method=method, json_body=json_body)
@@ -42,5 +43,7 @@ async def read(request: web.Request, base: str, path: str, *, action: str, proje
         raise NotFound((answer or {}).get("detail") or f"{path} does not exist")
     if status >= 400:
         detail = (answer or {}).get("detail") if isinstance(answer, dict) else None
+        if status in (400, 422):  # what the page passed on from the person (a filter, a node): theirs to fix
+            raise InvalidArgument(detail or f"{path} refused the request")
         raise Unavailable(f"reading {path} answered {status}: {detail or 'no detail'}")
     return answer
