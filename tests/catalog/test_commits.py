@@ -21,7 +21,9 @@ async def test_commit_records_stats_author_and_a_manifest_in_the_lake(api):
     assert commit["manifest_url"] == f"{dataset['lake_url']}/{manifest_key(commit['id'])}"
     assert await api.manifest_keys() == [f"vision/cats/{manifest_key(commit['id'])}"]
     shown = await api.call("GET", "/api/v1/datasets/vision/cats")
-    assert shown.body["head"] == commit["id"]
+    assert (shown.body["head"], shown.body["head_files"], shown.body["head_bytes"]) == (commit["id"], 3, 9)
+    [listed] = (await api.call("GET", "/api/v1/datasets?project=vision")).body["items"]
+    assert (listed["head_files"], listed["head_bytes"]) == (3, 9)  # a listing shows the head's size
 
 
 async def test_identical_content_gets_the_identical_commit_id(api):

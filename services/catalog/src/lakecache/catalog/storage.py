@@ -107,6 +107,8 @@ def dataset_json(doc: dict[str, Any]) -> dict[str, Any]:
         "created_at": iso(doc["created_at"]),
         "updated_at": iso(doc["updated_at"]),
         "head": doc.get("head"),
+        "head_files": doc.get("head_files"),
+        "head_bytes": doc.get("head_bytes"),
         "deleted": doc.get("deleted", False),
     }
 

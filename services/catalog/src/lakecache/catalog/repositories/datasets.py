@@ -107,7 +107,9 @@ class DatasetRepository:
         ``expected`` or the dataset was deleted meanwhile."""
         moved = await self._outbox.update(
             COLLECTION, {"_id": dataset["_id"], "deleted": False, "head": expected},
-            {"$set": {"head": new, "updated_at": now()}}, [event])
+            # The head's size rides along, so a listing of datasets shows it without reading commits.
+            {"$set": {"head": new, "head_files": event.files, "head_bytes": event.bytes, "updated_at": now()}},
+            [event])
         return moved is not None
 
     async def locations(self) -> list[Document]:

@@ -222,6 +222,9 @@ class Dataset(BaseModel):
     created_at: datetime = Field(description="When it was created.")
     updated_at: datetime = Field(description="When it last changed (a commit, a new description…).")
     head: str | None = Field(description="Its latest commit; null before the first.")
+    head_files: int | None = Field(None, description="Files in the latest commit; null before the first (and for a "
+                                                     "head moved before the catalog recorded it).")
+    head_bytes: int | None = Field(None, description="Bytes in the latest commit; null as `head_files`.")
     deleted: bool = Field(description="Always false here: deleted datasets are not shown.")
 
 
