@@ -125,6 +125,7 @@ async def test_the_audit_log_is_newest_first_filtered_and_paged(api, auth, clock
 
     denials = await page(api, "/admin/audit?outcome=denied&actor=user:alice", session)
     assert "users:read" in denials and "role.granted" not in denials
+    assert '<a href="/admin/audit?actor=user%3Aalice"' in denials  # each actor narrows the log to them
     assert '<option selected>denied</option>' in denials and 'value="user:alice"' in denials
     by_project = await page(api, "/admin/audit?project=vision&action=role.granted", session)
     assert by_project.count('class="outcome-succeeded"') == 50
