@@ -41,7 +41,7 @@ async def cache_map(request: web.Request) -> web.StreamResponse:
     sites: dict[str, dict[str, Any]] = {}
     for doc in volumes_docs:
         site = sites.setdefault(doc["site"], {"name": doc["site"], "volumes": {}, "summary": None})
-        site["volumes"][doc["volume"]] = {**doc, "copies": [], "eviction": None}
+        site["volumes"][doc["volume"]] = _volume(doc["volume"], doc)
     for site in sites.values():
         site["summary"] = await _site_summary(request, site["name"])
         for summary in (site["summary"] or {}).get("volumes", []):
@@ -57,13 +57,18 @@ async def cache_map(request: web.Request) -> web.StreamResponse:
         for doc in docs:
             for row in _rows(doc, facts, request):
                 site = sites.setdefault(row["site"], {"name": row["site"], "volumes": {}, "summary": None})
-                volume = site["volumes"].setdefault(row["volume"] or "", {"volume": row["volume"] or "(choosing)",
-                                                                          "copies": [], "eviction": None})
+                volume = site["volumes"].setdefault(row["volume"] or "", _volume(row["volume"] or "(choosing)", {}))
                 volume["copies"].append(row)
     requestable = [p for p in projects if backends.allowed(request, "caches:request", p)]
     return render(request, "cache_map.html", title="Cache map", sites=sorted(sites.values(), key=lambda s: s["name"]),
                   requestable=requestable, only_site=only_site, can_set_ttl=backends.allowed(request, "sites:write"),
                   api=API)
+
+
+def _volume(name: str, reported: dict[str, Any]) -> dict[str, Any]:
+    """A volume as the map shows it: what its cacher last reported (any field may be missing)."""
+    fields = ("capacity_bytes", "used_bytes", "high_watermark", "low_watermark", "ttl_seconds", "withdrawn")
+    return {"volume": name, **{key: reported.get(key) for key in fields}, "copies": [], "eviction": None}
 
 
 async def _site_summary(request: web.Request, site: str) -> dict[str, Any] | None:
