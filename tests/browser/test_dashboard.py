@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -31,9 +33,17 @@ from lakecache.gateway.auth.sessions import COOKIE
 from lakecache.gateway.web.format import size
 from lakecache.sdk.gateway import GatewayClient
 from lakecache.sdk.refs import DatasetRef
+from lakecache.sdk.runs import metric_json
 from lakecache.sdk.settings import ClientSettings
 from lakecache.sdk.sync import sync_directory
-from tests.browser.driver import WAIT_SECONDS, wait_clickable, wait_loaded, wait_text, wait_until, wait_visible
+from tests.browser.driver import (
+    WAIT_SECONDS,
+    wait_clickable,
+    wait_loaded,
+    wait_text,
+    wait_until,
+    wait_visible,
+)
 from tests.support.stack import STACK_SITE, STACK_VOLUME, Stack, create_user, gateway_call
 from tests.support.waiting import eventually
 
@@ -93,15 +103,52 @@ async def _seed(stack: Stack, tokens: dict[str, str], scratch: Path) -> dict[str
     for name, files in SANDBOX_DATASETS.items():
         await sync(tokens["eve"], SANDBOX, name, [files], f"Sandbox data for the {name} test")
 
+    xray_v1, xray = commits[f"{PROJECT}/chest-xray"]
+    gateway_call(stack.base_url, tokens["ada"], "PUT", f"{API}/datasets/{PROJECT}/chest-xray/tags/v1", {"ref": xray_v1})
+    await _seed_runs(stack, tokens["ada"], scratch, xray)
+
     # Two pictured copies, ready on the volume; the x-rays leased by a job.
     for name in ("chest-xray", "coco-captions"):
         await cache_ready(stack, tokens["ada"], PROJECT, name, commits[f"{PROJECT}/{name}"][-1])
-    xray = commits[f"{PROJECT}/chest-xray"][-1]
     gateway_call(stack.base_url, tokens["ada"], "POST", f"{API}/projects/{PROJECT}/sites/{STACK_SITE}/copies/{xray}"
                  "/leases", {"holder": LEASE_HOLDER, "ttl_seconds": 6 * 3600})
     await eventually(lambda: _live_holders(stack, PROJECT, xray) == [LEASE_HOLDER],
                      message="the evictor to see the lease")
     return commits
+
+
+#: The pictured runs: one experiment, three learning rates, fixed times and curves.
+EXPERIMENT = "resnet-baseline"
+RUNS = {"resnet50-lr0.1": 0.1, "resnet50-lr0.01": 0.01, "resnet50-lr0.001": 0.001}
+RUN_STEPS = 40
+RUNS_START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+async def _seed_runs(stack: Stack, token: str, scratch: Path, xray: str) -> None:
+    """Three finished runs that read the x-rays' latest commit from the cache and wrote a model
+    each, with loss and accuracy curves (deterministic: a run's pixels are the same every time)."""
+    settings = ClientSettings(api_url=stack.base_url, token=token, home=scratch / "client-home",
+                              cache_dir=scratch / "client-cache")
+    async with GatewayClient(settings) as gateway:
+        experiment = await gateway.create_experiment(PROJECT, EXPERIMENT, tags={"team": "imaging"})
+        for number, (name, lr) in enumerate(RUNS.items()):
+            start = RUNS_START + timedelta(hours=2 * number)
+            run = await gateway.start_run(PROJECT, experiment["id"], name=name, params={"lr": lr, "batch_size": 64,
+                                          "epochs": RUN_STEPS}, tags={"model": "resnet50"}, code_version="4f2c9e1",
+                                          code_dirty=False, host="dgx-a100-03", site=STACK_SITE, start_time=start)
+            await gateway.record_input(PROJECT, run["id"], "chest-xray", xray, site=STACK_SITE, volume=STACK_VOLUME,
+                                       cache_hit=True, bytes_read=6144, waited_seconds=0.0, context="training")
+            speed = {0.1: 0.35, 0.01: 0.12, 0.001: 0.04}[lr]
+            points = []
+            for step in range(RUN_STEPS):
+                at = start + timedelta(minutes=step)
+                loss = 2.3 * math.exp(-speed * step) + 0.05 * (1 + math.sin(step)) * (lr * 10)
+                points += [metric_json("loss", round(loss, 4), step, at),
+                           metric_json("accuracy", round(0.98 - 0.88 * math.exp(-speed * step), 4), step, at)]
+            await gateway.log_batch(PROJECT, run["id"], f"{name}-metrics", metrics=points)
+            await gateway.record_output(PROJECT, run["id"], "model", f"models/{name}.pt", name=f"{name}.pt",
+                                        size=94_371_840)
+            await gateway.finish_run(PROJECT, run["id"], end_time=start + timedelta(minutes=RUN_STEPS))
 
 
 async def cache_ready(stack: Stack, token: str, project: str, name: str, commit_id: str) -> None:
@@ -435,3 +482,119 @@ def test_cache_map_shows_a_leased_copy_with_its_ttl(world, page, screenshot):
     assert wait_clickable(page, f'tr.copy[data-copy="{PROJECT}/{xray}"] button.danger').text == "Evict"
     assert row.find_element(By.XPATH, ".//button[text()='Pin']")  # ada administers the project
     screenshot("cache-map")
+
+
+# --- 8. a dataset: its commits, a diff, its files; tagging ---------------------------------------
+
+
+def test_dataset_page_shows_commits_their_changes_and_files(world, page, screenshot):
+    v1, v2 = world.commits["vision/chest-xray"]
+    sign_in(page, world, "ada")
+    wait_visible(page, "#datasets").find_element(By.LINK_TEXT, "vision/chest-xray").click()
+    wait_until(page, lambda d: d.current_url == f"{world.base}/datasets/{PROJECT}/chest-xray",
+               message="the dataset page")
+    assert wait_visible(page, "h1").text == "vision/chest-xray"
+    assert "Synthetic chest x-rays, two classes" in page.find_element(By.CSS_SELECTOR, ".about").text
+    rows = page.find_elements(By.CSS_SELECTOR, "#commit-log tbody tr")
+    assert [r.get_attribute("data-commit") for r in rows] == [v2, v1]  # newest first
+    assert "v1" in rows[1].find_element(By.CSS_SELECTOR, "td:first-child").text
+    assert rows[0].find_element(By.CSS_SELECTOR, "a.badge").text == f"{STACK_SITE}: ready"
+    assert [r.find_element(By.CSS_SELECTOR, "td:nth-child(2)").text for r in rows] == ["version 2", "version 1"]
+
+    rows[0].find_element(By.LINK_TEXT, "Changes").click()
+    summary = wait_visible(page, "#diff-summary")
+    assert summary.text.endswith("1 added, 1 changed, 0 removed.")
+    assert v1[:12] in summary.text and v2[:12] in summary.text
+    changes = {r.find_element(By.CSS_SELECTOR, "td:nth-child(2)").text: r.find_element(By.CSS_SELECTOR, ".badge").text
+               for r in page.find_elements(By.CSS_SELECTOR, "#diff-list tbody tr")}
+    assert changes == {"normal/0002.png": "changed", "pneumonia/0002.png": "added"}
+    page.execute_script("window.scrollTo(0, 0)")
+    screenshot("dataset", max_height=1800)
+
+    page.find_element(By.CSS_SELECTOR, f'#commit-log tr[data-commit="{v2}"]').find_element(
+        By.LINK_TEXT, "Browse").click()
+    wait_until(page, lambda d: f"ref={v2}" in d.current_url, message="the file browser of the newest commit")
+    listing = {r.find_element(By.CSS_SELECTOR, "td:first-child").text: r.find_element(
+        By.CSS_SELECTOR, "td:last-child").text for r in wait_visible(page, "#file-list").find_elements(
+        By.CSS_SELECTOR, "tbody tr.directory")}
+    assert listing == {"normal/": "2", "pneumonia/": "2"}
+    page.find_element(By.LINK_TEXT, "pneumonia/").click()
+    wait_until(page, lambda d: "prefix=pneumonia" in d.current_url, message="the directory's files")
+    files = [c.text for c in wait_visible(page, "#file-list").find_elements(By.CSS_SELECTOR, "tr.file code")]
+    assert files == ["0001.png", "0002.png"]
+
+
+def test_an_editor_tags_a_commit_from_the_dataset_page(world, page):
+    sign_in(page, world, "eve", then=f"/datasets/{SANDBOX}/hub-badge")
+    assert page.find_elements(By.CSS_SELECTOR, "ul.tags") == []
+    page.find_element(By.CSS_SELECTOR, "#tag-panel summary").click()
+    form = wait_visible(page, "#tag-form")
+    form.find_element(By.CSS_SELECTOR, "input[name=tag]").send_keys("golden")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_text(page, "#flash", "Tag: done (201)")
+    tags = wait_visible(page, "ul.tags")  # after the reload
+    assert tags.text == f"golden → {world.commits['sandbox/hub-badge'][-1][:12]}"
+    tagged = gateway_call(world.base, world.tokens["eve"], "GET", f"{API}/datasets/{SANDBOX}/hub-badge/refs/golden")
+    assert tagged["id"] == world.commits["sandbox/hub-badge"][-1]
+
+
+# --- 9. the tracker: runs, a run's charts, lineage ------------------------------------------------
+
+
+def test_runs_table_a_runs_charts_and_the_lineage_graph(world, page, screenshot):
+    sign_in(page, world, "ada", then="/experiments")
+    wait_visible(page, "table.experiments").find_element(By.LINK_TEXT, EXPERIMENT).click()
+    table = wait_visible(page, "#runs")
+    assert wait_visible(page, "h1").text.startswith("Runs")
+    names = [a.text for a in table.find_elements(By.CSS_SELECTOR, "tbody tr td:nth-child(2) a")]
+    assert sorted(names) == sorted(RUNS)
+    headers = [th.text for th in table.find_elements(By.CSS_SELECTOR, "thead th")]
+    assert {"lr", "batch_size", "loss", "accuracy"} <= {h.rstrip(" ▾▴") for h in headers}
+    assert {b.text for b in table.find_elements(By.CSS_SELECTOR, "tbody .badge")} == {"finished"}
+    screenshot("runs", full_page=False)
+
+    table.find_element(By.LINK_TEXT, "resnet50-lr0.01").click()
+    wait_until(page, lambda d: "/runs/" in d.current_url, message="the run's page")
+    charts = {f.get_attribute("data-metric"): f for f in wait_visible(page, "figure.chart").find_element(
+        By.XPATH, "..").find_elements(By.CSS_SELECTOR, "figure.chart")}
+    assert set(charts) == {"loss", "accuracy"}
+    line = charts["loss"].find_element(By.CSS_SELECTOR, "svg.chart polyline")
+    assert len(line.get_attribute("points").split()) == RUN_STEPS  # every step drawn
+    assert f"at step {RUN_STEPS - 1}" in charts["loss"].find_element(By.TAG_NAME, "figcaption").text
+    inputs = page.find_element(By.CSS_SELECTOR, "#inputs tbody tr")
+    assert "chest-xray" in inputs.text and inputs.find_element(By.CSS_SELECTOR, ".badge").text == "hit"
+    screenshot("run", max_height=1800)
+
+    xray = world.commits["vision/chest-xray"][-1]
+    inputs.find_element(By.CSS_SELECTOR, f'a[title="lineage of commit {xray}"]').click()
+    graph = wait_visible(page, "svg.lineage")
+    nodes = page.find_elements(By.CSS_SELECTOR, "#lineage-nodes tbody tr")
+    kinds = sorted(r.find_element(By.CSS_SELECTOR, "td:first-child").text for r in nodes)
+    assert kinds == ["commit", "model", "model", "model", "run", "run", "run"]
+    assert len(graph.find_elements(By.CSS_SELECTOR, "g[data-node]")) == len(nodes)
+    assert len(graph.find_elements(By.CSS_SELECTOR, "path.edge")) == len(
+        page.find_elements(By.CSS_SELECTOR, "#lineage-edges tbody tr")) == 6
+    screenshot("lineage", max_height=1800)
+
+
+# --- 10. administration -------------------------------------------------------------------------
+
+
+def test_only_an_administrator_sees_the_users(world, page, screenshot):
+    """(Creating users and tokens from these pages: test_admin_pages.py.)"""
+    sign_in(page, world, "ada")
+    assert page.find_elements(By.CSS_SELECTOR, 'nav[aria-label=Main] a[href="/admin"]') == []
+    page.get(f"{world.base}/admin")
+    assert wait_visible(page, "h1").text == "Not allowed"
+    assert page.find_elements(By.CSS_SELECTOR, "#users") == []
+
+    tokens = {**world.tokens, "admin": world.stack.token}
+    sign_in(page, World(world.stack, tokens, world.commits), "admin", then="/admin")
+    users = wait_visible(page, "#users")
+    roles = {r.get_attribute("data-user"): r.find_element(By.CSS_SELECTOR, "td:nth-child(4)").text
+             for r in users.find_elements(By.CSS_SELECTOR, "tbody tr")}
+    assert roles == {"ada": "vision admin", "admin": "none", "eve": "sandbox editor", "sam": "sandbox viewer",
+                     "vic": "vision viewer"}
+    assert page.find_element(By.CSS_SELECTOR, 'nav[aria-label=Main] a[href="/admin"]').get_attribute(
+        "aria-current") == "page"
+    screenshot("admin", full_page=False)
