@@ -478,6 +478,7 @@ def test_cache_map_shows_a_leased_copy_with_its_ttl(world, page, screenshot):
     row = wait_visible(page, f'tr.copy[data-copy="{PROJECT}/{xray}"]')
     cells = [td.text for td in row.find_elements(By.CSS_SELECTOR, "td")]
     assert cells[1].startswith("ready") and cells[4] == LEASE_HOLDER
+    assert cells[3] == "in use now"  # not the lease's end, which the evictor counts as the last use
     assert "of 1 d" in cells[5] and "default" in cells[5]  # TTL left, of the default day
     assert wait_clickable(page, f'tr.copy[data-copy="{PROJECT}/{xray}"] button.danger').text == "Evict"
     assert row.find_element(By.XPATH, ".//button[text()='Pin']")  # ada administers the project
