@@ -16,6 +16,7 @@ from urllib.parse import quote, urlencode
 
 import pytest
 
+from lakecache.gateway.web import runs as web_runs
 from lakecache.sdk.catalog import CatalogClient
 from lakecache.sdk.refs import DatasetRef
 from lakecache.sdk.settings import ClientSettings
@@ -166,6 +167,16 @@ def test_ordering_by_a_metric_column(world):
     assert 'aria-sort="ascending"' in ascending.html
     descending = get(world, "vic", f"/projects/{PROJECT}/runs", {"order": "metrics.`accuracy` DESC"})
     assert re.findall(r'<tr data-run="([0-9a-f]+)"', descending.html) == [world.fast, world.slow]
+
+
+def test_the_table_pages_with_a_more_link(world, monkeypatch):
+    monkeypatch.setattr(web_runs, "RUNS_PER_PAGE", 1)  # the stack serves from this process
+    first = get(world, "vic", f"/projects/{PROJECT}/runs", {"experiment": world.experiment})
+    assert re.findall(r'<tr data-run="([0-9a-f]+)"', first.html) == [world.slow]  # newest first
+    more = re.search(r'<a href="([^"]+)" rel="next">More runs</a>', first.html).group(1).replace("&amp;", "&")
+    second = get(world, "vic", more)
+    assert re.findall(r'<tr data-run="([0-9a-f]+)"', second.html) == [world.fast]
+    assert 'rel="next"' not in second.html and "First page" in second.html
 
 
 def test_compare_shows_both_runs_marks_the_differing_param_and_overlays_a_metric(world):

@@ -69,6 +69,29 @@ async def test_search_pages_and_refuses_what_it_cannot_read(api):
     assert wrong_token.status == 400
 
 
+async def test_a_listing_without_a_filter_pages_in_the_same_order_as_a_filtered_search(api):
+    """Without a filter the store orders and pages by start time; the order must be the one the
+    in-memory search gives (ties by id), both ways, across pages."""
+    experiment = await sweep(api)
+    await api.send(*(RunStarted(run_id=run_id, project=PROJECT, experiment="resnet", experiment_id=experiment,
+                                name=run_id, user="ada", start_time=at(2)) for run_id in ("r0", "r9", "r5")))
+
+    async def paged(order: list[str] | None) -> list[str]:
+        seen, token = [], None
+        while True:
+            reply = await api.call("POST", SEARCH, json_body={"experiment_ids": [experiment], "limit": 2,
+                                                              "order_by": order, "page_token": token})
+            seen += [r["id"] for r in reply.body["items"]]
+            if not (token := reply.body["next_page_token"]):
+                return seen
+
+    everything = "attributes.status = 'RUNNING'"  # matches every run, through the in-memory search
+    assert await paged(None) == await names(api, experiment, everything) == ["r4", "r0", "r3", "r5", "r9", "r2",
+                                                                             "r1"]
+    ascending = ["attributes.start_time ASC"]
+    assert await paged(ascending) == await names(api, experiment, everything, ascending)
+
+
 async def test_another_projects_experiment_finds_nothing(api):
     experiment = await sweep(api)
     reply = await api.call("POST", "/api/v1/projects/audio/runs/search", json_body={"experiment_ids": [experiment]})

@@ -58,6 +58,14 @@ class RunRepository:
             {"project": project, "experiment_id": {"$in": list(experiment_ids)}},
             sort=[("start_time", -1), ("_id", 1)], limit=SEARCH_SCAN_LIMIT)
 
+    async def by_start(self, project: str, experiment_ids: Sequence[str], *, newest_first: bool, skip: int,
+                       limit: int) -> list[Document]:
+        """One page of the experiments' runs by start time (ties by id), ordered and paged by the
+        store on the ``(project, experiment_id, start_time)`` index."""
+        return await self._docs.find_list(
+            {"project": project, "experiment_id": {"$in": list(experiment_ids)}},
+            sort=[("start_time", -1 if newest_first else 1), ("_id", 1)], skip=skip, limit=limit)
+
     async def add_params(self, run: Document, params: dict[str, str]) -> list[str]:
         """Record the params ``run`` does not have yet; the keys it has with another value (a
         param keeps its first value)."""
