@@ -16,7 +16,7 @@ from markupsafe import Markup, escape
 
 #: Series colours cycle through this many classes.
 PALETTE = 8
-WIDTH, HEIGHT = 640, 240
+WIDTH, HEIGHT = 520, 220  # drawn at about this size, two to a row on a laptop, so text stays legible
 _LEFT, _RIGHT, _TOP, _BOTTOM = 64, 16, 12, 36
 
 
