@@ -251,6 +251,10 @@ def _discard_leftovers_if_alone(layout: VolumeLayout, root_fd: int, lock_fd: int
     Only when this fill can take the lock exclusively: then no other fill or eviction runs,
     so nothing in those directories is in use. The lock is then taken back shared."""
     if not try_lock(lock_fd, exclusive=True):
+        # Linux drops the shared lock before it refuses the upgrade; without it, this fill would
+        # run unlocked and the next fill alone on the lock would discard this one's temp files.
+        # Nothing is planned yet, so a sweep slipping in before this is harmless (as below).
+        fcntl.flock(lock_fd, fcntl.LOCK_SH)
         return
     try:
         discard_leftovers(layout, root_fd)
