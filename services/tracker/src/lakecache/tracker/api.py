@@ -117,16 +117,9 @@ async def search_runs(request: web.Request) -> web.Response:
         raise InvalidArgument(f"limit: an integer from 1 to {MAX_SEARCH_RESULTS}")
     offset = _offset(body.get("page_token"))
     clauses, orderings = search.parse_filter(filter_text), search.parse_order(order_by)
-    newest_first = search.by_start_time(clauses, orderings)
-    if newest_first is not None:  # a plain listing: one page from the store, not every run
-        page = await tracker.runs.by_start(project, experiment_ids, newest_first=newest_first, skip=offset,
-                                           limit=limit + 1)
-        more, page = len(page) > limit, page[:limit]
-    else:
-        found = [r for r in await tracker.runs.in_experiments(project, experiment_ids)
-                 if search.matches(r, clauses)]
-        page = search.ordered(found, orderings)[offset:offset + limit]
-        more = offset + limit < len(found)
+    found = await search.find(tracker.runs, project, experiment_ids, clauses, orderings, skip=offset,
+                              limit=limit + 1)  # one more: whether there is a next page
+    more, page = len(found) > limit, found[:limit]
     return web.json_response({"items": [run_json(r) for r in page],
                               "next_page_token": _token(offset + limit) if more else None})
 

@@ -15,26 +15,34 @@ that works with ``mlflow.search_runs`` works here and through ``lakecache runs l
   and ``IS NULL``/``IS NOT NULL``;
 * a run without the metric, param or tag a clause names does not match it (as in MLflow).
 
-The filter runs in the tracker over the experiments' runs (``RunRepository.in_experiments``):
-the document stores cannot index arbitrary keys, and FerretDB v1 has no expressions.
+``find`` hands a search to the store when it can say it exactly (``RunRepository.search``:
+the store filters, orders and pages, and only the page is read); anything else is evaluated
+here, by ``matches`` and ``ordered``, over the experiments' runs the store narrowed down with
+the clauses it could evaluate. Both give the same answer: ``tests/tracker/test_search_pushdown.py``.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from lakecache.core.errors import InvalidArgument
 from lakecache.tracker.repositories.fields import encode_key, loaded_value
+
+if TYPE_CHECKING:
+    from lakecache.tracker.repositories.runs import RunRepository
 
 _TYPES = {"metric": "metrics", "metrics": "metrics", "param": "params", "params": "params", "tag": "tags",
           "tags": "tags", "attribute": "attributes", "attributes": "attributes", "attr": "attributes",
           "run": "attributes"}
 _NUMERIC_ATTRIBUTES = {"start_time", "end_time"}
 _STRING_ATTRIBUTES = {"run_name", "run_id", "status", "user_id", "experiment_id", "artifact_uri", "lifecycle_stage"}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
 _ATTRIBUTE_ALIASES = {"id": "run_id", "name": "run_name", "user": "user_id", "created": "start_time",
                       "Created": "start_time"}
 
@@ -220,7 +228,8 @@ def field_of(run: dict[str, Any], kind: str, key: str) -> Any:
         return run.get(kind, {}).get(encode_key(key))
     if key in _NUMERIC_ATTRIBUTES:
         moment = run.get(key)
-        return None if moment is None else moment.timestamp() * 1000
+        # Whole milliseconds, exactly (timestamp() * 1000 can land a hair off), as the store compares.
+        return None if moment is None else (moment - _EPOCH) // _MILLISECOND
     return {"run_name": run.get("name"), "run_id": run["_id"], "status": (run.get("status") or "").upper(),
             "user_id": run.get("user"), "experiment_id": run.get("experiment_id"),
             "lifecycle_stage": "active", "artifact_uri": run.get("artifact_uri")}.get(key)
@@ -279,15 +288,6 @@ def parse_order(items: list[str] | None) -> list[Ordering]:
     return orderings or [Ordering("attributes", "start_time", True)]
 
 
-def by_start_time(clauses: list[Clause], orderings: list[Ordering]) -> bool | None:
-    """For a search without a filter ordered by start time alone (the default): whether it is
-    newest first; None for any other search. Such a search is the store's to order and page on
-    its index (the same order as ``ordered``: ties by id), without reading every run."""
-    if clauses or len(orderings) != 1 or (orderings[0].kind, orderings[0].key) != ("attributes", "start_time"):
-        return None
-    return orderings[0].descending
-
-
 def ordered(runs: list[dict[str, Any]], orderings: list[Ordering]) -> list[dict[str, Any]]:
     """``runs`` sorted by ``orderings`` (missing values last, whatever the direction), ties by id."""
     result = sorted(runs, key=lambda r: r["_id"])
@@ -301,3 +301,18 @@ def ordered(runs: list[dict[str, Any]], orderings: list[Ordering]) -> list[dict[
 
 def _sortable(value: Any) -> Any:
     return -math.inf if isinstance(value, float) and math.isnan(value) else value
+
+
+async def find(runs: RunRepository, project: str, experiment_ids: Sequence[str], clauses: list[Clause],
+               orderings: list[Ordering], *, skip: int, limit: int, in_store: bool = True) -> list[dict[str, Any]]:
+    """At most ``limit`` runs of the experiments matching ``clauses``, in ``orderings`` order, after
+    the first ``skip``: from the store when it can say the search exactly, else evaluated here
+    over the runs the store narrowed down (``in_store=False``: over every run, all evaluated
+    here — the reference the tests compare the store's answers with)."""
+    if in_store:
+        page = await runs.search(project, experiment_ids, clauses, orderings, skip=skip, limit=limit)
+        if page is not None:
+            return page
+    narrowed = await runs.in_experiments(project, experiment_ids, clauses if in_store else ())
+    found = [r for r in narrowed if matches(r, clauses)]
+    return ordered(found, orderings)[skip:skip + limit]

@@ -11,16 +11,20 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lakecache.core.errors import Conflict
 from lakecache.core.ports.docstore import Document, DocumentStore
 from lakecache.core.vocabulary.clock import now
 from lakecache.core.vocabulary.runs import RunState
+from lakecache.tracker.repositories import run_search
 from lakecache.tracker.repositories.fields import encode_key, loaded_value
 
+if TYPE_CHECKING:
+    from lakecache.tracker.search import Clause, Ordering
+
 COLLECTION = "runs"
-#: Most runs a search reads (the filter runs over them in the tracker, see ``search.py``).
+#: Most runs a search evaluated in the tracker reads (``search.py``; ``search`` has no such cap).
 SEARCH_SCAN_LIMIT = 50_000
 
 
@@ -52,19 +56,40 @@ class RunRepository:
         """The runs of ``project`` among ``run_ids`` (unknown ones left out), in no set order."""
         return await self._docs.find_list({"project": project, "_id": {"$in": list(run_ids)}})
 
-    async def in_experiments(self, project: str, experiment_ids: Sequence[str]) -> list[Document]:
-        """Every run of the experiments, newest first (at most ``SEARCH_SCAN_LIMIT``)."""
-        return await self._docs.find_list(
-            {"project": project, "experiment_id": {"$in": list(experiment_ids)}},
-            sort=[("start_time", -1), ("_id", 1)], limit=SEARCH_SCAN_LIMIT)
+    async def in_experiments(self, project: str, experiment_ids: Sequence[str],
+                             clauses: Sequence[Clause] = ()) -> list[Document]:
+        """The experiments' runs, newest first (at most ``SEARCH_SCAN_LIMIT``), narrowed by
+        the ``clauses`` the store can evaluate; the caller still evaluates them all."""
+        conditions = run_search.narrowing(clauses)
+        return await self._docs.find_list(self._scope(project, experiment_ids, conditions),
+                                          sort=[("start_time", -1), ("_id", 1)], limit=SEARCH_SCAN_LIMIT)
 
-    async def by_start(self, project: str, experiment_ids: Sequence[str], *, newest_first: bool, skip: int,
-                       limit: int) -> list[Document]:
-        """One page of the experiments' runs by start time (ties by id), ordered and paged by the
-        store on the ``(project, experiment_id, start_time)`` index."""
-        return await self._docs.find_list(
-            {"project": project, "experiment_id": {"$in": list(experiment_ids)}},
-            sort=[("start_time", -1 if newest_first else 1), ("_id", 1)], skip=skip, limit=limit)
+    async def search(self, project: str, experiment_ids: Sequence[str], clauses: Sequence[Clause],
+                     orderings: Sequence[Ordering], *, skip: int, limit: int) -> list[Document] | None:
+        """One page of the experiments' runs matching ``clauses`` in ``orderings`` order (ties by
+        id), filtered, ordered and paged by the store, so only the page is read; None when the
+        store cannot say the search exactly as ``lakecache.tracker.search`` evaluates it."""
+        conditions, parts = run_search.where(clauses), run_search.segments(orderings)
+        if conditions is None or parts is None:
+            return None
+        page: list[Document] = []
+        for condition, sort in parts:
+            scope = self._scope(project, experiment_ids, [*conditions, condition] if condition else conditions)
+            sort = sort if any(path == "_id" for path, _ in sort) else [*sort, ("_id", 1)]
+            found = await self._docs.find_list(scope, sort=sort, skip=skip, limit=limit - len(page))
+            page.extend(found)
+            if len(page) == limit:
+                break
+            # This segment is done: the next one starts after what of the skip it did not hold.
+            skip = 0 if found or not skip else max(0, skip - await self._docs.count_documents(scope))
+        return page
+
+    @staticmethod
+    def _scope(project: str, experiment_ids: Sequence[str], conditions: list[dict[str, Any]]) -> dict[str, Any]:
+        scope: dict[str, Any] = {"project": project, "experiment_id": {"$in": list(experiment_ids)}}
+        if conditions:
+            scope["$and"] = conditions
+        return scope
 
     async def add_params(self, run: Document, params: dict[str, str]) -> list[str]:
         """Record the params ``run`` does not have yet; the keys it has with another value (a
