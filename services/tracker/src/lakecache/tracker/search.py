@@ -24,6 +24,7 @@ the clauses it could evaluate. Both give the same answer: ``tests/tracker/test_s
 from __future__ import annotations
 
 import math
+import operator
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -41,6 +42,8 @@ _TYPES = {"metric": "metrics", "metrics": "metrics", "param": "params", "params"
           "run": "attributes"}
 _NUMERIC_ATTRIBUTES = {"start_time", "end_time"}
 _STRING_ATTRIBUTES = {"run_name", "run_id", "status", "user_id", "experiment_id", "artifact_uri", "lifecycle_stage"}
+_COMPARE = {"=": operator.eq, "!=": operator.ne, ">": operator.gt, ">=": operator.ge, "<": operator.lt,
+            "<=": operator.le}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MILLISECOND = timedelta(milliseconds=1)
 _ATTRIBUTE_ALIASES = {"id": "run_id", "name": "run_name", "user": "user_id", "created": "start_time",
@@ -257,8 +260,7 @@ def _holds(value: Any, clause: Clause) -> bool:
         return _like(wanted, comparator == "ILIKE")(value)
     if isinstance(value, float) and math.isnan(value):
         return comparator == "!="
-    return {"=": value == wanted, "!=": value != wanted, ">": value > wanted, ">=": value >= wanted,
-            "<": value < wanted, "<=": value <= wanted}[comparator]
+    return _COMPARE[comparator](value, wanted)  # only the one asked: "1" > 0.5 would raise
 
 
 @dataclass(frozen=True)

@@ -123,6 +123,11 @@ def _present(path: str) -> Filter:
     return {path: {"$ne": None}}
 
 
+def _present_and(path: str, condition: Filter) -> Filter:
+    """``condition`` on a run that has the field (a negation alone also matches runs without it)."""
+    return condition if path == "_id" else {"$and": [_present(path), condition]}
+
+
 def _metric(path: str, comparator: str, wanted: Any) -> Filter:
     if comparator == "IS NULL":
         return {path: None}
@@ -133,13 +138,15 @@ def _metric(path: str, comparator: str, wanted: Any) -> Filter:
     if comparator == "=":
         return {path: wanted}
     if comparator == "!=":  # NaN and the infinities differ from every finite number
-        return {"$and": [_present(path), {path: {"$ne": wanted}}]}
+        return _present_and(path, {path: {"$ne": wanted}})
     operator = {">": "$gt", ">=": "$gte", "<": "$lt", "<=": "$lte"}[comparator]
     infinity = "Infinity" if comparator[0] == ">" else "-Infinity"
     return {"$or": [{path: {operator: wanted}}, {path: infinity}]}
 
 
-def _string(path: str, comparator: str, wanted: Any) -> Filter:
+def _string(path: str, comparator: str, wanted: Any) -> Filter | None:
+    if comparator in ("IS NULL", "IS NOT NULL") and path == "_id":  # every run has an id
+        return NOTHING if comparator == "IS NULL" else None
     if comparator == "IS NULL":
         return {path: None}
     if comparator == "IS NOT NULL":
@@ -147,11 +154,11 @@ def _string(path: str, comparator: str, wanted: Any) -> Filter:
     if comparator == "=":
         return {path: wanted}
     if comparator == "!=":
-        return {"$and": [_present(path), {path: {"$ne": wanted}}]}
+        return _present_and(path, {path: {"$ne": wanted}})
     if comparator == "IN":
         return {path: {"$in": list(wanted)}}
     if comparator == "NOT IN":
-        return {"$and": [_present(path), {path: {"$nin": list(wanted)}}]}
+        return _present_and(path, {path: {"$nin": list(wanted)}})
     return _like(path, comparator, wanted)
 
 
@@ -208,7 +215,7 @@ def _time(path: str, comparator: str, wanted: Any) -> Filter:
     if comparator == "=":
         return {path: _moment(wanted)} if whole else NOTHING
     if comparator == "!=":
-        return {"$and": [_present(path), {path: {"$ne": _moment(wanted)}}]} if whole else _present(path)
+        return _present_and(path, {path: {"$ne": _moment(wanted)}}) if whole else _present(path)
     bound = {">": math.floor(wanted) + 1, ">=": math.ceil(wanted), "<": math.ceil(wanted) - 1,
              "<=": math.floor(wanted)}[comparator]
     return {path: {"$gte" if comparator[0] == ">" else "$lte": _moment(bound)}}
