@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from lakecache.gateway.auth import Role
 from lakecache.gateway.repositories import SiteVolumeRepository
+from lakecache.gateway.web import hub
 from tests.gateway.calls import call_json
 from tests.gateway.conftest import TEAM_A, TEAM_B, make_user
 from tests.gateway.stack import SITE, VOLUME
@@ -39,6 +40,23 @@ async def test_the_hub_lists_the_projects_datasets_with_size_and_search(gateway,
     assert f"/datasets/{TEAM_A}/cats" not in await html_of(gateway, "/?q=dogs-only", await session(gateway, alice))
     everyone = await html_of(gateway, "/", await session(gateway, people["root"]))  # an installation administrator
     assert f"/datasets/{TEAM_A}/cats" in everyone and f"/datasets/{TEAM_B}/audio" in everyone
+
+
+async def test_all_projects_show_a_few_datasets_each_and_link_to_the_projects_own_list(gateway, people, cats,
+                                                                                          monkeypatch):
+    monkeypatch.setattr(hub, "SHOWN_EACH", 1)
+    alice = people["alice"]
+    status, _ = await call_json(gateway, "POST", "/api/v1/datasets", alice, json={"project": TEAM_A, "name": "dogs"})
+    assert status == 201
+    headers = await session(gateway, alice)
+    seen = await html_of(gateway, "/", headers)
+    assert len(re.findall(rf'<a href="/datasets/{TEAM_A}/', seen)) == 1
+    assert f'<a href="/?project={TEAM_A}">show more of {TEAM_A}</a>' in seen
+    chosen = await html_of(gateway, f"/?project={TEAM_A}", headers)
+    assert f'href="/datasets/{TEAM_A}/cats"' in chosen and f'href="/datasets/{TEAM_A}/dogs"' in chosen
+    assert "show more" not in chosen
+    searched = await html_of(gateway, "/?q=o", headers)  # matches both (dogs, and cats by its description)
+    assert f'<a href="/?project={TEAM_A}&amp;q=o">show more of {TEAM_A}</a>' in searched
 
 
 async def test_the_cache_map_shows_volumes_copies_and_controls_by_role(gateway, auth, store, people, cats):
