@@ -54,7 +54,11 @@ class RunRepository:
 
     async def many(self, project: str, run_ids: Sequence[str]) -> list[Document]:
         """The runs of ``project`` among ``run_ids`` (unknown ones left out), in no set order."""
-        return await self._docs.find_list({"project": project, "_id": {"$in": list(run_ids)}})
+        # By id alone, then the project checked here: with the project in the filter the embedded
+        # store walks the project's index over every run instead of looking the ids up
+        # (385 runs of a 10,000-run project: 67 ms -> a few ms).
+        docs = await self._docs.find_list({"_id": {"$in": list(dict.fromkeys(run_ids))}})
+        return [doc for doc in docs if doc.get("project") == project]
 
     async def in_experiments(self, project: str, experiment_ids: Sequence[str],
                              clauses: Sequence[Clause] = ()) -> list[Document]:
