@@ -57,7 +57,12 @@ async def test_upstream_of_the_model_reaches_the_raw_commit_and_depth_limits_it(
     near = (await api.call("GET", LINEAGE, params={"node": model, "direction": "up", "depth": 2})).body
     assert ids(near) == {model, "run:train", f"commit:{DERIVED}"}
     both = (await api.call("GET", LINEAGE, params={"node": f"commit:{DERIVED}", "depth": 1})).body
-    assert ids(both) == {f"commit:{DERIVED}", "run:prep", "run:train"}
+    assert ids(both) == {f"commit:{DERIVED}", "run:prep", "run:train"} and both["truncated"] is False
+    # A picture asks for fewer nodes: the walk stops there and says so; every edge kept joins kept nodes.
+    few = (await api.call("GET", LINEAGE, params={"node": model, "direction": "up", "depth": 4,
+                                                  "max_nodes": 3})).body
+    assert ids(few) == {model, "run:train", f"commit:{DERIVED}"} and few["truncated"] is True
+    assert all(e["source"] in ids(few) and e["target"] in ids(few) for e in few["edges"])
 
 
 async def test_a_run_shows_its_inputs_and_outputs_and_another_project_sees_no_lineage(api):
@@ -78,6 +83,8 @@ async def test_recording_an_input_twice_keeps_one_edge_and_bad_queries_are_refus
     graph = (await api.call("GET", LINEAGE, params={"node": "run:train", "direction": "up", "depth": 1})).body
     assert len(graph["edges"]) == 1
     for params, words in [({"node": "table:x"}, "expected commit:"), ({"node": "run:train", "depth": 99}, "depth"),
-                          ({"node": "run:train", "direction": "sideways"}, "direction")]:
+                          ({"node": "run:train", "direction": "sideways"}, "direction"),
+                          ({"node": "run:train", "max_nodes": 0}, "max_nodes"),
+                          ({"node": "run:train", "max_nodes": 501}, "max_nodes")]:
         reply = await api.call("GET", LINEAGE, params=params)
         assert reply.status == 400 and words in reply.body["detail"], reply.body

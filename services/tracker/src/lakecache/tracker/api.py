@@ -217,7 +217,9 @@ async def show_lineage(request: web.Request) -> web.Response:
     if direction not in ("up", "down", "both"):
         raise InvalidArgument(f"direction: up, down or both, got {direction!r}")
     depth = _int(request, "depth", 3)
-    return web.json_response(await lineage.graph(tracker_of(request), _project(request), node, direction, depth))
+    max_nodes = _int(request, "max_nodes", lineage.MAX_NODES)
+    return web.json_response(await lineage.graph(tracker_of(request), _project(request), node, direction, depth,
+                                                 max_nodes))
 
 
 # artifacts

@@ -2,7 +2,8 @@
 to what came of it, ``depth`` edges away at most, as nodes and edges.
 
 The walk is breadth-first over the ``lineage`` edges, one query per level and direction (the
-edges are indexed by source and by target); it stops at ``MAX_NODES`` and says so.
+edges are indexed by source and by target); it stops at ``max_nodes`` (at most ``MAX_NODES``)
+and says so.
 """
 
 from __future__ import annotations
@@ -27,9 +28,14 @@ def check_node(node: str) -> str:
     return node
 
 
-async def graph(tracker: Tracker, project: str, root: str, direction: Direction, depth: int) -> dict[str, Any]:
+async def graph(tracker: Tracker, project: str, root: str, direction: Direction, depth: int,
+                max_nodes: int = MAX_NODES) -> dict[str, Any]:
+    """The graph around ``root``; at most ``max_nodes`` nodes (a reader showing a picture asks
+    for fewer: the walk stops there, ``truncated`` says so, and less is read)."""
     if not 0 <= depth <= MAX_DEPTH:
         raise InvalidArgument(f"depth must be 0 to {MAX_DEPTH}, got {depth}")
+    if not 1 <= max_nodes <= MAX_NODES:
+        raise InvalidArgument(f"max_nodes must be 1 to {MAX_NODES}, got {max_nodes}")
     if not is_slug(project):
         raise InvalidArgument(f"project {project!r} is not a project name")
     check_node(root)
@@ -46,7 +52,7 @@ async def graph(tracker: Tracker, project: str, root: str, direction: Direction,
                 edges[edge["_id"]] = edge
                 nxt = edge["source"] if way == "up" else edge["target"]
                 if nxt not in seen:
-                    if len(seen) >= MAX_NODES:
+                    if len(seen) >= max_nodes:
                         truncated = True
                         continue
                     seen[nxt] = level

@@ -27,6 +27,9 @@ KINDS = ("commit", "run", "model", "artifact")
 DIRECTIONS = ("both", "up", "down")
 MAX_DEPTH = 10
 RECENT_RUNS = 10
+#: Nodes drawn at most: a commit hundreds of runs read makes a picture nobody can read (and a
+#: page of half a megabyte); the tables and the tracker's API have them all.
+DRAWN_NODES = 120
 
 
 def _view(request: web.Request) -> tuple[str, int]:
@@ -87,13 +90,14 @@ async def lineage_page(request: web.Request) -> web.StreamResponse:
     if not node:
         return await _start(request, project, None)
     graph = await tracker(request, project, "/lineage", query={"node": node, "direction": direction,
-                                                              "depth": str(depth)})
+                                                              "depth": str(depth), "max_nodes": str(DRAWN_NODES)})
     nodes = [_node(project, doc, graph["root"], direction, depth) for doc in graph["nodes"]]
     edges = [_edge(doc) for doc in graph["edges"]]
     by_id = {n.id: n for n in nodes}
     svg = lineage_svg(nodes, edges, title=f"Lineage of {node}") if nodes else None
     return render(request, "lineage.html", title="Lineage", project=project, node=node, direction=direction,
                   depth=depth, svg=svg, nodes=nodes, edges=edges, by_id=by_id, truncated=graph.get("truncated"),
+                  drawn=DRAWN_NODES,
                   directions=DIRECTIONS)
 
 

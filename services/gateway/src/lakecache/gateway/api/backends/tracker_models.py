@@ -187,6 +187,8 @@ class LineageQuery(Input):
                       description="`commit:<id>`, `run:<id>`, `model:<uri>` or `artifact:<uri>`.")
     direction: Literal["up", "down", "both"] = "both"
     depth: int = Field(3, ge=0, le=20)
+    max_nodes: int = Field(500, ge=1, le=500, description="At most this many nodes; the walk stops there and "
+                                                          "`truncated` says so.")
 
 
 class LineageNode(BaseModel):
