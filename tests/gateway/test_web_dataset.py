@@ -210,7 +210,7 @@ async def test_a_viewer_sees_no_mutating_controls_and_an_editor_does(gateway, au
 
 
 async def test_a_viewer_of_another_project_is_refused_and_an_anonymous_browser_signs_in(gateway, people, cats):
-    outsider = await page(gateway, await session(gateway, people["bob"]), status=403)
+    outsider = html.unescape(await page(gateway, await session(gateway, people["bob"]), status=403))
     assert "first cats" not in outsider and "has no role in project 'vision'" in outsider
     async with gateway.get(PAGE, headers=HTML, allow_redirects=False) as anonymous:
         assert anonymous.status in (302, 303)

@@ -31,6 +31,12 @@ from lakecache.core.telemetry.bus import TracedEventBus
 
 log = logging.getLogger(__name__)
 
+#: The longest request line (method, path and query) a service reads. aiohttp's default of 8,190
+#: bytes answers longer ones itself, in plain text; a query value of 4,096 characters (the
+#: gateway's own bound, which it answers as a problem document) can take 9 bytes per character
+#: percent-encoded.
+MAX_REQUEST_LINE = 64 * 1024
+
 
 @dataclass
 class RunningService:
@@ -98,7 +104,7 @@ async def start_service(
             raise RuntimeError(f"the {name}'s routes declare no action: {'; '.join(missing)}")
         if parts.app_setup is not None:
             parts.app_setup(app)
-        runner = web.AppRunner(app, access_log=None)
+        runner = web.AppRunner(app, access_log=None, max_line_size=MAX_REQUEST_LINE)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         site = web.TCPSite(runner, settings.section.host, settings.section.port)
