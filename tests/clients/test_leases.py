@@ -16,7 +16,7 @@ from lakecache.sdk.refs import DatasetRef
 from lakecache.sdk.settings import ClientSettings
 from lakecache.sdk.sync import sync_directory
 from tests.clients.helpers import write_tree
-from tests.support.stack import STACK_SITE, create_user, gateway_call
+from tests.support.stack import STACK_SITE, create_user, gateway_call, started_run
 from tests.support.waiting import eventually
 
 FILES = {"train/0.bin": b"zero", "train/1.bin": b"one"}
@@ -71,8 +71,9 @@ async def test_the_lease_protects_the_named_project_copy_only(stack, client_sett
 async def test_a_job_token_leases_in_its_own_project_without_naming_it(stack, client_settings, tmp_path):
     commit_id = await cached_copy(stack, client_settings, tmp_path, "team")
     expires = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    run_id = started_run(stack.base_url, client_settings.bearer_token(), "team")
     job = gateway_call(stack.base_url, client_settings.bearer_token(), "POST",
-                       "/api/v1/projects/team/runs/run-7/job-tokens", {"expires_at": expires})
+                       f"/api/v1/projects/team/runs/{run_id}/job-tokens", {"expires_at": expires})
     settings = client_settings.model_copy(update={"token": SecretStr(job["token"]), "project": "default"})
     async with CopyLease(STACK_SITE, commit_id, settings=settings) as copy:
         assert copy.project == "team"

@@ -92,6 +92,13 @@ async def make_user(auth: AuthStore, name: str, roles: dict[str, Role] | None = 
     return Someone(doc["_id"], name, issued.token)
 
 
+async def handed_out(store, project: str, run_id: str) -> str:
+    """Record ``run_id`` as a run the gateway handed out in ``project`` (as starting it does), so
+    routes about that run find it; the id."""
+    assert await RunIdRepository(store).bind("run", run_id, project)
+    return run_id
+
+
 async def everything_stored(store) -> str:
     """Every document of the gateway's collections, as one JSON text."""
     docs: dict[str, Any] = {name: await store.collection(name).find_list({}) for name in COLLECTIONS}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from lakecache.gateway.auth import Role
-from tests.gateway.conftest import audit_records, everything_stored, make_user
+from tests.gateway.conftest import audit_records, everything_stored, handed_out, make_user
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -26,8 +26,9 @@ async def test_me_names_the_user_and_their_role_in_each_project(api, auth):
     assert me["roles"] == {"speech": "viewer", "vision": "editor"}
 
 
-async def test_me_for_a_job_token_names_its_run_and_project(api, auth, clock):
+async def test_me_for_a_job_token_names_its_run_and_project(api, auth, store, clock):
     ada = await make_user(auth, "ada", {"vision": Role.EDITOR})
+    await handed_out(store, "vision", "run-7")
     expires = (clock() + timedelta(hours=2)).isoformat()
     status, issued = await call(api, "POST", "/api/v1/projects/vision/runs/run-7/job-tokens", ada.header,
                                 json={"expires_at": expires})
@@ -94,8 +95,9 @@ async def test_only_administrators_revoke_other_peoples_tokens(api, auth):
     assert status == 404 and "no token with id" in problem["detail"]
 
 
-async def test_an_issuer_lists_and_revokes_the_job_tokens_they_issued(api, auth):
+async def test_an_issuer_lists_and_revokes_the_job_tokens_they_issued(api, auth, store):
     ed = await make_user(auth, "ed", {"vision": Role.EDITOR})
+    await handed_out(store, "vision", "r1")
     _, issued = await call(api, "POST", "/api/v1/projects/vision/runs/r1/job-tokens", ed.header,
                            json={"expires_at": "2030-01-01T05:00:00Z"})
     _, page = await call(api, "GET", "/api/v1/tokens", ed.header)
@@ -106,10 +108,16 @@ async def test_an_issuer_lists_and_revokes_the_job_tokens_they_issued(api, auth)
     assert {t["id"]: t["revoked"] for t in page["items"]}[issued["id"]] is True
 
 
-async def test_job_tokens_need_an_editor_and_an_expiry_with_a_time_zone_within_the_limit(api, auth):
+async def test_job_tokens_need_an_editor_and_an_expiry_with_a_time_zone_within_the_limit(api, auth, store):
     ed = await make_user(auth, "ed", {"vision": Role.EDITOR})
     vera = await make_user(auth, "vera", {"vision": Role.VIEWER})
+    await handed_out(store, "vision", "r1")
+    await handed_out(store, "speech", "r2")
     path = "/api/v1/projects/vision/runs/r1/job-tokens"
+    # Only a run the gateway handed out in this project gets a token: not an invented id, nor another project's.
+    for other in ("/api/v1/projects/vision/runs/invented/job-tokens", "/api/v1/projects/vision/runs/r2/job-tokens"):
+        status, problem = await call(api, "POST", other, ed.header, json={"expires_at": "2030-01-01T05:00:00Z"})
+        assert status == 404 and "has no run" in problem["detail"], problem
     status, problem = await call(api, "POST", path, vera.header, json={"expires_at": "2030-01-01T05:00:00Z"})
     assert status == 403 and "jobs:issue needs editor" in problem["detail"]
     status, problem = await call(api, "POST", path, ed.header, json={"expires_at": "2030-01-01T05:00:00"})

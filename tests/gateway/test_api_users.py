@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lakecache.gateway.auth import Role
-from tests.gateway.conftest import make_user
+from tests.gateway.conftest import handed_out, make_user
 from tests.gateway.test_api_tokens import bearer, call
 
 
@@ -46,9 +46,10 @@ async def test_user_listings_page_by_name_and_refuse_foreign_cursors(api, auth):
     assert status == 400 and "start again without a cursor" in problem["detail"]
 
 
-async def test_a_disabled_user_loses_every_token_for_good_and_comes_back_only_with_new_ones(api, auth):
+async def test_a_disabled_user_loses_every_token_for_good_and_comes_back_only_with_new_ones(api, auth, store):
     root = await make_user(auth, "root", admin=True)
     ada = await make_user(auth, "ada", {"vision": Role.EDITOR})
+    await handed_out(store, "vision", "run-1")
     status, job = await call(api, "POST", "/api/v1/projects/vision/runs/run-1/job-tokens", ada.header,
                              json={"expires_at": "2030-01-01T06:00:00Z"})
     assert status == 201, job

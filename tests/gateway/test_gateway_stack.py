@@ -18,7 +18,7 @@ from lakecache.gateway.auth.tokens import revoke_token
 from lakecache.sdk.leases import CopyLease
 from lakecache.sdk.settings import ClientSettings
 from tests.gateway.calls import cache, call_json, commit_tree, ready_copy, status_events
-from tests.gateway.conftest import TEAM_A, TEAM_B, make_user
+from tests.gateway.conftest import TEAM_A, TEAM_B, handed_out, make_user
 from tests.gateway.stack import SITE, gateway_client
 from tests.support.waiting import eventually
 
@@ -125,8 +125,9 @@ async def test_a_backend_that_refuses_the_gateways_signature_answers_503_for_the
 
 
 async def test_a_job_leases_its_projects_copy_with_its_token_and_the_lease_outlives_its_ttl(
-        gateway, people, tmp_path, auth, clock, backends):
+        gateway, people, tmp_path, auth, store, clock, backends):
     alice, bob = people["alice"], people["bob"]
+    await handed_out(store, TEAM_A, "run-7")
     commit, accepted = await ready_copy(gateway, alice, tmp_path, TEAM_A)
     status, issued = await call_json(gateway, "POST", f"/api/v1/projects/{TEAM_A}/runs/run-7/job-tokens", alice,
                                      json={"expires_at": (clock() + timedelta(hours=2)).isoformat()})

@@ -25,6 +25,7 @@ import hashlib
 import json
 import os
 import re
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,6 +121,14 @@ class Scene:
         answer = await self.call(who, method, path, **options)
         assert answer.status < 300, (method, path, answer.status, answer.body)
         return answer.body
+
+    async def run(self, who: Person, project: str) -> str:
+        """A run ``who`` starts in ``project`` through the gateway (its experiment created): its id,
+        which is what a job token is issued for."""
+        experiment = await self.ok(who, "POST", f"/api/v1/projects/{project}/experiments",
+                                   json_body={"name": f"jobs-{uuid.uuid4().hex[:8]}"})
+        return (await self.ok(who, "POST", f"/api/v1/projects/{project}/runs",
+                              json_body={"experiment_id": experiment["id"]}))["id"]
 
     async def person(self, name: str, roles: dict[str, str]) -> Person:
         """A user made by the administrator through the gateway, with ``roles`` and a token."""

@@ -89,7 +89,8 @@ async def test_speech_caching_the_same_tree_gets_its_own_copy_and_takes_nothing_
     answer = await world.call(bob, "DELETE", f"{speech_url}/leases/{held['lease']['id']}")
     assert answer.status == 404, answer.body
     # Nor does a training job of speech's (its job token).
-    issued = await world.ok(bob, "POST", "/api/v1/projects/speech/runs/run-7/job-tokens",
+    run_id = await world.run(bob, "speech")
+    issued = await world.ok(bob, "POST", f"/api/v1/projects/speech/runs/{run_id}/job-tokens",
                             json_body={"expires_at": (datetime.now(UTC) + timedelta(days=1)).isoformat()})
     job = Person("run-7", issued["token"])
     for method, path, body in [("GET", held["url"], None), ("POST", held["url"] + "/leases", {"holder": "run-7"})]:

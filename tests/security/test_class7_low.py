@@ -156,7 +156,8 @@ async def test_a_disabled_users_tokens_stay_dead_after_re_enabling(world, cats):
     admin = world["admin"]
     carl = await world.person("carl", {ATTACKER: "editor"})
     second = Person("carl", (await world.ok(carl, "POST", "/api/v1/tokens", json_body={"name": "spare"}))["token"])
-    job = Person("job", (await world.ok(carl, "POST", "/api/v1/projects/speech/runs/run-1/job-tokens",
+    run_id = await world.run(carl, "speech")
+    job = Person("job", (await world.ok(carl, "POST", f"/api/v1/projects/speech/runs/{run_id}/job-tokens",
                                         json_body={"expires_at": in_two_days()}))["token"])
     for who in (carl, second, job):
         assert (await world.call(who, "GET", "/api/v1/me")).status == 200
@@ -174,7 +175,8 @@ async def test_a_disabled_users_tokens_stay_dead_after_re_enabling(world, cats):
 
 async def test_a_control_character_in_a_run_id_is_refused(world, cats):
     bob = world["bob"]
-    await world.ok(bob, "POST", "/api/v1/projects/speech/runs/run-ok/job-tokens",
+    run_ok = await world.run(bob, "speech")
+    await world.ok(bob, "POST", f"/api/v1/projects/speech/runs/{run_ok}/job-tokens",
                    json_body={"expires_at": in_two_days()})
     for run_id in ["run%001", "run%0A1", "run%7F1", "run%001%00"]:
         answer = await world.call(bob, "POST", f"/api/v1/projects/speech/runs/{run_id}/job-tokens",
@@ -182,7 +184,24 @@ async def test_a_control_character_in_a_run_id_is_refused(world, cats):
         is_problem(answer, 400, "invalid-request")
         assert answer.body["errors"][0]["location"] == "path.run_id"
     tokens = await world.ok(world["admin"], "GET", "/api/v1/users/bob/tokens")
-    assert [t["run_id"] for t in tokens["items"] if t["kind"] == "job"] == ["run-ok"]
+    assert [t["run_id"] for t in tokens["items"] if t["kind"] == "job"] == [run_ok]
+
+
+async def test_a_job_token_is_issued_only_for_a_run_the_gateway_handed_out_in_that_project(world, cats):
+    bob, ada = world["bob"], world["ada"]
+    vision_run = await world.run(ada, "vision")
+
+    async def bobs_job_tokens() -> list[str]:
+        tokens = await world.ok(world["admin"], "GET", "/api/v1/users/bob/tokens")
+        return [t["id"] for t in tokens["items"] if t["kind"] == "job"]
+
+    before = await bobs_job_tokens()
+    # An invented id, and vision's run named under speech: both unknown to speech, and nothing issued.
+    for run_id in ("run-invented", vision_run):
+        answer = await world.call(bob, "POST", f"/api/v1/projects/speech/runs/{run_id}/job-tokens",
+                                  json_body={"expires_at": in_two_days()})
+        is_problem(answer, 404, "not-found")
+    assert await bobs_job_tokens() == before
 
 
 _READER = textwrap.dedent('''

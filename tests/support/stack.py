@@ -114,3 +114,13 @@ def create_user(base_url: str, admin_token: str, name: str, roles: dict[str, str
     issued = gateway_call(base_url, admin_token, "POST", f"/api/v1/users/{quote(name, safe='')}/tokens",
                           {"name": "tests"})
     return issued["token"]
+
+
+def started_run(base_url: str, token: str, project: str, experiment: str = "jobs") -> str:
+    """A run started through the gateway in ``project`` (its experiment created), as the holder of
+    ``token``; its id — what a job token is issued for."""
+    made = gateway_call(base_url, token, "POST", f"/api/v1/projects/{quote(project, safe='')}/experiments",
+                        {"name": f"{experiment}-{uuid.uuid4().hex[:8]}"})
+    run = gateway_call(base_url, token, "POST", f"/api/v1/projects/{quote(project, safe='')}/runs",
+                       {"experiment_id": made["id"]})
+    return run["id"]

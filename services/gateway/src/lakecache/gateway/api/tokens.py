@@ -13,6 +13,7 @@ from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, Field
 
 from lakecache.gateway.api.common import API, Input, ListQuery, NextCursor, ProjectName, UserPath, auth_of
+from lakecache.gateway.api.runs import own_run
 from lakecache.gateway.api.users import user_named
 from lakecache.gateway.auth import Permission, Resource, UserPrincipal, actor_of, principal_of, require
 from lakecache.gateway.auth import tokens as stored
@@ -119,6 +120,9 @@ async def create_user_token(request: web.Request, params: UserPath, body: NewTok
 
 
 async def issue_job_token(request: web.Request, params: RunPath, body: NewJobToken) -> Reply:
+    # The run id is a reference like any other: only a run the gateway handed out in this project
+    # gets a token (a token for an invented id would read the project's data for no run at all).
+    await own_run(request, params.project, params.run_id)
     issued = await stored.issue_job_token(auth_of(request), project=params.project, run_id=params.run_id,
                                           issuer_id=principal_of(request).responsible_user_id,
                                           expires_at=body.expires_at, actor=actor_of(request))
@@ -149,7 +153,7 @@ OPERATIONS = [
                           "secret over once; the user then creates further tokens themselves."),
     Operation("POST", f"{API}/projects/{{project}}/runs/{{run_id}}/job-tokens", issue_job_token,
               "Issue a job token for a run", Permission("jobs:issue", project_from="match_info:project"),
-              params=RunPath, body=NewJobToken, response=CreatedToken, status=201, tag="tokens",
+              params=RunPath, body=NewJobToken, response=CreatedToken, status=201, errors=(404,), tag="tokens",
               description="A token for the training job of the run: it may read the project's datasets and cached "
                           "copies, lease cached copies, log to this run and nothing else, until `expires_at` — or "
                           "until the issuer loses the right to issue it."),
