@@ -57,6 +57,7 @@ async def test_an_administrator_sees_users_with_their_projects_roles_and_actions
     assert 'data-api-path="/api/v1/users/alice/disable"' in alice
     assert 'data-api-path="/api/v1/users/alice/tokens" data-done="show-token"' in alice
     assert "administrator" in row(html, 'data-user="root"')
+    assert "/users/root/disable" not in row(html, 'data-user="root"')  # not offered on one's own row
     disabled = row(html, 'data-user="gone"')
     assert "disabled" in disabled and "/users/gone/enable" in disabled and "show-token" not in disabled
     assert 'data-api-path="/api/v1/users" data-done="reload"' in html  # create a user
