@@ -11,6 +11,7 @@ import pytest
 
 from lakecache.cacher.fill import FetchOptions, FillError, fill_commit
 from lakecache.cacher.volume import evict_commit
+from lakecache.cacher.volume.usage import VolumeUsage
 from lakecache.core.adapters.registry import object_store_from_url
 from lakecache.core.layout import content_key
 from tests.cacher.helpers import WrappedStore, all_files, chunks, make_commit, raw_manifest, tree_of
@@ -149,15 +150,31 @@ async def test_a_view_renamed_in_place_but_not_marked_is_marked_without_a_rebuil
 
 async def test_a_configured_capacity_bounds_the_space_a_fill_may_use(volume, lake_url):
     commit, manifest = await make_commit(lake_url, FILES)
-    stats = os.statvfs(volume)
-    used = (stats.f_blocks - stats.f_bavail) * stats.f_frsize  # as the cacher counts it
-    # A capacity the shared disk already exceeds: no room, however other work moves its usage.
+    pooled = sum(len(d) for d in set(FILES.values()))
     with pytest.raises(FillError) as caught:
-        await fill(volume, lake_url, commit, manifest, capacity_bytes=1)
-    assert caught.value.retryable and caught.value.bytes_needed == sum(len(d) for d in set(FILES.values()))
+        await fill(volume, lake_url, commit, manifest, capacity_bytes=pooled - 1)
+    assert caught.value.retryable and caught.value.bytes_needed == pooled
     assert "configured capacity" in caught.value.reason and pool_files(volume) == []
-    result = await fill(volume, lake_url, commit, manifest, capacity_bytes=used + (1 << 30))
+    result = await fill(volume, lake_url, commit, manifest, capacity_bytes=pooled)
     assert tree_of(result.view_path) == FILES
+
+
+async def test_a_capacity_bounds_lakecaches_bytes_not_the_filesystems_usage(volume, lake_url):
+    stats = os.statvfs(volume)
+    filesystem_used = (stats.f_blocks - stats.f_bavail) * stats.f_frsize
+    usage = VolumeUsage(pool_bytes=0)
+    capacity = sum(len(d) for d in set(FILES.values())) + 10_000
+    assert capacity < filesystem_used  # a directory of a filesystem other data already fills
+    commit, manifest = await make_commit(lake_url, FILES)
+    result = await fill(volume, lake_url, commit, manifest, capacity_bytes=capacity, usage=usage)
+    assert result.bytes_fetched == usage.held_bytes == capacity - 10_000 and usage.reserved_bytes == 0
+
+    more = {"more.bin": os.urandom(10_001)}
+    commit, manifest = await make_commit(lake_url, more)
+    with pytest.raises(FillError) as caught:
+        await fill(volume, lake_url, commit, manifest, capacity_bytes=capacity, usage=usage)
+    assert f"configured capacity of {capacity} bytes" in caught.value.reason and "holds" in caught.value.reason
+    assert usage.held_bytes == capacity - 10_000 and usage.reserved_bytes == 0
 
 
 async def test_checksum_mismatch_fails_naming_the_object_and_leaves_no_temp(volume, lake_url):
@@ -249,9 +266,10 @@ async def test_eviction_removes_view_and_only_unreferenced_pool_objects(volume, 
     await fill(volume, lake_url, second, m2)
     assert len(pool_files(volume)) == 3
 
-    freed = await evict_commit(volume, "team", "ds", first)
+    usage = VolumeUsage(pool_bytes=10**9)  # a wrong count: the sweep's own tally replaces it
+    freed = await evict_commit(volume, "team", "ds", first, usage)
 
-    assert freed == 7000
+    assert freed == 7000 and usage.pool_bytes == 5300
     assert not (volume / "team/ds" / first).exists()
     assert not (volume / "team/ds" / f"{first}.ready").exists()
     assert tree_of(volume / "team/ds" / second) == {"s.bin": shared, "two.bin": b"t" * 300}

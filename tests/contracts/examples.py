@@ -86,8 +86,9 @@ EXAMPLES: list[EventData] = [
                          reason="leased: a lease holds it until 2026-01-02T03:09:05+00:00", project="vision"),
     CachePinChanged(site="dgx-a", volume="nfs1", commit_id=C1, dataset_id="ds-1", project="vision", pinned=True,
                     by="ada", generation=4),
-    VolumeReported(site="dgx-a", volume="nfs1", capacity_bytes=500_000_000_000, used_bytes=412_000_000_000,
-                   ttl_seconds=86400, high_watermark=0.9, low_watermark=0.75),
+    VolumeReported(site="dgx-a", volume="nfs1", capacity_bytes=500_000_000_000, used_bytes=1_412_000_000_000,
+                   ttl_seconds=86400, high_watermark=0.9, low_watermark=0.75, cached_bytes=412_000_000_000,
+                   capacity_configured=True, filesystem_free_bytes=2_588_000_000_000),
     VolumeWithdrawn(site="dgx-a", volume="nfs2",
                     reason="volume path '/mnt/nfs2' may be written by other users (mode 777); only the cacher may "
                            "write a cache volume: chmod go-w /mnt/nfs2 (jobs need only read access)"),

@@ -14,6 +14,7 @@ from lakecache.core.contracts.cache import (
     CachePinChanged,
     CacheReadsObserved,
     CacheReady,
+    VolumeReported,
     VolumeWithdrawn,
 )
 from lakecache.core.contracts.eviction import EvictionTtlChanged, ManualEvictionRequested
@@ -114,3 +115,19 @@ def test_a_decision_becomes_a_command_naming_the_copys_project():
                                explanation="idle", facts={})
     command = event_of(decision)
     assert (command.project, command.commit_id, command.volume, command.generation) == ("team", C, "nfs1", 3)
+
+
+def _report(**fields) -> VolumeReported:
+    return VolumeReported(site="dgx", volume="nfs1", capacity_bytes=1000, used_bytes=50_000, **fields)
+
+
+def test_a_configured_capacity_is_compared_with_lakecaches_own_bytes_not_the_shared_filesystems():
+    fact = fact_of(event(_report(cached_bytes=300, capacity_configured=True, filesystem_free_bytes=10**6)))
+    assert (fact.capacity_bytes, fact.used_bytes) == (1000, 300)
+
+
+@pytest.mark.parametrize("fields", [{}, {"cached_bytes": 300, "capacity_configured": False},
+                                    {"capacity_configured": True}],
+                         ids=["report-from-before", "capacity-of-the-filesystem", "uncounted"])
+def test_without_a_configured_capacity_or_a_count_the_filesystems_usage_is_compared(fields):
+    assert fact_of(event(_report(**fields))).used_bytes == 50_000

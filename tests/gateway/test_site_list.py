@@ -66,3 +66,21 @@ async def test_a_withdrawn_volume_is_listed_with_why_then_usable_after_a_report(
         # Withdrawn before any report reached the gateway: listed, without figures.
         listed = await cacher_says(4, withdrawn("nfs3", reason="an alias of nfs1"))
         assert listed["nfs3"]["withdrawn"] == "an alias of nfs1" and listed["nfs3"]["capacity_bytes"] is None
+
+
+async def test_the_list_shows_lakecaches_bytes_of_its_capacity_and_the_filesystems_free_space(auth, store, people):
+    bus_url = f"memory://site-list-{uuid.uuid4().hex[:8]}"
+    async with gateway_client(auth, store, unreachable_upstreams(), bus_url) as gateway, \
+            InMemoryEventBus.from_url(bus_url) as bus:
+        publisher = EventPublisher(bus, "cacher")
+        shared = VolumeReported(site="dgx", volume="nfs1", capacity_bytes=1000, used_bytes=50_000, cached_bytes=300,
+                                capacity_configured=True, filesystem_free_bytes=7000)
+        for seconds, data in ((1, reported("old")), (2, shared)):
+            await publisher.publish(Event(data=data, source="/lakecache/cacher", time=at(seconds)))
+        await bus_settled(bus)
+        status, page = await call_json(gateway, "GET", "/api/v1/sites", people["bob"])
+        assert status == 200, page
+        listed = {item["volume"]: item for item in page["items"]}
+        figures = ("capacity_bytes", "used_bytes", "cached_bytes", "capacity_configured", "filesystem_free_bytes")
+        assert [listed["nfs1"][key] for key in figures] == [1000, 50_000, 300, True, 7000]
+        assert [listed["old"][key] for key in figures] == [1000, 100, None, None, None]  # a report from before

@@ -40,7 +40,12 @@ site_app = typer.Typer(
 def _volume_row(table: Table, v: dict[str, Any]) -> None:
     capacity = human_size(v.get("capacity_bytes")) + ("" if v.get("capacity_configured") else " (fs)")
     copies = v.get("copies") or {}
-    table.add_row(v["name"], v["path"], capacity, human_size(v.get("used_bytes")), human_size(v.get("free_bytes")),
+    # "cached" is what LakeCache holds (what a configured capacity bounds); "fs free" is the
+    # filesystem's own free space, the other bound (on a shared filesystem, other data uses it too).
+    cached = v.get("cached_bytes")
+    fs_free = (v.get("filesystem") or {}).get("free_bytes")
+    table.add_row(v["name"], v["path"], capacity, "-" if cached is None else human_size(cached),
+                  human_size(v.get("free_bytes")), "-" if fs_free is None else human_size(fs_free),
                   f"{copies.get('ready', 0)} ({human_size(copies.get('bytes', 0))})", _ttl_text(v.get("ttl_seconds")),
                   f"{_mark(v.get('high_watermark'))}/{_mark(v.get('low_watermark'))}")
 
@@ -54,7 +59,8 @@ def _mark(value: float | None) -> str:
 
 
 def _volume_table() -> Table:
-    return Table("volume", "path", "capacity", "used", "free", "ready copies", "ttl", "watermarks", box=None)
+    return Table("volume", "path", "capacity", "cached", "free", "fs free", "ready copies", "ttl", "watermarks",
+                 box=None)
 
 
 @site_app.command("add")
@@ -64,7 +70,8 @@ def add(
     path: Annotated[str, typer.Option("--path", help="Absolute path of the mounted volume on the cacher's host.")],
     capacity: Annotated[str | None, typer.Option(
         "--capacity", help=f"Capacity to manage, e.g. 500G, 1.5T, 100MiB ({SIZE_HELP}). "
-        "Default: what the filesystem reports.", show_default=False)] = None,
+        "Default: the filesystem's size (then its whole usage counts against it). "
+        "A set capacity bounds what LakeCache itself holds there.", show_default=False)] = None,
     ttl: Annotated[str | None, typer.Option(
         "--ttl", help="Unused copies older than this may be evicted: 90m, 12h, 1d, 2w. Default: the evictor's "
         "(1d unless configured).",

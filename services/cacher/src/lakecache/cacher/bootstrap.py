@@ -22,6 +22,8 @@ async def bootstrap(resources: Resources) -> ServiceParts:
     await refuse_copies_of_old_layout(cacher)
     await cacher.create_indexes()
     await volumes.register_from_settings(cacher)
+    # LakeCache's bytes on each volume, counted before any fill checks its space against them.
+    await volumes.count_all(cacher)
     runner = FillRunner(cacher)
     # Crash resume: evictions left half-done finish first (they free space), then fills restart.
     await eviction.resume(cacher, refill_waiting(cacher, runner))

@@ -74,7 +74,8 @@ async def finish(cacher: Cacher, doc: dict[str, Any], on_waiting=None) -> bool:
     if doc["state"] == "evicting":
         try:
             volume = volumes.usable(await volumes.get_volume(cacher, doc["volume"]))
-            freed = await evict_commit(volume["path"], doc["project"], doc["dataset"], doc["commit_id"])
+            freed = await evict_commit(volume["path"], doc["project"], doc["dataset"], doc["commit_id"],
+                                       cacher.usage_of(volume["name"]))
         except NotFound as exc:
             # Unregistered, or refused (it may be an alias of another volume): delete nothing there.
             log.warning("eviction of %s frees nothing on disk: %s", key, exc)

@@ -123,6 +123,7 @@ class FillRunner:
             manifest_chunks(cacher.open_store, source, doc["commit_id"]), cacher.open_store,
             lake_url=source.lake_url, parents=source.grant.parents, check_object=source.check_object,
             on_progress=on_progress, capacity_bytes=volume.get("capacity_bytes"),
+            usage=await volumes.counted_usage(cacher, volume),
             progress_interval=cacher.section.progress_interval_seconds, view_mode=cacher.section.view_mode)
 
     async def _fill_with_space(self, doc: dict[str, Any], volume: dict[str, Any]) -> FillResult:
@@ -138,20 +139,28 @@ class FillRunner:
         if free < needed:
             raise FillError(
                 f"commit {doc['commit_id']} needs {needed} bytes on volume {volume['name']} ({volume['path']}) "
-                f"but only {free} were free after waiting {self._cacher.section.space_wait_seconds:.0f}s for "
-                "eviction; evict or unpin copies, or enlarge the volume, then request it again", retryable=True)
+                f"but only {free} were free{self._capacity_text(volume)} after waiting "
+                f"{self._cacher.section.space_wait_seconds:.0f}s for eviction; evict or unpin copies, or enlarge "
+                "the volume, then request it again", retryable=True)
         try:
             return await self._fill(doc, volume)
         except FillError as exc:
             if _bytes_needed(exc, None) is None:
                 raise
-            free = await volumes.free_bytes(volume)
+            free = await volumes.free_bytes(self._cacher, volume)
             raise FillError(f"commit {doc['commit_id']} needs {needed} bytes on volume {volume['name']} but only "
                             f"{free} are free (space ran out again on the retry): {exc.reason}",
                             retryable=True, failed_paths=exc.failed_paths) from exc
 
+    def _capacity_text(self, volume: dict[str, Any]) -> str:
+        capacity = volume.get("capacity_bytes")
+        if capacity is None:
+            return ""
+        held = self._cacher.usage_of(volume["name"]).held_bytes
+        return f" within its configured capacity of {capacity} bytes (LakeCache holds {held})"
+
     async def _request_space(self, doc: dict[str, Any], volume: dict[str, Any], needed: int) -> None:
-        free = await volumes.free_bytes(volume)
+        free = await volumes.free_bytes(self._cacher, volume)
         data = CacheSpaceRequested(site=doc["site"], volume=doc["volume"], bytes_needed=max(needed - free, 1),
                                    fill_id=doc["fill_id"], commit_id=doc["commit_id"], project=doc["project"])
         await self._cacher.copies.note_space_requested(doc["_id"], doc["fill_id"], data)
@@ -159,10 +168,10 @@ class FillRunner:
     async def _wait_for_space(self, volume: dict[str, Any], needed: int) -> int:
         section = self._cacher.section
         deadline = time.monotonic() + section.space_wait_seconds
-        free = await volumes.free_bytes(volume)
+        free = await volumes.free_bytes(self._cacher, volume)
         while free < needed and time.monotonic() < deadline:
             await asyncio.sleep(min(section.space_poll_seconds, max(deadline - time.monotonic(), 0)))
-            free = await volumes.free_bytes(volume)
+            free = await volumes.free_bytes(self._cacher, volume)
         return free
 
     async def _ready(self, key: str, fill_id: str, result: FillResult) -> None:

@@ -50,6 +50,7 @@ async def unregister(cacher: Cacher, name: str, by: str) -> int:
         await eviction.finish(cacher, started)
     if not await cacher.volumes.remove(name):
         raise NotFound(f"site {cacher.site!r} has no volume {name!r} (removed meanwhile)")
+    cacher.usage.pop(name, None)  # a volume registered later under this name is counted afresh
     # Announced directly, like the reports it ends (a lost one: the volume is simply never
     # reported again, and a restarted consumer keeps its last word until then).
     await cacher.publisher.emit(VolumeWithdrawn(site=cacher.site, volume=name, reason=f"unregistered by {by}"))

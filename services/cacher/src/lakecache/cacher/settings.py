@@ -25,7 +25,9 @@ class VolumeSetting(BaseModel):
                       "symlink, `..` or trailing slash, not a system location, not inside or containing another "
                       "volume (see docs/cacher.md).")
     capacity_bytes: int | None = Field(None, gt=0, le=MAX_CAPACITY_BYTES,
-                                       description="Capacity to manage; null: what the filesystem reports.")
+                                       description="Bytes LakeCache may hold on the volume (its content pool; the "
+                                       "filesystem's free space bounds fills too); null: the filesystem's size, "
+                                       "against which its whole usage counts.")
     ttl_seconds: int | None = Field(
         None, gt=0, le=MAX_TTL_SECONDS, description="Unused copies older than this may be evicted (at most ten "
         f"years); null: the evictor's default ({DEFAULT_TTL_SECONDS // 86400} day)."

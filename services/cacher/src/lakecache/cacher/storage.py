@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from lakecache.cacher.repositories import CopyRepository, LeaseRepository, VolumeRepository
 from lakecache.cacher.settings import CacherSettings
+from lakecache.cacher.volume.usage import VolumeUsage
 from lakecache.core.adapters.registry import object_store_from_url
 from lakecache.core.errors import ConfigurationError, NotFound
 from lakecache.core.identity import KeyRing
@@ -66,6 +67,8 @@ class Cacher:
     open_store: Callable[[str], ObjectStore] = field(default=object_store_from_url)
     #: Held while a volume is registered: two aliases registered at once must not both pass the checks.
     registering: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: LakeCache's own bytes on each volume, by name (``volume.usage``): what capacities bound.
+    usage: dict[str, VolumeUsage] = field(default_factory=dict)
 
     @classmethod
     def open(cls, store: DocumentStore, publisher: EventPublisher, settings: CacherSettings,
@@ -89,6 +92,9 @@ class Cacher:
         """The lake locations fills may read from (``cacher.lake_roots``, else the service's lake)."""
         roots = self.section.lake_roots or [self.settings.resolved_lake_url()]
         return tuple(root.rstrip("/") for root in roots)
+
+    def usage_of(self, volume: str) -> VolumeUsage:
+        return self.usage.setdefault(volume, VolumeUsage())
 
     def check_site(self, site: str) -> None:
         if site != self.site:

@@ -26,6 +26,7 @@ from lakecache.cacher.settings import VolumeSetting
 from lakecache.cacher.storage import Cacher
 from lakecache.cacher.volume import VolumeLayout
 from lakecache.cacher.volume.rules import Place, check_placement, check_shape
+from lakecache.cacher.volume.usage import VolumeUsage, reconcile
 from lakecache.core.contracts.cache import VolumeReported, VolumeWithdrawn
 from lakecache.core.errors import ConfigurationError, Conflict, InvalidArgument, LakeCacheError, NotFound
 from lakecache.core.vocabulary.clock import now
@@ -155,11 +156,34 @@ async def list_volumes(cacher: Cacher) -> list[dict[str, Any]]:
     return await cacher.volumes.all()
 
 
-async def free_bytes(volume: dict[str, Any]) -> int:
-    """What a fill may still write: the filesystem's free space, bounded by the configured capacity."""
+async def counted_usage(cacher: Cacher, volume: dict[str, Any], *, rescan: bool = False) -> VolumeUsage:
+    """LakeCache's own bytes on ``volume`` (``volume.usage``), scanned if never counted, or with
+    ``rescan`` when no fill or eviction runs there."""
+    usage = cacher.usage_of(volume["name"])
+    if rescan or usage.pool_bytes is None:
+        await reconcile(VolumeLayout.at(volume["path"]), usage)
+    return usage
+
+
+async def count_all(cacher: Cacher) -> None:
+    """Count LakeCache's bytes on every usable volume (at start-up; an unmounted one is skipped,
+    counted when first used)."""
+    for doc in await list_volumes(cacher):
+        if doc.get("refused"):
+            continue
+        try:
+            await counted_usage(cacher, doc, rescan=True)
+        except OSError as exc:
+            log.warning("volume %s: its pool could not be counted: %s", doc["name"], exc)
+
+
+async def free_bytes(cacher: Cacher, volume: dict[str, Any]) -> int:
+    """What a fill may still write: the filesystem's free space and, with a configured capacity,
+    what the capacity leaves after LakeCache's own bytes (not the filesystem's usage: a volume may
+    be a directory of a shared filesystem) and the running fills' reservations."""
     space = await asyncio.to_thread(VolumeLayout.at(volume["path"]).space)
-    capacity = volume.get("capacity_bytes")
-    return space.free_bytes if capacity is None else max(0, min(space.free_bytes, capacity - space.used_bytes))
+    usage = await counted_usage(cacher, volume)
+    return usage.free_bytes(volume.get("capacity_bytes"), space.free_bytes)
 
 
 async def pick_volume(cacher: Cacher, name: str | None) -> dict[str, Any]:
@@ -170,19 +194,25 @@ async def pick_volume(cacher: Cacher, name: str | None) -> dict[str, Any]:
     if not candidates:
         raise NotFound(f"site {cacher.site!r} has no cache volume; register one with "
                        f"POST /api/v1/sites/{cacher.site}/volumes or the cacher's `volumes` setting")
-    free = [await free_bytes(v) for v in candidates]
+    free = [await free_bytes(cacher, v) for v in candidates]
     return max(zip(free, candidates, strict=True), key=lambda pair: pair[0])[1]
 
 
 async def volume_json(cacher: Cacher, doc: dict[str, Any]) -> dict[str, Any]:
-    """A volume with space from the filesystem (``statvfs``) and from the copies it holds."""
+    """A volume with space from the filesystem (``statvfs``), LakeCache's own bytes on it and the
+    copies it holds."""
     space = await asyncio.to_thread(VolumeLayout.at(doc["path"]).space)
     capacity = doc.get("capacity_bytes") or space.total_bytes
     count, ready_bytes = await cacher.copies.ready_on(doc["name"])
+    if doc.get("refused"):  # never scanned: it may be an alias of another volume, or not mounted
+        cached, free = None, 0
+    else:
+        usage = await counted_usage(cacher, doc)
+        cached, free = usage.held_bytes, usage.free_bytes(doc.get("capacity_bytes"), space.free_bytes)
     return {
         "site": doc["site"], "name": doc["name"], "path": doc["path"],
         "capacity_bytes": capacity, "capacity_configured": doc.get("capacity_bytes") is not None,
-        "used_bytes": space.used_bytes, "free_bytes": max(0, min(space.free_bytes, capacity - space.used_bytes)),
+        "used_bytes": space.used_bytes, "cached_bytes": cached, "free_bytes": free,
         "filesystem": {"total_bytes": space.total_bytes, "free_bytes": space.free_bytes,
                        "used_bytes": space.used_bytes},
         "copies": {"ready": count, "bytes": ready_bytes},
@@ -191,9 +221,10 @@ async def volume_json(cacher: Cacher, doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def report(cacher: Cacher, doc: dict[str, Any]) -> None:
+async def report(cacher: Cacher, doc: dict[str, Any], *, rescan: bool = False) -> None:
     """Tell the evictor and the gateway this volume's capacity, usage and policy, or, for a refused
-    volume, that it is withdrawn and why (best effort: reports repeat, so a lost one is made good)."""
+    volume, that it is withdrawn and why (best effort: reports repeat, so a lost one is made good).
+    ``rescan`` counts LakeCache's bytes on it again first (``counted_usage``)."""
     # Published directly, not through the outbox: a report states the volume as it is now and the
     # next round repeats it, so one lost with a crash is corrected within volume_report_seconds.
     if doc.get("refused"):
@@ -201,11 +232,14 @@ async def report(cacher: Cacher, doc: dict[str, Any]) -> None:
         announcement: VolumeReported | VolumeWithdrawn = VolumeWithdrawn(
             site=cacher.site, volume=doc["name"], reason=doc["refused"])
     else:
+        usage = await counted_usage(cacher, doc, rescan=rescan)
         space = await asyncio.to_thread(VolumeLayout.at(doc["path"]).space)
         announcement = VolumeReported(
             site=cacher.site, volume=doc["name"], capacity_bytes=doc.get("capacity_bytes") or space.total_bytes,
             used_bytes=space.used_bytes, ttl_seconds=doc.get("ttl_seconds"),
-            high_watermark=doc.get("high_watermark"), low_watermark=doc.get("low_watermark"))
+            high_watermark=doc.get("high_watermark"), low_watermark=doc.get("low_watermark"),
+            cached_bytes=usage.held_bytes, capacity_configured=doc.get("capacity_bytes") is not None,
+            filesystem_free_bytes=space.free_bytes)
     try:
         await cacher.publisher.emit(announcement)
     except LakeCacheError as exc:
@@ -219,16 +253,17 @@ async def report_by_name(cacher: Cacher, name: str) -> None:
         log.warning("volume %s not reported: %s", name, exc)
 
 
-async def report_all(cacher: Cacher) -> None:
+async def report_all(cacher: Cacher, *, rescan: bool = False) -> None:
     for doc in await list_volumes(cacher):
         try:
-            await report(cacher, doc)
+            await report(cacher, doc, rescan=rescan)
         except OSError as exc:  # an unmounted volume must not stop the others' reports
             log.warning("volume %s not reported: %s", doc["name"], exc)
 
 
 async def report_periodically(cacher: Cacher) -> None:
-    """Usage drifts with files outside LakeCache's control: re-report every volume regularly."""
+    """Usage drifts with files outside LakeCache's control (and an operator may delete pool files):
+    count LakeCache's bytes again and re-report every volume regularly."""
     while True:
-        await report_all(cacher)
+        await report_all(cacher, rescan=True)
         await asyncio.sleep(cacher.section.volume_report_seconds)

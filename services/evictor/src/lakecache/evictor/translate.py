@@ -76,8 +76,10 @@ def fact_of(event: Event[EventData]) -> policy.Fact | None:
             return policy.PinChanged(site=data.site, volume=data.volume, project=data.project,
                                      commit_id=data.commit_id, pinned=data.pinned, generation=data.generation, at=at)
         case VolumeReported():
+            # The usage the capacity bounds: LakeCache's own bytes when a capacity is configured
+            # (the filesystem may be shared with other data), else what the filesystem holds.
             return policy.VolumeReported(site=data.site, volume=data.volume, capacity_bytes=data.capacity_bytes,
-                                         used_bytes=data.used_bytes, ttl_seconds=data.ttl_seconds,
+                                         used_bytes=data.counted_bytes(), ttl_seconds=data.ttl_seconds,
                                          high_watermark=data.high_watermark, low_watermark=data.low_watermark,
                                          at=at)
         case VolumeWithdrawn():

@@ -186,7 +186,14 @@ class CachePinChanged(EventData):
 class VolumeReported(EventData):
     """A volume's capacity, usage and eviction policy, as its cacher sees them now: sent when a
     volume is registered and after every fill and eviction on it, and periodically. A report of a
-    volume that was withdrawn (``cache.volume.withdrawn``) says it is usable again."""
+    volume that was withdrawn (``cache.volume.withdrawn``) says it is usable again.
+
+    ``capacity_bytes`` is the configured capacity, else the filesystem's size; ``used_bytes`` is
+    what the volume's filesystem holds (other data of a shared filesystem included).
+    ``cached_bytes`` is what LakeCache holds there (its content pool, each content once), which a
+    configured capacity bounds (``capacity_configured``): the evictor's watermarks then compare it,
+    not ``used_bytes``, with the capacity. The three are null in reports from before they were sent.
+    """
 
     event_type = "lakecache.cache.volume.reported"
 
@@ -197,6 +204,17 @@ class VolumeReported(EventData):
     ttl_seconds: int | None = Field(default=None, gt=0)
     high_watermark: float | None = Field(default=None, gt=0, le=1)
     low_watermark: float | None = Field(default=None, ge=0, lt=1)
+    cached_bytes: NonNegative | None = None
+    capacity_configured: bool | None = None
+    #: The filesystem's free space for unprivileged writers: fills are bounded by it too.
+    filesystem_free_bytes: NonNegative | None = None
+
+    def counted_bytes(self) -> int:
+        """The usage ``capacity_bytes`` bounds: LakeCache's bytes under a configured capacity,
+        else (and in reports from before ``cached_bytes``) what the filesystem holds."""
+        if self.capacity_configured and self.cached_bytes is not None:
+            return self.cached_bytes
+        return self.used_bytes
 
 
 @EVENTS.register

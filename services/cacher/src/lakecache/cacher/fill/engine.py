@@ -31,6 +31,7 @@ from lakecache.cacher.volume.evict import discard_leftovers
 from lakecache.cacher.volume.layout import VolumeLayout, check_name, check_sha256
 from lakecache.cacher.volume.lock import try_lock, volume_lock
 from lakecache.cacher.volume.safety import UnsafeVolumePath, open_dir, open_root, remove_tree, sync_filesystem
+from lakecache.cacher.volume.usage import VolumeUsage, pool_bytes_at
 from lakecache.core.manifest import read_manifest_file
 
 
@@ -62,6 +63,7 @@ async def fill_commit(
     options: FetchOptions = FetchOptions(),
     check_space: bool = True,
     capacity_bytes: int | None = None,
+    usage: VolumeUsage | None = None,
     progress_interval: float = 0.5,
     view_mode: str = "world",
 ) -> FillResult:
@@ -77,7 +79,10 @@ async def fill_commit(
     ``on_progress`` (sync or async) gets a ``FillProgress`` at most every
     ``progress_interval`` seconds and once at the end. With ``check_space``, a fill whose
     missing bytes exceed the volume's free space fails before fetching; ``capacity_bytes``
-    (the volume's configured capacity) bounds that free space below what the filesystem has.
+    (the volume's configured capacity) bounds LakeCache's own bytes on it (its pool, see
+    ``volume.usage``), the filesystem's free space being a second bound. ``usage`` is the
+    volume's running count, which the fill reserves its bytes in and adds what it pooled to;
+    without it the pool is scanned when a capacity is given.
     ``view_mode`` (``world``, ``group``, ``owner``) says who may read the view and pool files.
 
     Raises ``FillError`` (nothing published; ``retryable`` tells whether to try again).
@@ -105,7 +110,7 @@ async def fill_commit(
         async with volume_lock(layout, exclusive=False) as lock_fd:
             return await _fill_locked(
                 layout, lock_fd, project, dataset, commit_id, manifest_chunks, open_store, lake_url, progress,
-                options, check_space, capacity_bytes, started, parents, check_object,
+                options, check_space, capacity_bytes, usage, started, parents, check_object,
             )
     except UnsafeVolumePath as exc:
         raise _unsafe(exc) from exc
@@ -128,11 +133,13 @@ def _unsafe(exc: UnsafeVolumePath) -> FillError:
 async def _fill_locked(
     layout: VolumeLayout, lock_fd: int, project: str, dataset: str, commit_id: str,
     manifest_chunks: AsyncIterable[bytes], open_store: StoreOpener, lake_url: str, progress: ProgressTracker,
-    options: FetchOptions, check_space: bool, capacity_bytes: int | None, started: float,
+    options: FetchOptions, check_space: bool, capacity_bytes: int | None, usage: VolumeUsage | None, started: float,
     parents: list[str] | None, check_object: ObjectCheck | None,
 ) -> FillResult:
     root_fd = await asyncio.to_thread(open_root, layout.root)
     tmp_fd = -1
+    reservation: int | None = None
+    fetcher: Fetcher | None = None
     spool_name = f"{commit_id}.{os.getpid()}-{secrets.token_hex(4)}.manifest.gz"
     try:
         await asyncio.to_thread(_discard_leftovers_if_alone, layout, root_fd, lock_fd)
@@ -149,7 +156,11 @@ async def _fill_locked(
         finally:
             os.close(spool_fd)
         if check_space:
-            await _check_space(layout, plan, capacity_bytes)
+            if usage is None and capacity_bytes is not None:
+                usage = VolumeUsage(await asyncio.to_thread(pool_bytes_at, layout, root_fd))
+            await _check_space(layout, plan, capacity_bytes, usage)
+            if usage is not None:
+                reservation = usage.reserve(plan.bytes_needed)
         progress.phase, progress.files_total, progress.files_done = "fetching", plan.files, plan.files_present
         progress.objects_total, progress.bytes_total = len(plan.missing), plan.bytes_needed
         await progress.report(force=True)
@@ -169,6 +180,10 @@ async def _fill_locked(
             fetcher.objects_fetched, time.monotonic() - started,
         )
     finally:
+        # Still under the volume lock: a reconciling scan never sees content this fill pooled
+        # but has not counted yet.
+        if usage is not None:
+            usage.settle(reservation, fetcher.bytes_pooled if fetcher is not None else 0)
         if tmp_fd >= 0:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(spool_name, dir_fd=tmp_fd)
@@ -176,12 +191,14 @@ async def _fill_locked(
         os.close(root_fd)
 
 
-async def _check_space(layout: VolumeLayout, plan: FillPlan, capacity_bytes: int | None) -> None:
+async def _check_space(layout: VolumeLayout, plan: FillPlan, capacity_bytes: int | None,
+                       usage: VolumeUsage | None) -> None:
     space = await asyncio.to_thread(layout.space)
-    free = space.free_bytes if capacity_bytes is None else max(0, min(space.free_bytes,
-                                                                       capacity_bytes - space.used_bytes))
+    free = space.free_bytes if usage is None else usage.free_bytes(capacity_bytes, space.free_bytes)
     if plan.bytes_needed > free:
-        bound = "" if capacity_bytes is None else f" within its configured capacity of {capacity_bytes} bytes"
+        bound = "" if capacity_bytes is None or usage is None else (
+            f" within its configured capacity of {capacity_bytes} bytes (LakeCache holds {usage.held_bytes}, "
+            f"running fills reserved {usage.reserved_bytes}; the filesystem has {space.free_bytes} free)")
         raise FillError(
             f"commit {plan.commit_id} needs {plan.bytes_needed} more bytes on volume {layout.root} "
             f"but only {free} are free{bound}; evict copies or enlarge the volume, then retry",

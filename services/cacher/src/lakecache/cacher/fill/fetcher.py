@@ -80,13 +80,15 @@ class Fetcher:
         self._slots = asyncio.Semaphore(options.max_concurrency)
         # Enough threads that every request in flight can write while others hash or sync.
         self._disk = ThreadPoolExecutor(options.max_concurrency + 2, thread_name_prefix="lakecache-fill")
-        self._staged: list[tuple[str, str]] = []  # (temp name, sha256): verified, not yet durable
+        self._staged: list[tuple[str, str, int]] = []  # (temp name, sha256, size): verified, not yet durable
         self._staged_bytes = 0
         self._commit_lock = asyncio.Lock()
         # Unique temp names without a random draw per object (os.urandom is a syscall each).
         self._temp_prefix = f"{os.getpid()}-{secrets.token_hex(4)}"
         self._temp_numbers = itertools.count()
         self.bytes_fetched = 0
+        #: Bytes this fill added to the pool (content a concurrent fill pooled first is not counted).
+        self.bytes_pooled = 0
         self.objects_fetched = 0
         self._confirmer = Confirmer(layout, root_fd, resolve, options, self._slots, self._in_thread)
 
@@ -104,7 +106,7 @@ class Fetcher:
     def close(self) -> None:
         """Drop verified content not yet in the pool (a failed or cancelled fill) and stop the threads."""
         staged, self._staged = self._staged, []
-        for name, _ in staged:
+        for name, _, _ in staged:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(name, dir_fd=self._tmp_fd)
         self._disk.shutdown(wait=True)
@@ -131,7 +133,7 @@ class Fetcher:
                     os.unlink(name, dir_fd=self._tmp_fd)
         self.objects_fetched += 1
         self.bytes_fetched += content.size
-        self._staged.append((name, content.sha256))
+        self._staged.append((name, content.sha256, content.size))
         self._staged_bytes += content.size
         options = self._options
         if not options.fsync or self._staged_bytes >= options.sync_batch_bytes or \
@@ -268,20 +270,24 @@ class Fetcher:
             raise _Retry(f"range {start}-{end} came back short (the object is not the size the manifest says)")
         await done.written_range(start, end, fd, self._in_thread)
 
-    def _into_pool(self, batch: list[tuple[str, str]]) -> None:
+    def _into_pool(self, batch: list[tuple[str, str, int]]) -> None:
         if self._options.fsync:
             sync_filesystem(self._tmp_fd)
         buckets: dict[tuple[str, ...], int] = {}
         try:
-            for name, sha256 in batch:
+            for name, sha256, size in batch:
                 bucket = self._layout.pool_bucket(sha256)
                 if bucket not in buckets:
                     buckets[bucket] = open_dir(self._root_fd, self._layout.root, bucket, create=True)
                 # link, not rename: if a concurrent fill already put this content in the pool,
                 # keep its inode (views may link it) and drop ours.
-                with contextlib.suppress(FileExistsError):
+                try:
                     os.link(name, sha256, src_dir_fd=self._tmp_fd, dst_dir_fd=buckets[bucket],
                             follow_symlinks=False)
+                except FileExistsError:
+                    pass
+                else:
+                    self.bytes_pooled += size
                 os.unlink(name, dir_fd=self._tmp_fd)
         finally:
             for fd in buckets.values():

@@ -33,28 +33,36 @@ from lakecache.cacher.volume import publishing
 from lakecache.cacher.volume.layout import VolumeLayout, check_name, check_sha256, marker_name
 from lakecache.cacher.volume.lock import volume_lock
 from lakecache.cacher.volume.safety import fsync_dir, lexists, open_dir, open_root, remove_tree
+from lakecache.cacher.volume.usage import VolumeUsage
 
 
-async def evict_commit(volume_root: str | os.PathLike[str], project: str, dataset: str, commit_id: str) -> int:
+async def evict_commit(volume_root: str | os.PathLike[str], project: str, dataset: str, commit_id: str,
+                       usage: VolumeUsage | None = None) -> int:
     """Remove commit ``commit_id``'s view from the volume and the content no other view uses.
 
     Returns the bytes freed. Idempotent: evicting a commit that is not there frees 0 (and still
     sweeps). Waits for running fills to finish (they hold the volume lock shared). The caller
     checks leases and pins first; jobs that still have files open keep reading them (POSIX).
     Raises ``ValueError`` for bad names, ``UnsafeVolumePath`` for a planted link, ``OSError``.
+    ``usage`` (the volume's count of LakeCache's bytes) is set to what the sweep kept: no fill
+    runs during a sweep, so that count is exact.
     """
     check_name("project", project), check_name("dataset", dataset), check_sha256("commit id", commit_id)
     layout = VolumeLayout.at(volume_root)
     async with volume_lock(layout, exclusive=True):
-        return await asyncio.to_thread(_evict, layout, project, dataset, commit_id)
+        freed, kept = await asyncio.to_thread(_evict, layout, project, dataset, commit_id)
+        if usage is not None:
+            usage.reconciled(kept)
+        return freed
 
 
-def _evict(layout: VolumeLayout, project: str, dataset: str, commit_id: str) -> int:
+def _evict(layout: VolumeLayout, project: str, dataset: str, commit_id: str) -> tuple[int, int]:
     root_fd = open_root(layout.root)
     try:
         freed = _remove_view(layout, root_fd, project, dataset, commit_id)
         discard_leftovers(layout, root_fd)
-        return freed + sweep_pool(layout, root_fd)
+        swept, kept = sweep_pool(layout, root_fd)
+        return freed + swept, kept
     finally:
         os.close(root_fd)
 
@@ -112,26 +120,30 @@ def discard_leftovers(layout: VolumeLayout, root_fd: int) -> None:
             os.close(fd)
 
 
-def sweep_pool(layout: VolumeLayout, root_fd: int) -> int:
-    """Delete pool files no view links (link count 1); returns the bytes freed.
-    Call only under the exclusive volume lock (see the module's docstring)."""
+def sweep_pool(layout: VolumeLayout, root_fd: int) -> tuple[int, int]:
+    """Delete pool files no view links (link count 1); returns the bytes freed and the bytes
+    the pool keeps. Call only under the exclusive volume lock (see the module's docstring)."""
     try:
         pool_fd = open_dir(root_fd, layout.root, layout.pool_parts, create=False)
     except FileNotFoundError:
-        return 0
-    freed = 0
+        return 0, 0
+    freed = kept = 0
     try:
         for bucket in os.listdir(pool_fd):
             bucket_fd = open_dir(pool_fd, Path(layout.root, *layout.pool_parts), (bucket,), create=False)
             try:
                 for name in os.listdir(bucket_fd):
                     info = lexists(bucket_fd, name)
-                    if info is not None and stat.S_ISREG(info.st_mode) and info.st_nlink == 1:
+                    if info is None or not stat.S_ISREG(info.st_mode):
+                        continue
+                    if info.st_nlink == 1:
                         os.unlink(name, dir_fd=bucket_fd)
                         freed += info.st_size
+                    else:
+                        kept += info.st_size
                 fsync_dir(bucket_fd)
             finally:
                 os.close(bucket_fd)
     finally:
         os.close(pool_fd)
-    return freed
+    return freed, kept

@@ -20,7 +20,8 @@ from lakecache.cacher.volume.safety import open_dir, open_root
 _POLL_SECONDS = 0.05
 
 
-def _open_lock_file(layout: VolumeLayout) -> int:
+def open_lock_file(layout: VolumeLayout) -> int:
+    """The volume's lock file, opened (created with ``.lakecache`` when missing), not locked."""
     root_fd = open_root(layout.root)
     try:
         meta_fd = open_dir(root_fd, layout.root, layout.meta_parts, create=True, mode=META_MODE)
@@ -47,7 +48,7 @@ def try_lock(fd: int, exclusive: bool) -> bool:
 @contextlib.asynccontextmanager
 async def volume_lock(layout: VolumeLayout, *, exclusive: bool) -> AsyncIterator[int]:
     """Hold the volume lock (shared or exclusive) for the block; yields the lock file's fd."""
-    fd = await asyncio.to_thread(_open_lock_file, layout)
+    fd = await asyncio.to_thread(open_lock_file, layout)
     try:
         while not try_lock(fd, exclusive):  # noqa: ASYNC110 - flock offers nothing to await
             await asyncio.sleep(_POLL_SECONDS)

@@ -28,8 +28,18 @@ class ReportedVolume(BaseModel):
     site: str
     volume: str
     # The figures are those of the last report; null only for a volume withdrawn before any report arrived.
-    capacity_bytes: int | None = Field(None, description="What fills may use on the volume.")
-    used_bytes: int | None = Field(None, description="What the volume's filesystem holds.")
+    capacity_bytes: int | None = Field(None, description="What LakeCache may hold on the volume: the configured "
+                                                         "capacity, else the filesystem's size.")
+    used_bytes: int | None = Field(None, description="What the volume's filesystem holds (on a shared filesystem, "
+                                                     "other data too).")
+    cached_bytes: int | None = Field(None, description="What LakeCache holds on the volume (its content pool, each "
+                                                       "content once): what a configured capacity bounds and the "
+                                                       "watermarks then compare with it; null in older reports.")
+    capacity_configured: bool | None = Field(None, description="Whether the capacity was configured (else it is the "
+                                                               "filesystem's size and `used_bytes` counts against it); "
+                                                               "null in older reports.")
+    filesystem_free_bytes: int | None = Field(None, description="The filesystem's free space, the other bound of "
+                                                                "fills; null in older reports.")
     ttl_seconds: int | None = Field(None, description="The volume's idle time to live; null: the evictor's default.")
     high_watermark: float | None = Field(None, description="Usage fraction that starts eviction; null: the default.")
     low_watermark: float | None = Field(None, description="Usage fraction eviction brings it under; null: the default.")

@@ -68,7 +68,11 @@ async def cache_map(request: web.Request) -> web.StreamResponse:
 def _volume(name: str, reported: dict[str, Any]) -> dict[str, Any]:
     """A volume as the map shows it: what its cacher last reported (any field may be missing)."""
     fields = ("capacity_bytes", "used_bytes", "high_watermark", "low_watermark", "ttl_seconds", "withdrawn")
-    return {"volume": name, **{key: reported.get(key) for key in fields}, "copies": [], "eviction": None}
+    shown = {key: reported.get(key) for key in fields}
+    if reported.get("capacity_configured") and reported.get("cached_bytes") is not None:
+        # A configured capacity bounds LakeCache's own bytes, not the (maybe shared) filesystem's.
+        shown["used_bytes"] = reported["cached_bytes"]
+    return {"volume": name, **shown, "copies": [], "eviction": None}
 
 
 async def _site_summary(request: web.Request, site: str) -> dict[str, Any] | None:

@@ -90,8 +90,10 @@ class NewVolume(Input):
                       description="Absolute path of an existing directory on the cacher's host that the cacher can "
                                   f"write (e.g. the NFS mount); at most {MAX_VOLUME_PATH} characters, no control "
                                   "characters.")
-    capacity_bytes: int | None = Field(None, gt=0, description="Capacity to manage; null: what the filesystem "
-                                                               "reports.")
+    capacity_bytes: int | None = Field(None, gt=0, description="Bytes LakeCache may hold on the volume (its "
+                                                               "content pool; the filesystem's free space bounds fills "
+                                                               "too); null: the filesystem's size, against which its "
+                                                               "whole usage counts.")
     ttl_seconds: int | None = Field(None, gt=0, le=MAX_TTL_SECONDS,
                                     description="Unused copies older than this may be evicted (at most "
                                                 f"{MAX_TTL_SECONDS} s, ten years); null: the evictor's default "
@@ -148,8 +150,12 @@ class Volume(BaseModel):
     path: str = Field(description="Its directory on the cacher's host.")
     capacity_bytes: int = Field(description="The configured capacity, else the filesystem's size.")
     capacity_configured: bool = Field(description="Whether a capacity was configured.")
-    used_bytes: int = Field(description="Used on the filesystem.")
-    free_bytes: int = Field(description="What fills may still write: free space bounded by the capacity.")
+    used_bytes: int = Field(description="Used on the filesystem (on a shared filesystem, other data too).")
+    cached_bytes: int | None = Field(None, description="What LakeCache holds on the volume (its content pool, each "
+                                                       "content once): what a configured capacity bounds; null for a "
+                                                       "refused volume (not counted).")
+    free_bytes: int = Field(description="What fills may still write: the filesystem's free space and, with a "
+                                        "configured capacity, what it leaves after `cached_bytes` and running fills.")
     filesystem: FilesystemSpace = Field(description="What the filesystem reports.")
     copies: VolumeCopies = Field(description="The ready copies it holds.")
     ttl_seconds: int | None = Field(description="Idle time after which copies may be evicted; null: the evictor's "
