@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from lakecache.core.adapters.docs.sqlite import SqliteDocumentStore
@@ -92,3 +94,25 @@ async def test_a_long_find_leaves_out_documents_that_stopped_matching_while_it_r
                 await runs.update_one({"_id": "r4"}, {"$set": {"kind": "b"}})
                 await runs.delete_one({"_id": "r5"})
         assert seen == ["r0", "r1", "r2", "r3"]
+
+
+async def test_a_sort_on_an_indexed_datetime_walks_the_index_instead_of_sorting(tmp_path):
+    # Filters compare json_extract(...) and a sort orders a datetime by its number: each index
+    # has a twin on the sort's expressions, so a sorted page does not sort the whole collection.
+    async with SqliteDocumentStore.from_url(f"sqlite://{tmp_path}/docs.db") as store:
+        audit = store.collection("audit")
+        await audit.create_index([("at", -1), ("_id", 1)])
+        start = datetime(2026, 1, 1, tzinfo=UTC)
+        await audit.insert_many([{"_id": f"r{i:03}", "at": start + timedelta(minutes=i % 7)} for i in range(60)])
+        newest_first = [("at", -1), ("_id", 1)]
+        plan = " ".join(await audit.explain(None, sort=newest_first))
+        assert "TEMP B-TREE" not in plan and "USING INDEX" in plan, plan
+        found = [d["_id"] async for d in audit.find({}, sort=newest_first, limit=5)]
+        expected = sorted(range(60), key=lambda i: (-(i % 7), f"r{i:03}"))[:5]
+        assert found == [f"r{i:03}" for i in expected]
+        # An index made before the twins existed gets its twin when it is declared again.
+        await store.collection("old").create_index([("at", 1)])
+        await store.call(lambda: store.conn.execute('DROP INDEX "old/at_1/sort"'))
+        await store.collection("old").create_index([("at", 1)])
+        await store.collection("old").insert_one({"_id": "x", "at": start})
+        assert "USING INDEX old/at_1/sort" in " ".join(await store.collection("old").explain(None, sort=[("at", 1)]))

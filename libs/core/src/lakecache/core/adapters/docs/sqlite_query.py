@@ -87,18 +87,22 @@ def index_expression(path: str) -> str:
     return f"json_extract(doc, {json_path(path.split('.'))})"
 
 
+def sort_expression(path: str) -> str:
+    """What a sort on ``path`` orders by: a datetime is stored as ``{"$date": ms}``, so by the
+    number; any other value as it is. ``create_index`` indexes this text too, so a sort can
+    walk an index instead of sorting the whole collection."""
+    if path == "_id":
+        return "_id"
+    parts = path.split(".")
+    date = _literal("$" + path_suffix(parts) + '."$date"')
+    return f"COALESCE(json_extract(doc, {date}), json_extract(doc, {json_path(parts)}))"
+
+
 def order_by(sort: list[tuple[str, int]] | None) -> str:
     """``ORDER BY`` for a sort, ending with ``_id`` so the order is total."""
     terms = []
     for path, direction in sort or []:
-        if path == "_id":
-            expression = "_id"
-        else:
-            parts = path.split(".")
-            # A datetime is stored as {"$date": ms}: sort by the number, other values as they are.
-            date = _literal("$" + path_suffix(parts) + '."$date"')
-            expression = f"COALESCE(json_extract(doc, {date}), json_extract(doc, {json_path(parts)}))"
-        terms.append(expression + (" DESC" if direction == -1 else ""))
+        terms.append(sort_expression(path) + (" DESC" if direction == -1 else ""))
     if not any(path == "_id" for path, _ in sort or []):
         terms.append("_id")
     return "ORDER BY " + ", ".join(terms)
