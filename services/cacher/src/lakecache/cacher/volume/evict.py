@@ -26,14 +26,12 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-import stat
-from pathlib import Path
 
 from lakecache.cacher.volume import publishing
 from lakecache.cacher.volume.layout import VolumeLayout, check_name, check_sha256, marker_name
 from lakecache.cacher.volume.lock import volume_lock
 from lakecache.cacher.volume.safety import fsync_dir, lexists, open_dir, open_root, remove_tree
-from lakecache.cacher.volume.usage import VolumeUsage
+from lakecache.cacher.volume.usage import VolumeUsage, pool_buckets
 
 
 async def evict_commit(volume_root: str | os.PathLike[str], project: str, dataset: str, commit_id: str,
@@ -123,27 +121,13 @@ def discard_leftovers(layout: VolumeLayout, root_fd: int) -> None:
 def sweep_pool(layout: VolumeLayout, root_fd: int) -> tuple[int, int]:
     """Delete pool files no view links (link count 1); returns the bytes freed and the bytes
     the pool keeps. Call only under the exclusive volume lock (see the module's docstring)."""
-    try:
-        pool_fd = open_dir(root_fd, layout.root, layout.pool_parts, create=False)
-    except FileNotFoundError:
-        return 0, 0
     freed = kept = 0
-    try:
-        for bucket in os.listdir(pool_fd):
-            bucket_fd = open_dir(pool_fd, Path(layout.root, *layout.pool_parts), (bucket,), create=False)
-            try:
-                for name in os.listdir(bucket_fd):
-                    info = lexists(bucket_fd, name)
-                    if info is None or not stat.S_ISREG(info.st_mode):
-                        continue
-                    if info.st_nlink == 1:
-                        os.unlink(name, dir_fd=bucket_fd)
-                        freed += info.st_size
-                    else:
-                        kept += info.st_size
-                fsync_dir(bucket_fd)
-            finally:
-                os.close(bucket_fd)
-    finally:
-        os.close(pool_fd)
+    for bucket_fd, files in pool_buckets(layout, root_fd):
+        for name, info in files:
+            if info.st_nlink == 1:
+                os.unlink(name, dir_fd=bucket_fd)
+                freed += info.st_size
+            else:
+                kept += info.st_size
+        fsync_dir(bucket_fd)
     return freed, kept

@@ -20,6 +20,7 @@ import asyncio
 import itertools
 import os
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,25 +38,29 @@ def pool_bytes(layout: VolumeLayout) -> int:
         os.close(root_fd)
 
 
-def pool_bytes_at(layout: VolumeLayout, root_fd: int) -> int:
+def pool_buckets(layout: VolumeLayout, root_fd: int) -> Iterator[tuple[int, list[tuple[str, os.stat_result]]]]:
+    """Each bucket of the pool as ``(its directory fd, its regular files with their lstat)``,
+    opened without following links; the fd is closed when the caller moves on (the sweep
+    unlinks and fsyncs through it). Nothing when the volume has no pool yet."""
     try:
         pool_fd = open_dir(root_fd, layout.root, layout.pool_parts, create=False)
     except FileNotFoundError:
-        return 0
-    total = 0
+        return
     try:
         for bucket in os.listdir(pool_fd):
             bucket_fd = open_dir(pool_fd, Path(layout.root, *layout.pool_parts), (bucket,), create=False)
             try:
-                for name in os.listdir(bucket_fd):
-                    info = lexists(bucket_fd, name)
-                    if info is not None and stat.S_ISREG(info.st_mode):
-                        total += info.st_size
+                files = [(name, info) for name in os.listdir(bucket_fd)
+                         if (info := lexists(bucket_fd, name)) is not None and stat.S_ISREG(info.st_mode)]
+                yield bucket_fd, files
             finally:
                 os.close(bucket_fd)
     finally:
         os.close(pool_fd)
-    return total
+
+
+def pool_bytes_at(layout: VolumeLayout, root_fd: int) -> int:
+    return sum(info.st_size for _, files in pool_buckets(layout, root_fd) for _, info in files)
 
 
 @dataclass
