@@ -72,7 +72,7 @@ EXAMPLES: list[EventData] = [
     CacheFailed(fill_id="fill-1", project="vision", dataset_id="ds-1", commit_id=C1, site="dgx-a", volume="nfs1",
                 reason="403 Forbidden on s3://lake/x.jpg", retryable=False, failed_paths=["x.jpg"]),
     CacheSpaceRequested(site="dgx-a", volume="nfs1", bytes_needed=1_000_000, fill_id="fill-1", commit_id=C1,
-                        project="vision"),
+                        project="vision", quota_bytes=50_000_000),
     CacheEvictionRequested(decision_id="dec-1", site="dgx-a", volume="nfs1", commit_id=C1, dataset_id="ds-1",
                            reason="ttl-expired", generation=4, explanation="idle 26h > ttl 24h", project="vision"),
     CacheEvicted(decision_id="dec-1", site="dgx-a", volume="nfs1", commit_id=C1, dataset_id="ds-1",

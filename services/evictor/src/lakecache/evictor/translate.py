@@ -84,6 +84,11 @@ def fact_of(event: Event[EventData]) -> policy.Fact | None:
                                          at=at)
         case VolumeWithdrawn():
             return policy.VolumeWithdrawn(site=data.site, volume=data.volume, reason=data.reason, at=at)
+        case CacheSpaceRequested() if data.quota_bytes is not None and data.project is not None:
+            # Room under one project's quota: a request of its own (a fill may also ask for room
+            # under the capacity), answered from that project's copies only.
+            return policy.SpaceNeeded(site=data.site, volume=data.volume, bytes_needed=data.bytes_needed,
+                                      request_id=f"{data.fill_id}/quota", at=at, project=data.project)
         case CacheSpaceRequested():  # about the volume, whichever project's fill needs the room
             return policy.SpaceNeeded(site=data.site, volume=data.volume, bytes_needed=data.bytes_needed,
                                       request_id=data.fill_id, at=at)

@@ -18,7 +18,8 @@ from lakecache.core.contracts.base import EVENTS, EventData
 from lakecache.core.contracts.fields import CommitId, Id, NonNegative, Slug
 from lakecache.core.vocabulary.copies import FillPhase, FillProgress
 
-EvictionReason = Literal["ttl-expired", "capacity", "manual"]
+#: ``quota``: a fill of the copy's project lacked room under the project's quota (ADR 0018).
+EvictionReason = Literal["ttl-expired", "capacity", "manual", "quota"]
 
 
 @EVENTS.register
@@ -106,7 +107,11 @@ class CacheFailed(EventData):
 
 @EVENTS.register
 class CacheSpaceRequested(EventData):
-    """The cacher needs ``bytes_needed`` more free bytes on a volume before it can fill."""
+    """The cacher needs ``bytes_needed`` more free bytes on a volume before it can fill.
+
+    With ``quota_bytes``, the room is under ``project``'s quota on the volume (ADR 0018):
+    ``bytes_needed`` is how far the project's charge must fall, and only that project's copies
+    may be evicted for it."""
 
     event_type = "lakecache.cache.space.requested"
 
@@ -116,6 +121,7 @@ class CacheSpaceRequested(EventData):
     fill_id: Id
     commit_id: CommitId
     project: Slug | None = None
+    quota_bytes: NonNegative | None = None
 
 
 @EVENTS.register

@@ -1,4 +1,5 @@
-"""Turning copies into decisions: idle TTL, watermark reclaiming, space requests, manual requests.
+"""Turning copies into decisions: idle TTL, watermark reclaiming, space requests (under a volume's
+capacity, or under one project's quota there), manual requests.
 
 Every path goes through ``hold`` (withdrawn volume, pinned, leased, already going) and ``decide``,
 so no path can evict a protected copy or word its decision differently. A withdrawn volume is
@@ -96,8 +97,11 @@ def make_room(state: SiteState, volume: VolumeState, request: SpaceNeeded, now: 
               settings: PolicySettings) -> list[Outcome]:
     """Evict least-recently-used copies until the estimated free space covers the request.
 
-    With no reported capacity the free space is taken as none: only evictions count.
+    With no reported capacity the free space is taken as none: only evictions count. A request
+    about a project's quota goes to ``make_quota_room``.
     """
+    if request.project is not None:
+        return make_quota_room(state, volume, request, now, settings)
     capacity = volume.capacity_bytes
     free = max(0, capacity - volume.used_bytes()) if capacity is not None else 0
     why = (f"the cacher needs {size(request.bytes_needed)} free on volume {volume.name} for a fill (request "
@@ -105,6 +109,24 @@ def make_room(state: SiteState, volume: VolumeState, request: SpaceNeeded, now: 
     return _free(state, volume, now, settings, why, f"space-request {request.request_id}",
                  enough=lambda going: free + going >= request.bytes_needed,
                  shortfall=lambda going: request.bytes_needed - free - going)
+
+
+def make_quota_room(state: SiteState, volume: VolumeState, request: SpaceNeeded, now: datetime,
+                    settings: PolicySettings) -> list[Outcome]:
+    """Evict the requesting project's least-recently-used copies on the volume until their sizes
+    cover how far its charge must fall; other projects' copies are never decided for it.
+
+    A copy's size is what evicting it lowers the charge by at most (content the project's other
+    copies hold stays charged), so this may free too little, never more than asked for by a
+    whole copy; the fill then fails, naming the quota."""
+    project = request.project
+    assert project is not None
+    why = (f"project {project}'s fill on volume {volume.name} needs its charge there {size(request.bytes_needed)} "
+           f"lower to fit the project's quota (request {request.request_id})")
+    return _free(state, volume, now, settings, why, f"quota-request {request.request_id}",
+                 enough=lambda going: going >= request.bytes_needed,
+                 shortfall=lambda going: request.bytes_needed - going,
+                 project=project, reason="quota", gain=lambda copy: max(1, copy.size_bytes))
 
 
 def evict_manually(state: SiteState, volume: VolumeState, copy: CopyState, request: EvictRequested, now: datetime,
@@ -135,10 +157,16 @@ def _copy_text(copy: CopyState) -> str:
 
 
 def _free(state: SiteState, volume: VolumeState, now: datetime, settings: PolicySettings, why: str, trigger: str,
-          enough: Callable[[int], bool], shortfall: Callable[[int], int]) -> list[Outcome]:
+          enough: Callable[[int], bool], shortfall: Callable[[int], int], *, project: str | None = None,
+          reason: EvictionReason = "capacity", gain: Callable[[CopyState], int] = CopyState.estimate_bytes,
+          ) -> list[Outcome]:
+    """Decide least-recently-used copies (only ``project``'s when given) until ``enough`` of
+    their ``gain`` goes."""
     # Decisions already on their way count as freed, so a pressure seen on every tick or a
     # redelivered request does not pile up decisions while the cacher works.
-    going = sum(copy.estimate_bytes() for copy in volume.copies.values() if committed(copy, now, settings))
+    candidates = [copy for copy in by_last_use(volume) if project is None or copy.project == project]
+    going = sum(gain(copy) for copy in volume.copies.values()
+                if (project is None or copy.project == project) and committed(copy, now, settings))
     outcomes: list[Outcome] = []
     if enough(going):
         return outcomes
@@ -146,17 +174,18 @@ def _free(state: SiteState, volume: VolumeState, now: datetime, settings: Policy
         explanation = f"{why}; nothing is evicted there: the volume is withdrawn: {volume.withdrawn}"
         return [NothingEligible(site=state.site, volume=volume.name, bytes_wanted=max(1, shortfall(going)),
                                 explanation=explanation, at=now)]
-    for copy in by_last_use(volume):
+    for copy in candidates:
         if committed(copy, now, settings) or hold(volume, copy, now, settings) is not None:
             continue
-        explanation = (f"{why}; the least recently used evictable copy, {idle_text(copy, now)}; "
-                       f"estimated to free {size(copy.estimate_bytes())}")
-        outcomes.append(decide(state, volume, copy, "capacity", now, settings, explanation, trigger))
-        going += copy.estimate_bytes()
+        whose = "evictable copy" if project is None else f"evictable copy of project {project}"
+        explanation = (f"{why}; the least recently used {whose}, {idle_text(copy, now)}; "
+                       f"estimated to free {size(gain(copy))}")
+        outcomes.append(decide(state, volume, copy, reason, now, settings, explanation, trigger))
+        going += gain(copy)
         if enough(going):
             return outcomes
     wanted = max(1, shortfall(going))
-    explanation = f"{why}; {size(wanted)} more must go but {_held(volume, now, settings)}"
+    explanation = f"{why}; {size(wanted)} more must go but {_held(candidates, now, settings, volume)}"
     outcomes.append(NothingEligible(site=state.site, volume=volume.name, bytes_wanted=wanted, explanation=explanation,
                                     at=now))
     return outcomes
@@ -166,9 +195,9 @@ _HELD = {"pinned": "pinned", "leased": "leased", "refused": "recently refused by
          "pending": "already being evicted"}
 
 
-def _held(volume: VolumeState, now: datetime, settings: PolicySettings) -> str:
+def _held(copies: list[CopyState], now: datetime, settings: PolicySettings, volume: VolumeState) -> str:
     kinds: Counter[str] = Counter()
-    for copy in by_last_use(volume):
+    for copy in copies:
         if committed(copy, now, settings):
             kinds["already decided (dry run)" if settings.dry_run else "already being evicted"] += 1
         elif (held := hold(volume, copy, now, settings)) is not None:

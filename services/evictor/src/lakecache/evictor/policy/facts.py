@@ -204,13 +204,16 @@ class TtlChanged:
 
 @dataclass(frozen=True, slots=True)
 class SpaceNeeded:
-    """The cacher needs ``bytes_needed`` free bytes on a volume before it can fill."""
+    """The cacher needs ``bytes_needed`` free bytes on a volume before it can fill; with
+    ``project``, room under that project's quota there: its charge must fall by ``bytes_needed``,
+    and only its copies may go for it (ADR 0018)."""
 
     site: str
     volume: str
     bytes_needed: int
     request_id: str
     at: datetime
+    project: str | None = None
 
     def __post_init__(self) -> None:
         _require_aware(self, "at")
