@@ -14,9 +14,9 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from lakecache.cacher import leases, retirement, volumes
+from lakecache.cacher import leases, quotas, retirement, volumes
 from lakecache.cacher.storage import Cacher
-from lakecache.core.errors import InvalidArgument
+from lakecache.core.errors import InvalidArgument, NotFound
 from lakecache.core.runtime.access import PATH, QUERY, Access, caller, route
 from lakecache.core.runtime.problems import check_limit, json_object
 from lakecache.core.vocabulary.clock import iso, now
@@ -83,6 +83,33 @@ async def remove_volume(request: web.Request) -> web.Response:
     cacher = _cacher(request)
     await retirement.unregister(cacher, request.match_info["name"], caller(request))
     return web.Response(status=204)
+
+
+async def set_quota(request: web.Request) -> web.Response:
+    cacher, m = _cacher(request), request.match_info
+    project = quotas.check_project(m["project"])
+    quota = quotas.parse_quota(await json_object(request))
+    await volumes.get_volume(cacher, m["name"])  # a NotFound that lists the site's volumes
+    doc = await cacher.volumes.set_quota(m["name"], project, quota)
+    if doc is None:
+        raise NotFound(f"site {cacher.site!r} has no volume {m['name']!r}")
+    return web.json_response(await quotas.project_on(cacher, doc, project))
+
+
+async def clear_quota(request: web.Request) -> web.Response:
+    cacher, m = _cacher(request), request.match_info
+    project = quotas.check_project(m["project"])
+    await volumes.get_volume(cacher, m["name"])
+    if await cacher.volumes.set_quota(m["name"], project, None) is None:
+        raise NotFound(f"site {cacher.site!r} has no volume {m['name']!r}")
+    return web.Response(status=204)
+
+
+async def project_quotas(request: web.Request) -> web.Response:
+    cacher = _cacher(request)
+    project = quotas.check_project(request.match_info["project"])
+    items = [await quotas.project_on(cacher, v, project) for v in await volumes.list_volumes(cacher)]
+    return web.json_response({"items": items})
 
 
 async def copies(request: web.Request) -> web.Response:
@@ -166,6 +193,10 @@ ROUTES = [
     route("GET", SITE + "/volumes", list_volumes, _READ_SITE),
     route("GET", SITE + "/volumes/{name}", show_volume, _READ_SITE),
     route("DELETE", SITE + "/volumes/{name}", remove_volume, Access("sites:write")),
+    # A quota is a setting of the volume (installation-wide), whichever project it names.
+    route("PUT", SITE + "/volumes/{name}/quotas/{project}", set_quota, Access("sites:write")),
+    route("DELETE", SITE + "/volumes/{name}/quotas/{project}", clear_quota, Access("sites:write")),
+    route("GET", "/api/v1/projects/{project}/sites/{site}/quotas", project_quotas, Access("caches:read", PATH)),
     route("GET", SITE + "/copies", copies, Access("caches:read", QUERY)),
     route("GET", _COPY, show_copy, Access("caches:read", PATH)),
     route("POST", _COPY + "/leases", acquire_lease, _LEASE),

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from lakecache.cacher import volumes
+from lakecache.cacher import quotas, volumes
 from lakecache.cacher.storage import Cacher
 from lakecache.cacher.volume import evict_commit
 from lakecache.core.contracts.cache import CacheEvictionRefused, CacheEvictionRequested
@@ -72,6 +72,7 @@ async def finish(cacher: Cacher, doc: dict[str, Any], on_waiting=None) -> bool:
     """Remove the copy's view from its volume and mark it evicted (idempotent)."""
     key = doc["_id"]
     if doc["state"] == "evicting":
+        volume = None
         try:
             volume = volumes.usable(await volumes.get_volume(cacher, doc["volume"]))
             freed = await evict_commit(volume["path"], doc["project"], doc["dataset"], doc["commit_id"],
@@ -85,6 +86,8 @@ async def finish(cacher: Cacher, doc: dict[str, Any], on_waiting=None) -> bool:
             return False
         cacher.metrics.evictions.inc()
         log.info("evicted %s: %d bytes freed", key, freed)
+        if volume is not None:  # what only this copy referenced is no longer the project's charge
+            await quotas.recount_project(cacher, volume, doc["project"])
         await volumes.report_by_name(cacher, doc["volume"])
         doc = done
     if doc["state"] == "evicted" and doc.get("requests") and on_waiting is not None:

@@ -6,7 +6,10 @@ A copy left ``requested`` or ``filling`` by a stopped process is scheduled again
 ``resume`` at start-up; ``fill_commit`` reuses what the pool already holds.
 
 When a fill lacks space it announces ``cache.space.requested`` once (for the evictor), waits
-up to ``space_wait_seconds`` for free space to appear and tries once more.
+up to ``space_wait_seconds`` for free space to appear and tries once more. A fill of a project
+with a quota on the volume is first weighed against it (``quotas``, ADR 0018): when it would
+push the project's charge over, it asks the evictor for room among that project's copies
+(``cache.space.requested`` with ``quota_bytes``), waits the same way and is weighed once more.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import logging
 import time
 from typing import Any
 
-from lakecache.cacher import volumes
+from lakecache.cacher import quotas, volumes
 from lakecache.cacher.fill import FillError, FillResult, fill_commit
 from lakecache.cacher.fill.fetcher import NO_SPACE
 from lakecache.cacher.lake import Source, manifest_chunks
@@ -79,26 +82,80 @@ class FillRunner:
         except NotFound as exc:
             await self._failed(key, fill_id, FillError(str(exc), retryable=False))
             return
-        async with self._slots.setdefault(volume["name"], asyncio.Semaphore(cacher.section.fills_per_volume)):
-            started = await cacher.copies.start_fill(key, fill_id)
-            if started is None:
-                return
-            try:
-                result = await self._fill_with_space(started, volume)
-            except FillError as exc:
-                await self._failed(key, fill_id, exc)
-                return
-            except (Unavailable, NotFound) as exc:
-                await self._failed(key, fill_id, FillError(
-                    f"reading the manifest {started['manifest_url']} failed: {exc}",
-                    retryable=isinstance(exc, Unavailable)))
-                return
-            except (ConfigurationError, InvalidArgument) as exc:  # refused by the lake or the grant: for good
-                await self._failed(key, fill_id, FillError(
-                    f"reading commit {started['commit_id']} from {started['lake_url']} was refused: {exc}",
-                    retryable=False))
-                return
-        await self._ready(key, fill_id, result)
+        charges = cacher.charges_of(volume["name"])
+        reservation: int | None = None
+        try:
+            async with self._slots.setdefault(volume["name"], asyncio.Semaphore(cacher.section.fills_per_volume)):
+                started = await cacher.copies.start_fill(key, fill_id)
+                if started is None:
+                    return
+                try:
+                    reservation = await self._admit(started, volume)
+                    result = await self._fill_with_space(started, volume)
+                except FillError as exc:
+                    await self._failed(key, fill_id, exc)
+                    return
+                except (Unavailable, NotFound) as exc:
+                    await self._failed(key, fill_id, FillError(
+                        f"reading the manifest {started['manifest_url']} failed: {exc}",
+                        retryable=isinstance(exc, Unavailable)))
+                    return
+                except (ConfigurationError, InvalidArgument) as exc:  # refused by the lake or the grant: for good
+                    await self._failed(key, fill_id, FillError(
+                        f"reading commit {started['commit_id']} from {started['lake_url']} was refused: {exc}",
+                        retryable=False))
+                    return
+            await self._ready(key, fill_id, result, volume)
+        finally:
+            # After the view is charged (``_ready``): until then the reservation stands for it.
+            charges.release(reservation)
+
+    async def _admit(self, doc: dict[str, Any], volume: dict[str, Any]) -> int | None:
+        """Weigh the fill against its project's quota on the volume, asking for room among the
+        project's copies when it does not fit; the reservation it holds, or None without a quota."""
+        cacher = self._cacher
+        if quotas.quota_of(volume, doc["project"]) is None or "source" not in doc:
+            return None  # no quota; a copy without a source grant is refused by the fill
+        contents = await quotas.commit_contents(cacher, doc)
+        check = await quotas.weigh(cacher, doc, volume, contents)
+        if check is not None and check.adds_bytes > check.quota_bytes:
+            raise FillError(f"commit {doc['commit_id']} cannot be filled within a quota: it adds {check.adds_bytes} "
+                            f"bytes to project {check.project}'s charge on volume {check.volume}, more than the "
+                            f"project's whole quota of {check.quota_bytes} bytes there; ask an installation "
+                            "administrator to raise it (lakecache site quota) or use another volume", retryable=False)
+        if check is not None and not check.fits:
+            await self._request_quota_room(doc, check)
+            check = await self._wait_for_quota(check, volume)
+            if check.fits:  # weighed again: what the commit adds may have grown with the evictions
+                check = await quotas.weigh(cacher, doc, await volumes.get_volume(cacher, volume["name"]), contents)
+            if check is not None and not check.fits:
+                raise FillError(
+                    f"commit {doc['commit_id']} does not fit in project {check.project}'s quota on volume "
+                    f"{check.volume}: {check.text()}; after waiting "
+                    f"{cacher.section.space_wait_seconds:.0f}s the evictor had not freed that much from the "
+                    "project's idle copies (leased and pinned copies are never evicted). Release leases, unpin or "
+                    "evict the project's copies there, or ask an installation administrator to raise the quota "
+                    "(lakecache site quota), then request it again", retryable=True)
+        if check is None:
+            return None
+        # No await since it was weighed: a concurrent fill of the project sees this reservation.
+        return cacher.charges_of(volume["name"]).reserve(check.project, check.adds_bytes)
+
+    async def _request_quota_room(self, doc: dict[str, Any], check: quotas.QuotaCheck) -> None:
+        log.info("%s: %s; asking the evictor", doc["_id"], check.text())
+        data = CacheSpaceRequested(site=doc["site"], volume=doc["volume"], bytes_needed=check.over_bytes,
+                                   fill_id=doc["fill_id"], commit_id=doc["commit_id"], project=doc["project"],
+                                   quota_bytes=check.quota_bytes)
+        await self._cacher.copies.note_space_requested(doc["_id"], doc["fill_id"], data)
+
+    async def _wait_for_quota(self, check: quotas.QuotaCheck, volume: dict[str, Any]) -> quotas.QuotaCheck:
+        section = self._cacher.section
+        deadline = time.monotonic() + section.space_wait_seconds
+        while not check.fits and time.monotonic() < deadline:
+            await asyncio.sleep(min(section.space_poll_seconds, max(deadline - time.monotonic(), 0)))
+            volume = await self._cacher.volumes.get(volume["name"]) or volume
+            check = quotas.recheck(self._cacher, check, volume)
+        return check
 
     async def _fill(self, doc: dict[str, Any], volume: dict[str, Any]) -> FillResult:
         cacher = self._cacher
@@ -174,8 +231,13 @@ class FillRunner:
             free = await volumes.free_bytes(self._cacher, volume)
         return free
 
-    async def _ready(self, key: str, fill_id: str, result: FillResult) -> None:
-        done = await self._cacher.copies.mark_ready(key, fill_id, result)
+    async def _ready(self, key: str, fill_id: str, result: FillResult, volume: dict[str, Any]) -> None:
+        charges = self._cacher.charges_of(volume["name"])
+        # One step for a count: it lists the copy ready and walks its view, or runs before both.
+        async with charges.lock:
+            done = await self._cacher.copies.mark_ready(key, fill_id, result)
+            if done is not None:
+                await quotas.add_view(self._cacher, volume, done["project"], done["dataset"], done["commit_id"])
         if done is not None:
             self._cacher.metrics.fills.labels("ready").inc()
             await volumes.report_by_name(self._cacher, done["volume"])

@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from lakecache.cacher.repositories import CopyRepository, LeaseRepository, VolumeRepository
 from lakecache.cacher.settings import CacherSettings
+from lakecache.cacher.volume.charges import VolumeCharges
 from lakecache.cacher.volume.usage import VolumeUsage
 from lakecache.core.adapters.registry import object_store_from_url
 from lakecache.core.errors import ConfigurationError, NotFound
@@ -69,6 +70,8 @@ class Cacher:
     registering: asyncio.Lock = field(default_factory=asyncio.Lock)
     #: LakeCache's own bytes on each volume, by name (``volume.usage``): what capacities bound.
     usage: dict[str, VolumeUsage] = field(default_factory=dict)
+    #: What each project is charged on each volume, by volume name (``volume.charges``): what quotas bound.
+    charges: dict[str, VolumeCharges] = field(default_factory=dict)
 
     @classmethod
     def open(cls, store: DocumentStore, publisher: EventPublisher, settings: CacherSettings,
@@ -95,6 +98,9 @@ class Cacher:
 
     def usage_of(self, volume: str) -> VolumeUsage:
         return self.usage.setdefault(volume, VolumeUsage())
+
+    def charges_of(self, volume: str) -> VolumeCharges:
+        return self.charges.setdefault(volume, VolumeCharges())
 
     def check_site(self, site: str) -> None:
         if site != self.site:

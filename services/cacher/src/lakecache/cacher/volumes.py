@@ -22,6 +22,7 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import ValidationError
 
+from lakecache.cacher import quotas
 from lakecache.cacher.settings import VolumeSetting
 from lakecache.cacher.storage import Cacher
 from lakecache.cacher.volume import VolumeLayout
@@ -93,6 +94,9 @@ async def register(cacher: Cacher, spec: VolumeSetting) -> dict[str, Any]:
             doc = await cacher.volumes.add(spec)
         except Conflict:
             raise Conflict(f"site {cacher.site!r} already has a volume {spec.name!r}; pick another name") from None
+        # A volume of the same name removed earlier may have left its counts behind.
+        cacher.usage.pop(spec.name, None)
+        cacher.charges.pop(spec.name, None)
     await report(cacher, doc)
     return doc
 
@@ -166,13 +170,14 @@ async def counted_usage(cacher: Cacher, volume: dict[str, Any], *, rescan: bool 
 
 
 async def count_all(cacher: Cacher) -> None:
-    """Count LakeCache's bytes on every usable volume (at start-up; an unmounted one is skipped,
-    counted when first used)."""
+    """Count LakeCache's bytes and each project's charge on every usable volume (at start-up; an
+    unmounted one is skipped, counted when first used)."""
     for doc in await list_volumes(cacher):
         if doc.get("refused"):
             continue
         try:
             await counted_usage(cacher, doc, rescan=True)
+            await quotas.count(cacher, doc)
         except OSError as exc:
             log.warning("volume %s: its pool could not be counted: %s", doc["name"], exc)
 
@@ -218,6 +223,7 @@ async def volume_json(cacher: Cacher, doc: dict[str, Any]) -> dict[str, Any]:
         "copies": {"ready": count, "bytes": ready_bytes},
         "ttl_seconds": doc["ttl_seconds"], "high_watermark": doc["high_watermark"],
         "low_watermark": doc["low_watermark"], "refused": doc.get("refused"),
+        "projects": await quotas.projects_on(cacher, doc),
     }
 
 
@@ -263,7 +269,9 @@ async def report_all(cacher: Cacher, *, rescan: bool = False) -> None:
 
 async def report_periodically(cacher: Cacher) -> None:
     """Usage drifts with files outside LakeCache's control (and an operator may delete pool files):
-    count LakeCache's bytes again and re-report every volume regularly."""
+    count LakeCache's bytes (and the charges where quotas apply) again and re-report every volume
+    regularly."""
     while True:
+        await quotas.count_with_quotas(cacher, await list_volumes(cacher))
         await report_all(cacher, rescan=True)
         await asyncio.sleep(cacher.section.volume_report_seconds)

@@ -58,6 +58,7 @@ def _attempt(command: CacheRequested, source: Source) -> Doc:
         "project": command.project, "dataset": command.dataset, "dataset_id": command.dataset_id,
         "lake_url": source.lake_url, "manifest_url": source.manifest_url, "source": source.as_document(),
         "requester": command.requester, "error": None, "progress": None, "space_requested": False,
+        "quota_space_requested": False,
     }
 
 
@@ -110,6 +111,16 @@ class CopyRepository:
         return await self._copies.find_list(
             {"site": self.site, "volume": volume, "state": {"$in": [*ACTIVE_STATES, "ready", "evicting"]}},
             sort=[("_id", 1)])
+
+    async def ready_views(self, volume: str, project: str | None = None) -> list[tuple[str, str, str]]:
+        """(project, dataset, commit id) of each ready copy on ``volume`` (of ``project`` if given):
+        the views whose content is charged to their projects."""
+        query: Doc = {"site": self.site, "volume": volume, "state": "ready"}
+        if project is not None:
+            query["project"] = project
+        found = await self._copies.find_list(query, sort=[("_id", 1)],
+                                             projection={"project": 1, "dataset": 1, "commit_id": 1})
+        return [(d["project"], d["dataset"], d["commit_id"]) for d in found]
 
     async def in_states(self, states: Sequence[str]) -> list[Doc]:
         """This site's copies in one of ``states`` (crash resume)."""
@@ -180,10 +191,12 @@ class CopyRepository:
         return FillProgress.model_validate(recorded) if recorded else None
 
     async def note_space_requested(self, key: str, fill_id: str, event: CacheSpaceRequested) -> Doc | None:
-        """Announce ``event`` once per fill attempt; None when this attempt already did."""
+        """Announce ``event`` once per fill attempt and kind (room under the volume's capacity, or
+        under the project's quota: ``event.quota_bytes``); None when this attempt already did."""
+        flag = "space_requested" if event.quota_bytes is None else "quota_space_requested"
         return await self._swap(
-            key, lambda d: d["fill_id"] == fill_id and d["state"] == "filling" and not d.get("space_requested"),
-            lambda d: {"$set": {"space_requested": True}}, lambda d: [event])
+            key, lambda d: d["fill_id"] == fill_id and d["state"] == "filling" and not d.get(flag),
+            lambda d: {"$set": {flag: True}}, lambda d: [event])
 
     async def mark_ready(self, key: str, fill_id: str, result: FillResult) -> Doc | None:
         """Fill ``fill_id`` made the copy ready: answer every waiting request (``cache.ready``)."""
@@ -208,7 +221,7 @@ class CopyRepository:
         """Requests arrived while the copy was evicted: a new fill (None when none wait)."""
         return await self._swap(key, lambda d: d["state"] == "evicted" and bool(d.get("requests")), lambda d: {
             "$set": {"state": "requested", "fill_id": uuid.uuid4().hex, "error": None, "progress": None,
-                     "space_requested": False}})
+                     "space_requested": False, "quota_space_requested": False}})
 
     # Eviction
 

@@ -2,7 +2,8 @@
 
 Collection ``volumes``, ``_id`` ``<site>/<name>``: the ``VolumeSetting`` fields (``name``,
 ``path``, ``capacity_bytes``, ``ttl_seconds``, watermarks), ``site``, ``refused`` (why the
-volume rules refuse it now, or null) and ``created_at``.
+volume rules refuse it now, or null), ``quotas`` (project → the bytes it may be charged there,
+ADR 0018; absent until one is set) and ``created_at``.
 """
 
 from __future__ import annotations
@@ -54,6 +55,15 @@ class VolumeRepository:
     async def remove(self, name: str) -> bool:
         """Forget volume ``name``; False when it was not registered."""
         return await self._volumes.delete_one({"_id": self._id(name)}) > 0
+
+    async def set_quota(self, name: str, project: str, quota_bytes: int | None) -> Doc | None:
+        """Set ``project``'s quota on volume ``name`` (None removes it); the volume after the
+        change, or None when it is not registered. Settings declarations leave quotas alone."""
+        key = f"quotas.{project}"
+        update = {"$set": {key: quota_bytes}} if quota_bytes is not None else {"$unset": {key: ""}}
+        if (await self._volumes.update_one({"_id": self._id(name)}, update)).matched == 0:
+            return None
+        return await self.get(name)
 
     async def set_refused(self, name: str, reason: str | None) -> None:
         """Why the volume rules refuse volume ``name`` now (None: it is accepted)."""
