@@ -91,6 +91,7 @@ def sample_body(method: str, path: str, caller: Caller, world: dict[str, str]) -
         ("POST", "/api/v1/sites/{site}/volumes"): {"name": f"v-{caller.name}", "path": world["spare_volume"]},
         ("PUT", "/api/v1/sites/{site}/ttl"): {"scope": "dataset", "target": world["dataset_id"],
                                               "ttl_seconds": 3600},
+        ("PUT", "/api/v1/sites/{site}/volumes/{name}/quotas/{project}"): {"quota_bytes": 10**12},
         ("POST", copy + "/leases"): {"holder": f"matrix-{caller.name}"},
         ("POST", copy + "/reads"): {"volume": VOLUME, "bytes": 6, "cache_hit": True, "reader": f"matrix-{caller.name}"},
         ("POST", "/api/v1/datasets/{project}/{name}/uploads"): {"contents": [{"sha256": world["sha256"],

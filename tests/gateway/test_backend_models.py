@@ -74,6 +74,9 @@ SITE_PATH, COPY = "/api/v1/sites/{site}", "/api/v1/projects/{project}/sites/{sit
 ADD_VOLUME = Route("POST", SITE_PATH + "/volumes", c.SitePath, body=c.NewVolume)
 LIST_VOLUMES = Route("GET", SITE_PATH + "/volumes", c.SitePath)
 SHOW_VOLUME = Route("GET", SITE_PATH + "/volumes/{name}", c.VolumePath)
+SET_QUOTA = Route("PUT", SITE_PATH + "/volumes/{name}/quotas/{project}", c.QuotaPath, body=c.NewQuota)
+CLEAR_QUOTA = Route("DELETE", SITE_PATH + "/volumes/{name}/quotas/{project}", c.QuotaPath)
+PROJECT_QUOTAS = Route("GET", "/api/v1/projects/{project}/sites/{site}/quotas", e.ProjectSitePath)
 LIST_COPIES = Route("GET", SITE_PATH + "/copies", c.SitePath, c.CopiesQuery)
 SHOW_COPY = Route("GET", COPY, c.CopyPath, c.CopyQuery)
 ACQUIRE = Route("POST", COPY + "/leases", c.CopyPath, c.CopyQuery, c.NewLease)
@@ -312,6 +315,18 @@ async def test_cacher_volumes_copies_leases_and_pins_agree_with_their_models(lak
         assert (await send(lake, lake.cacher, RELEASE, {**copy, "lease_id": name})).status == 204
     assert answer(await send(lake, lake.cacher, PIN, copy, query={"volume": VOLUME}), 200, c.Copy).pinned
     assert not answer(await send(lake, lake.cacher, UNPIN, copy), 200, c.Copy).pinned
+
+    quota = {**site, "name": VOLUME, "project": "team"}
+    set_ = answer(await send(lake, lake.cacher, SET_QUOTA, quota, body={"quota_bytes": 10**9}), 200, c.ProjectQuota)
+    assert set_.quota_bytes == 10**9 and set_.charged_bytes and set_.charged_bytes > 0
+    shown = answer(await send(lake, lake.cacher, SHOW_VOLUME, {**site, "name": VOLUME}), 200, c.Volume)
+    assert [p.project for p in shown.projects] == ["team"]
+    mine = answer(await send(lake, lake.cacher, PROJECT_QUOTAS, {**site, "project": "team"}), 200, c.ProjectQuotaPage)
+    assert {q.volume for q in mine.items} == {VOLUME, "nfs2"}
+    for body in ({"quota_bytes": 0}, {"quota_bytes": -1}, {"quota_bytes": 1.5}, {"quota_bytes": "1G"}, {},
+                 {"quota_bytes": 2**63}, {"quota_bytes": 1, "size": 1}, {"quota_bytes": None}):
+        await refused(lake, lake.cacher, SET_QUOTA, quota, body=body)
+    assert (await send(lake, lake.cacher, CLEAR_QUOTA, quota)).status == 204
 
     await refused(lake, lake.cacher, LIST_COPIES, site, query={"project": "team", "state": "gone"})
     await refused(lake, lake.cacher, LIST_COPIES, site, query={"project": "team", "limit": "1001"})

@@ -1,5 +1,5 @@
-"""``lakecache site add|remove|volumes|copies|why|ttl``: a site's cache volumes and copies, and why
-copies are kept or evicted.
+"""``lakecache site add|remove|volumes|quota|copies|why|ttl``: a site's cache volumes, per-project
+quotas and copies, and why copies are kept or evicted.
 
 Requests go to the gateway at ``LAKECACHE_API_URL`` (default ``http://127.0.0.1:8080``), which
 forwards them to the site's cacher or to the evictor (they answer nobody else). Exit codes as
@@ -61,6 +61,18 @@ def _mark(value: float | None) -> str:
 def _volume_table() -> Table:
     return Table("volume", "path", "capacity", "cached", "free", "fs free", "ready copies", "ttl", "watermarks",
                  box=None)
+
+
+def _quota_table() -> Table:
+    # "charged" is the distinct content the project's copies reference (ADR 0018); "shared" the
+    # part other projects' copies hold too, so the volume's pool holds it once for all of them.
+    return Table("volume", "project", "quota", "charged", "shared", box=None)
+
+
+def _quota_row(table: Table, q: dict[str, Any]) -> None:
+    quota, charged, shared = q.get("quota_bytes"), q.get("charged_bytes"), q.get("shared_bytes")
+    table.add_row(q["volume"], q["project"], "none" if quota is None else human_size(quota),
+                  "-" if charged is None else human_size(charged), "-" if shared is None else human_size(shared))
 
 
 @site_app.command("add")
@@ -147,6 +159,73 @@ def volumes(
     for v in items:
         _volume_row(table, v)
     console.print(table if items else f"site {site} has no volumes; add one with 'lakecache site add'")
+    quotas = _quota_table()
+    for v in items:
+        for q in v.get("projects") or []:
+            _quota_row(quotas, q)
+    if quotas.row_count:
+        console.print(quotas)
+
+
+@site_app.command("quota")
+def quota(
+    site: Annotated[str, typer.Argument(help="Site of the volume.")],
+    size: Annotated[str | None, typer.Argument(
+        help=f"The quota, e.g. 500G, 1.5T, 100MiB ({SIZE_HELP}); 'none' removes it (as --clear). Omit it to show "
+        "the project's quota and charge on each volume of SITE.", show_default=False)] = None,
+    volume: Annotated[str | None, typer.Option("--volume", help="The volume the quota applies to.",
+                                               show_default=False)] = None,
+    project: Annotated[str | None, typer.Option(
+        "--project", "-p", help="The project it bounds (env LAKECACHE_PROJECT, default 'default').",
+        show_default=False)] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove the project's quota on the volume.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Set, remove or show a project's quota on a volume of SITE.
+
+    A project is charged the distinct content its copies on the volume reference: each content
+    once however many of its copies share it, and in full for every project holding it (ADR
+    0018). A fill that would pass the quota first has the project's idle copies there evicted
+    (never leased or pinned ones, never another project's); otherwise it fails, naming the quota.
+    Setting and removing need an installation administrator; a project's members may show it.
+    """
+    settings = load_settings(project, as_json=as_json)
+    if size is not None and size.lower() == "none":
+        size, clear = None, True
+    if clear and size is not None:
+        fail("pass a SIZE (e.g. 500G) or --clear, not both", 2, as_json=as_json)
+    if size is None and not clear:
+        items = run_sdk(settings, as_json, lambda gateway: gateway.project_quotas(settings.project, site))
+        if volume is not None:
+            items = [q for q in items if q["volume"] == volume]
+        if as_json:
+            return print_json(items)
+        table = _quota_table()
+        for q in items:
+            _quota_row(table, q)
+        console.print(table if items else f"site {site} has no volume {volume}" if volume
+                      else f"site {site} has no volumes")
+        return
+    if volume is None:
+        fail("pass --volume V: a quota applies to one volume", 2, as_json=as_json)
+    quota_bytes = None
+    if size is not None:
+        try:
+            quota_bytes = parse_size(size)
+        except ValueError as exc:
+            fail(str(exc), 2, as_json=as_json)
+    found = run_sdk(settings, as_json, lambda gateway: gateway.set_quota(site, volume, settings.project, quota_bytes))
+    if as_json:
+        return print_json(found or {"site": site, "volume": volume, "project": settings.project,
+                                    "quota_bytes": None})
+    if found is None:
+        console.print(f"removed project {settings.project}'s quota on volume {volume} of site {site}",
+                      highlight=False)
+        return
+    charged = found.get("charged_bytes")
+    console.print(f"project {found['project']}'s quota on volume {found['volume']} of site {found['site']}: "
+                  f"{human_size(found['quota_bytes'])} (charged "
+                  f"{'-' if charged is None else human_size(charged)})", highlight=False)
 
 
 @site_app.command("copies")

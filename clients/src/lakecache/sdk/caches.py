@@ -168,6 +168,23 @@ class CacheCalls(GatewaySession):
         cacher's settings declare the volume."""
         await self.request("DELETE", site_path(site, "volumes", name), what=f"remove volume {name!r} at site {site!r}")
 
+    async def set_quota(self, site: str, volume: str, project: str, quota_bytes: int | None) -> dict[str, Any] | None:
+        """Bound what ``project`` is charged on ``volume`` (the distinct content its copies there
+        reference, ADR 0018); ``None`` removes the quota (installation administrators). The
+        project's quota and charge there, or None once removed."""
+        path = site_path(site, "volumes", volume, "quotas", project)
+        if quota_bytes is None:
+            await self.request("DELETE", path, what=f"remove project {project!r}'s quota on volume {volume!r}")
+            return None
+        return await self.request("PUT", path, json_body={"quota_bytes": quota_bytes},
+                                  what=f"set project {project!r}'s quota on volume {volume!r} at site {site!r}")
+
+    async def project_quotas(self, project: str, site: str) -> list[dict[str, Any]]:
+        """``project``'s quota and charge on each volume of ``site`` (its members may read them)."""
+        path = f"{API}/projects/{quote(project, safe='')}/sites/{quote(site, safe='')}/quotas"
+        page = await self.request("GET", path, what=f"show project {project!r}'s quotas at site {site!r}")
+        return list(page["items"])
+
     async def site_eviction(self, site: str) -> dict[str, Any]:
         """The evictor's view of the site."""
         return await self.request("GET", site_path(site, "eviction"), what=f"show the eviction state of site {site!r}")

@@ -9,10 +9,16 @@ site's copies needs ``?project=``, so a caller only lists what its role covers.
 
 from __future__ import annotations
 
+from typing import Any
+
+from aiohttp import web
+
 from lakecache.gateway.api.backends import cacher_models as c
 from lakecache.gateway.api.backends import evictor_models as e
 from lakecache.gateway.api.common import API, ProjectName
 from lakecache.gateway.auth import Permission
+from lakecache.gateway.auth.context import principal_of
+from lakecache.gateway.auth.policy import Resource, authorize
 from lakecache.gateway.http.operation import Operation
 from lakecache.gateway.upstream.proxy import EVICTOR, SITE_CACHER, Target, proxy
 
@@ -26,10 +32,21 @@ class ProjectCopiesQuery(c.CopiesQuery):
     project: ProjectName  # required here: the cacher would list every project's copies
 
 
+def _own_projects(request: web.Request, answer: Any) -> Any:
+    """A volume (or page of volumes) with only the projects whose copies the caller may see: the
+    listing is every user's (``sites:read``), a project's charge is its members' (``caches:read``)."""
+    principal = principal_of(request)
+    for volume in answer.get("items", []) if "items" in answer else [answer]:
+        volume["projects"] = [p for p in volume.get("projects") or []
+                              if authorize(principal, "caches:read", Resource(project=p["project"])).allowed]
+    return answer
+
+
 def _op(method: str, path: str, name: str, summary: str, permission: Permission, *, to: Target = SITE_CACHER,
-        tag: str = "sites", **declared) -> Operation:
+        tag: str = "sites", narrow=None, **declared) -> Operation:
     declared.setdefault("errors", (404,))
-    return Operation(method, path, proxy(name, to=to), summary, permission, forwarded=True, tag=tag, **declared)
+    return Operation(method, path, proxy(name, to=to, narrow=narrow), summary, permission, forwarded=True, tag=tag,
+                     **declared)
 
 
 def _copy(action: str) -> Permission:
@@ -40,9 +57,18 @@ OPERATIONS = [
     _op("POST", _SITE + "/volumes", "add_volume", "Register a cache volume at a site", SITES_WRITE,
         params=c.SitePath, body=c.NewVolume, response=c.Volume, status=201, errors=(404, 409)),
     _op("GET", _SITE + "/volumes", "list_volumes", "List a site's volumes with capacity and usage", SITES_READ,
-        params=c.SitePath, response=c.VolumePage),
+        params=c.SitePath, response=c.VolumePage, narrow=_own_projects),
     _op("GET", _SITE + "/volumes/{name}", "show_volume", "Show a volume's capacity, usage and policy", SITES_READ,
-        params=c.VolumePath, response=c.Volume),
+        params=c.VolumePath, response=c.Volume, narrow=_own_projects),
+    _op("PUT", _SITE + "/volumes/{name}/quotas/{project}", "set_quota", "Set a project's quota on a volume",
+        SITES_WRITE, params=c.QuotaPath, body=c.NewQuota, response=c.ProjectQuota,
+        description="Bounds what the project is charged on the volume: the distinct content its copies there "
+                    "reference, each content once for the project and in full for every project holding it "
+                    "(ADR 0018). A fill that would pass it first has the project's idle copies evicted."),
+    _op("DELETE", _SITE + "/volumes/{name}/quotas/{project}", "clear_quota", "Remove a project's quota on a volume",
+        SITES_WRITE, params=c.QuotaPath, status=204),
+    _op("GET", _PROJECT_SITE + "/quotas", "project_quotas", "A project's quota and charge on each volume of a site",
+        _copy("caches:read"), params=e.ProjectSitePath, response=c.ProjectQuotaPage, tag="caches"),
     _op("DELETE", _SITE + "/volumes/{name}", "remove_volume",
         "Unregister a volume (its ready copies are evicted first)", SITES_WRITE, params=c.VolumePath, status=204,
         errors=(404, 409)),

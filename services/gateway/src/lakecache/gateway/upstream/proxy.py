@@ -9,7 +9,9 @@ defaults); a streamed body (commit uploads) is passed through as it arrives.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel
@@ -47,13 +49,21 @@ def forwarded_to(handler: object) -> str | None:
     return found if isinstance(found, str) else None
 
 
-def proxy(name: str, *, to: Target, stream: bool = False):
-    """A handler named ``name`` (the operation id) forwarding to the service ``to`` picks."""
+def proxy(name: str, *, to: Target, stream: bool = False,
+          narrow: Callable[[web.Request, Any], Any] | None = None):
+    """A handler named ``name`` (the operation id) forwarding to the service ``to`` picks.
+
+    ``narrow(request, answer)`` trims a successful JSON answer to what the caller may see, where
+    one route's permission cannot say it (each project's part of a site-wide listing)."""
 
     async def handler(request: web.Request, body: BaseModel | None = None, **_validated: BaseModel) -> web.Response:
         payload = body.model_dump_json(exclude_unset=True).encode() if body is not None else None
-        return await forward(request, to(upstreams_of(request), request), body=payload, stream=stream,
-                             content_type="application/json" if payload is not None else None)
+        answer = await forward(request, to(upstreams_of(request), request), body=payload, stream=stream,
+                               content_type="application/json" if payload is not None else None)
+        if narrow is None or answer.status != 200 or not isinstance(answer.body, bytes):
+            return answer
+        narrowed = narrow(request, json.loads(answer.body))
+        return web.Response(status=200, body=json.dumps(narrowed).encode(), content_type="application/json")
 
     handler.__name__ = handler.__qualname__ = name
     setattr(handler, _SERVICE, _SERVICE_OF.get(to, "unknown"))

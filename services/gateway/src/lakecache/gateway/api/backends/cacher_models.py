@@ -31,6 +31,8 @@ from lakecache.gateway.http.limits import NO_CONTROL
 MAX_VOLUME_PATH = 4095
 SiteName = Annotated[Slug, Field(description="The site: a compute location whose cacher fills its cache volumes.")]
 VolumeName = Annotated[Slug, Field(description="A cache volume of the site.")]
+#: The largest quota (and capacity) a cacher stores: a signed 64-bit integer.
+MAX_QUOTA_BYTES = 2**63 - 1
 LeaseSeconds = Annotated[StrictInt, Field(ge=1, le=MAX_LEASE_SECONDS)]
 
 
@@ -57,6 +59,10 @@ class CopyPath(SitePath):
 
 class LeasePath(CopyPath):
     lease_id: Id = Field(description="The lease's id (from acquiring it).")
+
+
+class QuotaPath(VolumePath):
+    project: Slug = Field(description="The project whose quota on the volume this is.")
 
 
 # Query strings
@@ -114,6 +120,12 @@ class NewVolume(Input):
         return self
 
 
+class NewQuota(Input):
+    quota_bytes: StrictInt = Field(gt=0, le=MAX_QUOTA_BYTES, description="Bytes the project may be charged on the "
+                                   "volume: the distinct content its copies there reference, each content once for "
+                                   "the project and in full for every project holding it (ADR 0018).")
+
+
 class NewLease(Input):
     holder: str | None = Field(None, max_length=200, pattern=NO_CONTROL,
                                description="Who holds it (e.g. a job id; no control characters); empty or null: "
@@ -144,6 +156,23 @@ class VolumeCopies(BaseModel):
     bytes: int = Field(description="Their total size.")
 
 
+class ProjectQuota(BaseModel):
+    site: str = Field(description="The site.")
+    volume: str = Field(description="The volume.")
+    project: str = Field(description="The project.")
+    quota_bytes: int | None = Field(description="What the project may be charged on the volume; null: no quota.")
+    charged_bytes: int | None = Field(description="What it is charged: the distinct content its ready copies there "
+                                                  "reference (each content once, however many of its copies hold "
+                                                  "it); null for a refused volume (not counted).")
+    shared_bytes: int | None = Field(description="The part of `charged_bytes` other projects' copies on the volume "
+                                                 "reference too (charged to each of them as well; the volume holds "
+                                                 "it once).")
+
+
+class ProjectQuotaPage(BaseModel):
+    items: list[ProjectQuota] = Field(description="The project's quota and charge on each volume of the site.")
+
+
 class Volume(BaseModel):
     site: str = Field(description="The site.")
     name: str = Field(description="The volume.")
@@ -166,6 +195,9 @@ class Volume(BaseModel):
                                                     "default.")
     refused: str | None = Field(None, description="Why the cacher does not use the volume (registered before the "
                                                   "volume rules, it breaks them now); null when it is in use.")
+    projects: list[ProjectQuota] = Field(default_factory=list, description="Each project with a quota or a charge "
+                                         "on the volume, by name: only those whose copies the caller may see "
+                                         "(`caches:read`).")
 
 
 class VolumePage(BaseModel):
