@@ -231,6 +231,9 @@ def sync_directory_filesystem(path: Path) -> None:
 
 def wipe(path: Path) -> None:
     crash_trials.discard_volume(path)  # also handles the read-only views
+    # Untimed: the next contender starts with nothing of this one left to write back (its
+    # deletions included), so no timing pays for its predecessor's dirty pages.
+    sync_directory_filesystem(path.parent)
 
 
 async def measure(server, dataset: Dataset, tools: dict[str, str], args, work: Path, *,

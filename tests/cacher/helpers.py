@@ -93,6 +93,27 @@ class WrappedStore:
         self.gets[key] = self.gets.get(key, 0) + 1
         return _Reader(self, key, self.gets[key], self._store.get(key, **options))
 
+    async def read_into(self, key, sink, **options):
+        """The fill's path: the real store's ``read_into`` (on S3, its native client), with
+        the same counting and faults as ``get``."""
+        self.gets[key] = attempt = self.gets.get(key, 0) + 1
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if attempt == 1 and key in self.fail_first:
+            raise Unavailable(f"get {key}: injected 503 SlowDown; retry later")
+        if attempt == 1 and key in self.truncate_first:
+            kept = 0
+
+            def first_half_of_the_first_chunk(chunk, offset):
+                nonlocal kept
+                if offset == 0:
+                    kept = len(chunk) // 2
+                    sink(chunk[:kept], 0)
+
+            await self._store.read_into(key, first_half_of_the_first_chunk, **options)
+            return kept
+        return await self._store.read_into(key, sink, **options)
+
 
 class _Reader:
     def __init__(self, owner: WrappedStore, key: str, attempt: int, inner) -> None:

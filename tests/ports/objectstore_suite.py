@@ -285,6 +285,78 @@ class ObjectStoreConformance:
             first = await asyncio.wait_for(read_first_chunk_and_leave(), timeout=20)
             assert first == data[: self.CHUNK_SIZE]
 
+    # -- read_into -----------------------------------------------------------------------
+
+    async def read_into(self, store: ObjectStore, key: str, **options) -> tuple[bytes, int, list[int]]:
+        received = bytearray()
+        offsets: list[int] = []
+
+        def sink(chunk: memoryview, offset: int) -> None:
+            offsets.append(offset)
+            assert offset == len(received), "chunks arrive in offset order, one at a time"
+            received.extend(chunk)
+
+        count = await store.read_into(key, sink, **options)
+        return bytes(received), count, offsets
+
+    async def test_read_into_delivers_the_object_and_ranges_in_order(self, store: ObjectStore):
+        data = os.urandom(self.CHUNK_SIZE * 3 + 17)
+        await store.put("into", data)
+        await store.put("into-empty", b"")
+
+        whole, count, offsets = await self.read_into(store, "into")
+        assert (whole, count) == (data, len(data))
+        assert offsets[0] == 0
+        part, count, _ = await self.read_into(store, "into", range=(5, self.CHUNK_SIZE + 9))
+        assert (part, count) == (data[5 : self.CHUNK_SIZE + 10], self.CHUNK_SIZE + 5)
+        tail, count, _ = await self.read_into(store, "into", range=(len(data) - 3, len(data) + 100))
+        assert (tail, count) == (data[-3:], 3)
+        assert await self.read_into(store, "into-empty") == (b"", 0, [])
+
+    async def test_read_into_raises_the_ports_errors(self, store: ObjectStore):
+        info = await store.put("into", BINARY)
+
+        with pytest.raises(NotFound):
+            await self.read_into(store, "missing")
+        with pytest.raises(PreconditionFailed):
+            await self.read_into(store, "into", if_match=md5_etag(b"other"))
+        with pytest.raises(InvalidArgument):
+            await self.read_into(store, "into", range=(len(BINARY) + 10, len(BINARY) + 20))
+        assert (await self.read_into(store, "into", range=(0, 9), if_match=info.etag))[0] == BINARY[:10]
+
+    async def test_a_failing_sink_stops_read_into_with_its_own_error(self, store: ObjectStore):
+        await store.put("into", os.urandom(self.CHUNK_SIZE * 4))
+        calls = 0
+
+        def sink(chunk: memoryview, offset: int) -> None:
+            nonlocal calls
+            calls += 1
+            raise OSError(28, "No space left on device")
+
+        with pytest.raises(OSError, match="No space left"):
+            await store.read_into("into", sink)
+        assert calls == 1  # the first failure ends the transfer
+        assert await store.read("into", range=(0, 0))  # and the store still serves reads
+
+    async def test_a_cancelled_read_into_calls_its_sink_no_more(self, store: ObjectStore):
+        await store.put("into", os.urandom(16 * MiB))
+        calls: list[int] = []
+        started = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def sink(chunk: memoryview, offset: int) -> None:
+            calls.append(offset)
+            loop.call_soon_threadsafe(started.set)
+
+        task = asyncio.create_task(store.read_into("into", sink))
+        await asyncio.wait_for(started.wait(), timeout=20)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        seen = len(calls)
+        await asyncio.sleep(0.2)  # a sink call after cancellation returned would land here
+        assert len(calls) == seen
+
     # -- multipart -----------------------------------------------------------------------
 
     async def test_large_puts_round_trip_from_every_data_form(self, store: ObjectStore, tmp_path):

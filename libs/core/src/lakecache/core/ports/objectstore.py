@@ -44,8 +44,9 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import contextlib
 import os
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Self
@@ -60,7 +61,7 @@ from lakecache.core.errors import (
 )
 
 __all__ = [
-    "ByteRange", "PutData", "ObjectInfo", "ListPage", "ObjectReader", "ObjectStore", "PresignedPut",
+    "ByteRange", "ChunkSink", "PutData", "ObjectInfo", "ListPage", "ObjectReader", "ObjectStore", "PresignedPut",
     "validate_key", "validate_range", "validate_presign", "iter_data_chunks", "etags_equal",
     "NotFound", "Conflict", "PreconditionFailed", "InvalidArgument", "Unavailable",
     "ConfigurationError",
@@ -90,6 +91,9 @@ ByteRange = tuple[int, int]
 PutData = bytes | bytearray | memoryview | AsyncIterable[bytes] | os.PathLike[str]
 """What ``put`` accepts: bytes-like content, an async iterable of byte chunks, or a file path
 (``pathlib.Path``; a plain ``str`` is refused so text is never mistaken for a path)."""
+
+ChunkSink = Callable[[memoryview, int], None]
+"""Receives each chunk of a ``read_into`` and its offset (see ``ObjectStore.read_into``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,6 +345,35 @@ class ObjectStore(abc.ABC):
         """Return the object's (or range's) content as ``bytes``; same errors as ``get``."""
         async with self.get(key, range=range, if_match=if_match) as reader:
             return await reader.read_all()
+
+    async def read_into(
+        self, key: str, sink: ChunkSink, *, range: ByteRange | None = None, if_match: str | None = None
+    ) -> int:
+        """Stream the object (or bytes ``start..end`` of it) into ``sink(chunk, offset)`` and
+        return the number of bytes delivered; ``offset`` counts from the first byte streamed.
+
+        The sink is called in offset order, one call at a time, possibly on a worker thread
+        (so it may block on disk I/O); a chunk is valid only during its call. An exception
+        raised by the sink stops the transfer and is raised here. Same errors as ``get``; a
+        short body is not an error here (compare the count with the size you expect).
+
+        Stores with a native transfer path override this so bytes never pass through the
+        event loop; this default streams ``get`` and hands each chunk to a thread.
+        """
+        delivered = 0
+        async with self.get(key, range=range, if_match=if_match) as reader:
+            async for chunk in reader:
+                written = asyncio.ensure_future(asyncio.to_thread(sink, memoryview(chunk), delivered))
+                try:
+                    await asyncio.shield(written)
+                except asyncio.CancelledError:
+                    # The sink may be writing to the caller's file: let it finish before the
+                    # caller's cleanup closes it (a closed descriptor number is soon reused).
+                    with contextlib.suppress(BaseException):
+                        await written
+                    raise
+                delivered += len(chunk)
+        return delivered
 
     async def exists(self, key: str) -> bool:
         """Return whether the key exists (a ``head`` that maps ``NotFound`` to ``False``)."""

@@ -1,12 +1,13 @@
 """Fetching missing content into the pool: temp file → sha256 check → durable → link into pool.
 
 Requests in flight are capped by one semaphore shared by whole-object and ranged GETs; size
-it like the S3 adapter's ``max_concurrency`` (its connection pool), or tasks just queue for
-connections inside aiobotocore. Small objects take one GET; objects above
-``ranged_threshold`` take parallel ranged GETs pinned to one version with ``if_match`` and
-written in place with ``pwrite``. Disk writes and hashing run in the fetcher's own worker
-threads (hashlib releases the GIL on large buffers), so the event loop only moves chunks and
-a slow disk call never queues behind unrelated work in the loop's default executor.
+it like the S3 adapter's ``max_concurrency`` (its connection pool). Small objects take one
+GET; objects above ``ranged_threshold`` take parallel ranged GETs pinned to one version with
+``if_match``. Bytes go through ``ObjectStore.read_into``: on S3 the runtime's own threads
+write each chunk in place with ``pwrite`` and, for a whole object, feed the SHA-256 as it
+arrives (hashlib and ``pwrite`` release the GIL), so no byte passes through the event loop
+(ADR 0019). Ranges of large objects are hashed in offset order by the fetcher's worker
+threads instead, so hashing never holds up the runtime's I/O threads.
 
 Durability: a pool name is the promise "these bytes were verified" that later fills rely on
 without re-reading, so content is made durable *before* it gets its pool name. Verified
@@ -219,19 +220,18 @@ class Fetcher:
 
     async def _whole(self, store: ObjectStore, key: str, content: Content, fd: int, etag: str | None) -> str:
         digest = hashlib.sha256()
-        written = 0
-        try:
-            async with self._slots, store.get(key, if_match=etag) as reader:
-                async for chunk in reader:
-                    await self._in_thread(_write_at, fd, written, chunk, digest)
-                    written += len(chunk)
-                    self._on_bytes(len(chunk))
-        except BaseException:
-            self._on_bytes(-written)  # progress counts bytes kept, not bytes tried
-            raise
-        if written != content.size:
-            self._on_bytes(-written)
-            raise _Retry(f"the object's size is not the manifest's {content.size} bytes")
+        size = content.size
+
+        def sink(chunk: memoryview, offset: int) -> None:
+            if offset + len(chunk) > size:  # stop at once: an oversized object must not fill the disk
+                raise _Retry(f"the object is larger than the manifest's {size} bytes")
+            _write_at(fd, offset, chunk, digest)
+
+        async with self._slots:
+            written = await store.read_into(key, sink, if_match=etag)
+        if written != size:
+            raise _Retry(f"the object's size is not the manifest's {size} bytes")
+        self._on_bytes(written)  # progress counts bytes kept, not bytes tried
         return digest.hexdigest()
 
     async def _ranged(
@@ -255,19 +255,19 @@ class Fetcher:
         self, store: ObjectStore, key: str, span: tuple[int, int], fd: int, etag: str, done: _Ranges
     ) -> None:
         start, end = span
-        offset = start
-        try:
-            async with self._slots, store.get(key, range=span, if_match=etag) as reader:
-                async for chunk in reader:
-                    await self._in_thread(_write_at, fd, offset, chunk, None)
-                    offset += len(chunk)
-                    self._on_bytes(len(chunk))
-        except BaseException:
-            self._on_bytes(start - offset)
-            raise
-        if offset != end + 1:
-            self._on_bytes(start - offset)
+
+        def sink(chunk: memoryview, offset: int) -> None:
+            if start + offset + len(chunk) > end + 1:
+                raise _Retry(f"range {start}-{end} came back longer than asked")
+            _write_at(fd, start + offset, chunk, None)
+
+        # Written by the store's own threads; hashed in offset order by ours (``_Ranges``), so
+        # a range's hashing never holds up a transfer.
+        async with self._slots:
+            written = await store.read_into(key, sink, range=span, if_match=etag)
+        if written != end - start + 1:
             raise _Retry(f"range {start}-{end} came back short (the object is not the size the manifest says)")
+        self._on_bytes(written)
         await done.written_range(start, end, fd, self._in_thread)
 
     def _into_pool(self, batch: list[tuple[str, str, int]]) -> None:
@@ -337,8 +337,8 @@ def _seal(fd: int, mode: int) -> None:
         os.close(fd)
 
 
-def _write_at(fd: int, offset: int, chunk: bytes, digest: hashlib._Hash | None) -> None:
-    view = memoryview(chunk)
+def _write_at(fd: int, offset: int, chunk: memoryview, digest: hashlib._Hash | None) -> None:
+    view = chunk
     while view:
         count = os.pwrite(fd, view, offset)
         view, offset = view[count:], offset + count

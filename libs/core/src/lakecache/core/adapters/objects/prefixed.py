@@ -16,6 +16,7 @@ from typing import Any, Self
 from lakecache.core.ports.objectstore import (
     DEFAULT_LIST_LIMIT,
     ByteRange,
+    ChunkSink,
     ListPage,
     ObjectInfo,
     ObjectReader,
@@ -64,6 +65,11 @@ class PrefixedObjectStore(ObjectStore):
 
     def get(self, key: str, *, range: ByteRange | None = None, if_match: str | None = None) -> ObjectReader:
         return _PrefixedReader(self, self._inner.get(self._prefix + key, range=range, if_match=if_match))
+
+    async def read_into(
+        self, key: str, sink: ChunkSink, *, range: ByteRange | None = None, if_match: str | None = None
+    ) -> int:
+        return await self._inner.read_into(self._prefix + key, sink, range=range, if_match=if_match)
 
     async def put(
         self, key: str, data: PutData, *, if_match: str | None = None, if_none_match: bool = False,

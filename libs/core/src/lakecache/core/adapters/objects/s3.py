@@ -27,6 +27,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, NoCredentialsError
 
 from lakecache.core.adapters.objects.s3_errors import CONDITIONAL_WRITE, NOT_FOUND, TRANSPORT_ERRORS, translate
+from lakecache.core.adapters.objects.s3_native import NativeReads
 from lakecache.core.adapters.objects.s3_reader import S3Reader, regroup
 from lakecache.core.adapters.objects.s3_signing import GetSigner
 from lakecache.core.ports.objectstore import (
@@ -38,6 +39,7 @@ from lakecache.core.ports.objectstore import (
     MIN_CHUNK_SIZE,
     MIN_PART_SIZE,
     ByteRange,
+    ChunkSink,
     ConfigurationError,
     InvalidArgument,
     ListPage,
@@ -103,6 +105,7 @@ class S3ObjectStore(ObjectStore):
         self._botocore_credentials: Any = None
         self._signer: GetSigner | None = None
         self._part_slots: asyncio.Semaphore | None = None
+        self._native: NativeReads | None = None
 
     @classmethod
     def from_url(
@@ -184,6 +187,7 @@ class S3ObjectStore(ObjectStore):
     async def __aexit__(self, *exc_info: Any) -> None:
         context, self._client, self._client_context = self._client_context, None, None
         http, self._http, self._signer = self._http, None, None
+        self._native = None  # the runtime closes its connections once its last request is done
         if http is not None:
             await http.close()
         if context is not None:
@@ -264,6 +268,16 @@ class S3ObjectStore(ObjectStore):
         self, key: str, *, range: ByteRange | None = None, if_match: str | None = None
     ) -> ObjectReader:
         return S3Reader(self, key, self._full_key(key), validate_range(key, range), if_match)
+
+    async def read_into(
+        self, key: str, sink: ChunkSink, *, range: ByteRange | None = None, if_match: str | None = None
+    ) -> int:
+        full_key, range = self._full_key(key), validate_range(key, range)
+        if self._native is None:
+            signer = await self._url_signer()  # the endpoint, addressing and credentials botocore uses
+            if self._native is None:
+                self._native = NativeReads(signer.base_url, signer.region, signer.credentials, self._max_concurrency)
+        return await self._native.read_into(full_key, self._where(key), sink, range=range, if_match=if_match)
 
     async def put(
         self, key: str, data: PutData, *, if_match: str | None = None,

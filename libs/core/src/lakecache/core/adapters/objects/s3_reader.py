@@ -62,7 +62,7 @@ def _response_fields(headers: Any) -> dict[str, Any]:
     return fields
 
 
-def _client_error(status: int, body: bytes, headers: Any) -> ClientError:
+def client_error(status: int, body: bytes, headers: Any) -> ClientError:
     """An S3 error response as botocore would raise it, so one translation table serves both paths."""
     code, message = str(status), ""
     if body.lstrip().startswith(b"<"):
@@ -137,7 +137,7 @@ class S3Reader(ObjectReader):
                     body = b""
                 finally:
                     response.close()
-                error = translate(_client_error(response.status, body, response.headers), "get", where)
+                error = translate(client_error(response.status, body, response.headers), "get", where)
             if not isinstance(error, Unavailable) or attempt == attempts:
                 raise error
             await asyncio.sleep(min(20.0, 0.1 * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0))

@@ -38,6 +38,20 @@ class GetSigner:
         self._credentials = credentials  # botocore credentials: refreshable or static
         self._keys: tuple[str, str, str, bytes] | None = None  # (day, access key, secret, signing key)
 
+    @property
+    def base_url(self) -> str:
+        """The bucket's URL: endpoint plus ``/bucket`` (path style) or the bucket's own host."""
+        return self._origin + self._base_path
+
+    @property
+    def region(self) -> str:
+        return self._region
+
+    @property
+    def credentials(self) -> Any:
+        """botocore's credentials (static or refreshable) that every signature uses."""
+        return self._credentials
+
     @classmethod
     async def for_client(cls, client: Any, bucket: str, credentials: Any) -> GetSigner:
         """Learn the bucket's base URL from one botocore presign (so addressing rules stay botocore's)."""
