@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from lakecache.cacher.fill import FillError, fill_commit
+from lakecache.cacher.fill import FetchOptions, FillError, fill_commit
 from lakecache.core.adapters.registry import object_store_from_url
 from tests.cacher.helpers import all_files, chunks, make_commit, mount_tmpfs, tree_of
 
@@ -41,6 +41,35 @@ async def test_full_volume_fails_cleanly_and_the_fill_succeeds_after_enlarging(t
                                    lake_url=lake_url, parents=[])
         assert tree_of(result.view_path) == files
         assert all_files(volume / ".lakecache" / "tmp") == []
+    finally:
+        await asyncio.to_thread(subprocess.run, ["umount", str(volume)], check=False)
+
+
+@pytest.mark.s3
+@pytest.mark.parametrize("size", [300_000, 3 << 20], ids=["written-in-place", "written-by-path"])
+async def test_full_volume_fails_cleanly_when_s3_objects_are_written_natively(s3_server, tmp_path, size):
+    # On S3 the runtime writes the bytes: a small object chunk by chunk into the temp file, a
+    # large one (above ranged_threshold) by its path. Either way ENOSPC is a full volume.
+    bucket = f"lc-{uuid.uuid4().hex[:10]}"
+    async with s3_server.client() as s3:
+        await s3.create_bucket(Bucket=bucket)
+    options = {"endpoint_url": s3_server.endpoint_url, "region": s3_server.region,
+               "access_key_id": s3_server.access_key, "secret_access_key": s3_server.secret_key}
+    lake_url = f"s3://{bucket}/datasets/team/ds"
+    files = {f"f/{i}.bin": os.urandom(size) for i in range(2 if size > 1 << 20 else 6)}
+    commit, manifest = await make_commit(lake_url, files, options)
+    volume = tmp_path / "small-volume"
+    volume.mkdir()
+    mount_tmpfs(volume, "size=1m,mode=0755", purpose="the ENOSPC test")
+    try:
+        with pytest.raises(FillError) as caught:
+            await fill_commit(volume, "team", "ds", commit, chunks(manifest),
+                              functools.partial(object_store_from_url, **options), lake_url=lake_url, parents=[],
+                              check_space=False, options=FetchOptions(ranged_threshold=1 << 20, part_size=1 << 20))
+        assert caught.value.retryable is True
+        assert "full" in caught.value.reason and caught.value.failed_paths[0] in files
+        assert all_files(volume / ".lakecache" / "tmp") == []
+        assert not (volume / "team" / "ds" / commit).exists()
     finally:
         await asyncio.to_thread(subprocess.run, ["umount", str(volume)], check=False)
 

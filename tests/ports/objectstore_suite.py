@@ -357,6 +357,32 @@ class ObjectStoreConformance:
         await asyncio.sleep(0.2)  # a sink call after cancellation returned would land here
         assert len(calls) == seen
 
+    async def test_read_to_file_writes_the_whole_object_in_parts_and_reports_progress(
+            self, store: ObjectStore, tmp_path):
+        data = os.urandom(3 * MiB + 12345)
+        info = await store.put("file", data)
+        fd = os.open(tmp_path / "object.part", os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        progress: list[int] = []
+        try:
+            count = await store.read_to_file("file", fd, if_match=info.etag, part_size=MiB,
+                                             on_progress=progress.append)
+            assert count == len(data)
+            assert os.pread(fd, len(data) + 1, 0) == data
+        finally:
+            os.close(fd)
+        assert progress and progress == sorted(progress) and progress[-1] == len(data)
+
+    async def test_read_to_file_raises_the_ports_errors(self, store: ObjectStore, tmp_path):
+        await store.put("file", BINARY)
+        fd = os.open(tmp_path / "object.part", os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        try:
+            with pytest.raises(NotFound):
+                await store.read_to_file("missing", fd)
+            with pytest.raises(PreconditionFailed):
+                await store.read_to_file("file", fd, if_match=md5_etag(b"other"))
+        finally:
+            os.close(fd)
+
     # -- multipart -----------------------------------------------------------------------
 
     async def test_large_puts_round_trip_from_every_data_form(self, store: ObjectStore, tmp_path):

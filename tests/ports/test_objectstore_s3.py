@@ -131,3 +131,4 @@ async def test_unreachable_server_raises_unavailable():
     async with lake:
         with pytest.raises(Unavailable, match="s3://bucket/k"):
             await lake.head("k")
+

@@ -375,6 +375,35 @@ class ObjectStore(abc.ABC):
                 delivered += len(chunk)
         return delivered
 
+    async def read_to_file(
+        self, key: str, fd: int, *, if_match: str | None = None, part_size: int = DEFAULT_PART_SIZE,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Write the whole object into the empty file open read-write as ``fd``, from offset 0,
+        and return the number of bytes written.
+
+        The file grows as a prefix: ``on_progress(n)`` (possibly on another thread, one call
+        at a time) tells that the first ``n`` bytes are written, so a reader of ``fd`` may
+        follow behind it. Stores with a native transfer path fetch parts of ``part_size``
+        bytes in parallel (pinned to one version) and write them in order; this default
+        streams ``read_into`` and ignores ``part_size``. Same errors as ``get``; an ``OSError``
+        writing the file (a full disk) is raised as such.
+        """
+        written = 0
+
+        def sink(chunk: memoryview, offset: int) -> None:
+            nonlocal written
+            view = chunk
+            while view:
+                count = os.pwrite(fd, view, offset)
+                view, offset = view[count:], offset + count
+            written = offset
+            if on_progress is not None:
+                on_progress(written)
+
+        await self.read_into(key, sink, if_match=if_match)
+        return written
+
     async def exists(self, key: str) -> bool:
         """Return whether the key exists (a ``head`` that maps ``NotFound`` to ``False``)."""
         try:

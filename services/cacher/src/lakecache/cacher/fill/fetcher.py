@@ -1,13 +1,12 @@
 """Fetching missing content into the pool: temp file → sha256 check → durable → link into pool.
 
-Requests in flight are capped by one semaphore shared by whole-object and ranged GETs; size
-it like the S3 adapter's ``max_concurrency`` (its connection pool). Small objects take one
-GET; objects above ``ranged_threshold`` take parallel ranged GETs pinned to one version with
-``if_match``. Bytes go through ``ObjectStore.read_into``: on S3 the runtime's own threads
-write each chunk in place with ``pwrite`` and, for a whole object, feed the SHA-256 as it
-arrives (hashlib and ``pwrite`` release the GIL), so no byte passes through the event loop
-(ADR 0019). Ranges of large objects are hashed in offset order by the fetcher's worker
-threads instead, so hashing never holds up the runtime's I/O threads.
+Requests in flight are capped by one semaphore, sized like the S3 adapter's
+``max_concurrency`` (its connection pool). No byte passes through the event loop (ADR 0019):
+an object up to ``ranged_threshold`` is one GET whose body the store's threads (on S3, the
+AWS Common Runtime's) write in place with ``pwrite`` while feeding the SHA-256; a larger one
+is fetched by the store in parallel parts of ``part_size``, pinned to one version and
+written in order, while the fetcher's own worker threads hash what has landed, so hashing
+never holds up the runtime's I/O threads. hashlib and ``pwrite`` release the GIL.
 
 Durability: a pool name is the promise "these bytes were verified" that later fills rely on
 without re-reading, so content is made durable *before* it gets its pool name. Verified
@@ -53,8 +52,8 @@ _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 @dataclass(frozen=True)
 class FetchOptions:
     max_concurrency: int = 16  # requests in flight; match the store's connection pool
-    ranged_threshold: int = 64 * MiB  # objects above this are fetched in parallel ranges
-    part_size: int = 16 * MiB
+    ranged_threshold: int = 16 * MiB  # objects above this are written into their file in parallel parts
+    part_size: int = 8 * MiB  # those parts' size (measured best on S3: ADR 0019)
     attempts: int = 5  # per object, for transient failures and checksum mismatches
     backoff_seconds: float = 0.2  # first retry delay; doubles, with jitter, up to backoff_max
     backoff_max: float = 5.0
@@ -172,24 +171,21 @@ class Fetcher:
                 )
             return
         etag = content.etag
-        done = _Ranges()  # ranges already written (and hashed), kept across attempts of one version
         failure = ""
         for attempt in range(1, options.attempts + 1):
             try:
                 if content.size > options.ranged_threshold:
-                    etag = etag or (await store.head(key)).etag  # pin all ranges to one version
-                    digest = await self._ranged(store, key, content, fd, etag, done)
+                    etag = etag or (await store.head(key)).etag  # pin all parts to one version
+                    digest = await self._into_file(store, key, content, fd, etag)
                 else:
                     digest = await self._whole(store, key, content, fd, etag)
                 if digest == content.sha256:
                     return
-                done = _Ranges()
                 # Not the digest itself: an error must not tell the hash of bytes the requester never saw.
                 failure = "the bytes read do not match the manifest's sha256"
             except PreconditionFailed:
                 # The object was rewritten since the commit (a re-upload of the same content
                 # gets a new etag): follow the current version; the sha256 check decides.
-                done = _Ranges()
                 etag = (await store.head(key)).etag
                 failure = "the object changed while it was read"
                 continue
@@ -234,41 +230,49 @@ class Fetcher:
         self._on_bytes(written)  # progress counts bytes kept, not bytes tried
         return digest.hexdigest()
 
-    async def _ranged(
-        self, store: ObjectStore, key: str, content: Content, fd: int, etag: str, done: _Ranges
-    ) -> str:
-        part = self._options.part_size
-        spans = [(s, min(s + part, content.size) - 1) for s in range(0, content.size, part) if s not in done.written]
-        # A failed range does not cancel its siblings: they finish, land in ``done``, and the
-        # retry asks only for what failed. The first failure decides how to retry.
-        results = await asyncio.gather(
-            *(self._range(store, key, span, fd, etag, done) for span in spans), return_exceptions=True
-        )
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
-        if done.hashed_to != content.size:  # every range is written, so the hash has caught up
-            raise AssertionError(f"hashed {done.hashed_to} of {content.size} bytes of {content.path!r}")
-        return done.digest.hexdigest()
+    async def _into_file(self, store: ObjectStore, key: str, content: Content, fd: int, etag: str) -> str:
+        """A large object: the store writes it into the temp file (on S3, parts fetched in
+        parallel by the runtime and written in order by its threads) while this hashes what
+        has landed from ``fd``, in the fetcher's threads; the hash then completes moments
+        after the last byte instead of a whole read-back later, and never holds up the
+        runtime's I/O threads."""
+        loop = asyncio.get_running_loop()
+        size, digest, hashed = content.size, hashlib.sha256(), 0
+        wake, finished = asyncio.Event(), False
 
-    async def _range(
-        self, store: ObjectStore, key: str, span: tuple[int, int], fd: int, etag: str, done: _Ranges
-    ) -> None:
-        start, end = span
+        def progressed(_: int) -> None:
+            loop.call_soon_threadsafe(wake.set)
 
-        def sink(chunk: memoryview, offset: int) -> None:
-            if start + offset + len(chunk) > end + 1:
-                raise _Retry(f"range {start}-{end} came back longer than asked")
-            _write_at(fd, start + offset, chunk, None)
+        async def follow() -> None:
+            nonlocal hashed
+            while not finished:
+                await wake.wait()
+                wake.clear()
+                before, hashed = hashed, await self._in_thread(_hash_available, fd, hashed, size, digest)
+                self._on_bytes(hashed - before)
+            # Written in full now: the rest, to the end of the file (a longer file fails the size check).
+            before, hashed = hashed, await self._in_thread(_hash_available, fd, hashed, size + 1, digest)
+            self._on_bytes(hashed - before)
 
-        # Written by the store's own threads; hashed in offset order by ours (``_Ranges``), so
-        # a range's hashing never holds up a transfer.
-        async with self._slots:
-            written = await store.read_into(key, sink, range=span, if_match=etag)
-        if written != end - start + 1:
-            raise _Retry(f"range {start}-{end} came back short (the object is not the size the manifest says)")
-        self._on_bytes(written)
-        await done.written_range(start, end, fd, self._in_thread)
+        await self._in_thread(os.ftruncate, fd, 0)  # a retry starts from an empty file
+        follower = asyncio.ensure_future(follow())
+        try:
+            async with self._slots:
+                await store.read_to_file(key, fd, if_match=etag, part_size=self._options.part_size,
+                                         on_progress=progressed)
+            finished = True
+            wake.set()
+            await follower
+        except BaseException:
+            follower.cancel()
+            with contextlib.suppress(BaseException):
+                await follower  # its hashing thread is done with the file before the caller closes it
+            self._on_bytes(-hashed)
+            raise
+        if hashed != size:
+            self._on_bytes(-hashed)
+            raise _Retry(f"the object's size is not the manifest's {size} bytes")
+        return digest.hexdigest()
 
     def _into_pool(self, batch: list[tuple[str, str, int]]) -> None:
         if self._options.fsync:
@@ -294,36 +298,16 @@ class Fetcher:
                 os.close(fd)
 
 
-class _Ranges:
-    """The ranges of one object written so far, hashed in offset order as they complete, so
-    hashing a large object overlaps its download instead of re-reading it all at the end."""
-
-    def __init__(self) -> None:
-        self.written: set[int] = set()
-        self.digest = hashlib.sha256()
-        self.hashed_to = 0
-        self._pending: dict[int, int] = {}  # start -> end of written ranges not yet hashed
-        self._lock = asyncio.Lock()  # one hashing thread at a time: the digest is not shared safely
-
-    async def written_range(self, start: int, end: int, fd: int,
-                            in_thread: Callable[..., Awaitable[Any]]) -> None:
-        self.written.add(start)
-        self._pending[start] = end
-        async with self._lock:
-            while self.hashed_to in self._pending:
-                end = self._pending.pop(self.hashed_to)
-                await in_thread(_hash_range, fd, self.hashed_to, end + 1, self.digest)
-                self.hashed_to = end + 1
-
-
-def _hash_range(fd: int, start: int, stop: int, digest: hashlib._Hash) -> None:
+def _hash_available(fd: int, start: int, limit: int, digest: hashlib._Hash) -> int:
+    """Hash the file from ``start`` until ``limit`` or the end of what is written; the new offset."""
     offset = start
-    while offset < stop:
-        block = os.pread(fd, min(_HASH_BLOCK, stop - offset), offset)
+    while offset < limit:
+        block = os.pread(fd, min(_HASH_BLOCK, limit - offset), offset)
         if not block:
-            raise OSError(errno.EIO, f"short read at {offset} while hashing")
+            break
         digest.update(block)
         offset += len(block)
+    return offset
 
 
 def _create_temp(name: str, tmp_fd: int) -> int:

@@ -41,6 +41,7 @@ exported as a plain directory tree or moved to a server that maps keys onto file
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import sqlite3
@@ -70,6 +71,7 @@ from lakecache.core.ports.objectstore import (
     DEFAULT_LIST_LIMIT,
     MIN_CHUNK_SIZE,
     ByteRange,
+    ChunkSink,
     ConfigurationError,
     InvalidArgument,
     ListPage,
@@ -271,6 +273,22 @@ class LocalObjectStore(ObjectStore):
         encoded = _local_key(key)
         return _LocalReader(self, key, encoded, validate_range(key, range), if_match)
 
+    async def read_into(
+        self, key: str, sink: ChunkSink, *, range: ByteRange | None = None, if_match: str | None = None
+    ) -> int:
+        # One thread reads and sinks every chunk: no hop to and from the event loop per chunk.
+        async with self.get(key, range=range, if_match=if_match) as reader:
+            assert isinstance(reader, _LocalReader)
+            stop = threading.Event()
+            copying = asyncio.ensure_future(asyncio.to_thread(reader.copy_to, sink, stop))
+            try:
+                return await asyncio.shield(copying)
+            except asyncio.CancelledError:
+                stop.set()  # the sink may be writing to the caller's file: wait until it has stopped
+                with contextlib.suppress(BaseException):
+                    await copying
+                raise
+
     async def put(
         self, key: str, data: PutData, *, if_match: str | None = None,
         if_none_match: bool = False, sha256: str | None = None,
@@ -437,14 +455,29 @@ class _LocalReader(ObjectReader):
         chunk_size = self._store._chunk_size
         while offset <= end:
             want = min(chunk_size, end - offset + 1)
-            chunk = await asyncio.to_thread(os.pread, self._fd, want, offset)
-            if len(chunk) != want:  # blobs are never modified, so this is disk damage
-                raise Unavailable(
-                    f"the blob of {self._key!r} in {self._store.url} is shorter than its index "
-                    "entry says: the disk lost data; restore the lake from a backup"
-                )
+            chunk = self._checked(await asyncio.to_thread(os.pread, self._fd, want, offset), want)
             offset += want
             yield chunk
+
+    def copy_to(self, sink: ChunkSink, stop: threading.Event) -> int:
+        """Read the rest into ``sink`` in this (worker) thread, until done or ``stop`` is set."""
+        if self.range is None or self._fd is None:
+            return 0
+        start, end = self.range
+        offset, chunk_size = start, self._store._chunk_size
+        while offset <= end and not stop.is_set():
+            want = min(chunk_size, end - offset + 1)
+            sink(memoryview(self._checked(os.pread(self._fd, want, offset), want)), offset - start)
+            offset += want
+        return offset - start
+
+    def _checked(self, chunk: bytes, want: int) -> bytes:
+        if len(chunk) != want:  # blobs are never modified, so this is disk damage
+            raise Unavailable(
+                f"the blob of {self._key!r} in {self._store.url} is shorter than its index "
+                "entry says: the disk lost data; restore the lake from a backup"
+            )
+        return chunk
 
     async def _finish(self) -> None:
         fd, self._fd = self._fd, None

@@ -9,12 +9,13 @@ its bytes would land where nobody else looks.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from typing import Any, Self
 
 from lakecache.core.ports.objectstore import (
     DEFAULT_LIST_LIMIT,
+    DEFAULT_PART_SIZE,
     ByteRange,
     ChunkSink,
     ListPage,
@@ -70,6 +71,13 @@ class PrefixedObjectStore(ObjectStore):
         self, key: str, sink: ChunkSink, *, range: ByteRange | None = None, if_match: str | None = None
     ) -> int:
         return await self._inner.read_into(self._prefix + key, sink, range=range, if_match=if_match)
+
+    async def read_to_file(
+        self, key: str, fd: int, *, if_match: str | None = None, part_size: int = DEFAULT_PART_SIZE,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> int:
+        return await self._inner.read_to_file(self._prefix + key, fd, if_match=if_match, part_size=part_size,
+                                              on_progress=on_progress)
 
     async def put(
         self, key: str, data: PutData, *, if_match: str | None = None, if_none_match: bool = False,

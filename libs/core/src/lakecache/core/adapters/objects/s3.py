@@ -15,7 +15,7 @@ import base64
 import hashlib
 import os
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Self
 from urllib.parse import urlsplit
@@ -273,11 +273,24 @@ class S3ObjectStore(ObjectStore):
         self, key: str, sink: ChunkSink, *, range: ByteRange | None = None, if_match: str | None = None
     ) -> int:
         full_key, range = self._full_key(key), validate_range(key, range)
+        native = await self._native_reads()
+        return await native.read_into(full_key, self._where(key), sink, range=range, if_match=if_match)
+
+    async def read_to_file(
+        self, key: str, fd: int, *, if_match: str | None = None, part_size: int = DEFAULT_PART_SIZE,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> int:
+        full_key = self._full_key(key)
+        native = await self._native_reads()
+        return await native.read_to_file(full_key, self._where(key), fd, if_match=if_match,
+                                         part_size=part_size, on_progress=on_progress)
+
+    async def _native_reads(self) -> NativeReads:
         if self._native is None:
             signer = await self._url_signer()  # the endpoint, addressing and credentials botocore uses
             if self._native is None:
                 self._native = NativeReads(signer.base_url, signer.region, signer.credentials, self._max_concurrency)
-        return await self._native.read_into(full_key, self._where(key), sink, range=range, if_match=if_match)
+        return self._native
 
     async def put(
         self, key: str, data: PutData, *, if_match: str | None = None,

@@ -1,25 +1,32 @@
 """Reads whose bytes never enter the event loop: the AWS Common Runtime's S3 client (C) sends
-the GETs and hands each body chunk to the caller's sink on its own I/O threads.
+the GETs, signs them and hands each body to the caller on its own I/O threads.
 
 Why: a fill of many small objects was bound by Python's per-request work (aiohttp's response
-parsing, one thread hand-off per chunk, the event loop's wake-ups), and on large objects by
-the copies between them. Measured on one 2-core machine against versitygw (ADR 0019): the
-same 5,000 × 400 KB with SHA-256 checked took 0.76× s5cmd's time through this client, where
-the aiohttp path had taken 1.2×.
+parsing, a thread hand-off per chunk, the event loop's wake-ups), and large objects by the
+copies between them. ADR 0019 has the measurements.
 
-Every request is a plain ``GetObject`` (the client's DEFAULT type): the caller decides
-ranges and versions (``If-Match``), so the runtime neither splits an object into parts of
-its own nor sends a HEAD first, and the ``≤ 2 GETs per object`` bound of the fill holds.
-The runtime signs with credentials taken from botocore's provider chain (the same ones the
-store's botocore client uses, refreshed by it), connects to the same endpoint and addressing
-style, and retries transient failures itself; failed responses are translated by the same
-table as every other S3 call.
+Two request shapes:
+
+- ``read_into``: one plain ``GetObject`` (the client's DEFAULT type) per call, whole object or
+  one range, so the caller decides ranges and versions and a small object costs exactly one
+  GET. The runtime buffers the body and delivers it in one piece: for large objects use
+  ``read_to_file``.
+- ``read_to_file``: the runtime's GET_OBJECT, which splits the object into ranged GETs of
+  ``part_size`` (the first one learns the size; no HEAD), runs them in parallel from a reused
+  buffer pool, pins the later ones to the first's etag and delivers the parts in order.
+
+Credentials come from botocore's provider chain (the ones the store's botocore client uses,
+refreshed by it); endpoint and addressing style are botocore's too (``GetSigner``). The
+runtime retries transient failures itself; failed responses are translated by the same table
+as every other S3 call, and an exception raised by the caller's code (a full disk) is raised
+as it was.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -60,13 +67,8 @@ class NativeReads:
     async def read_into(
         self, full_key: str, where: str, sink: ChunkSink, *, range: ByteRange | None, if_match: str | None
     ) -> int:
-        # Refreshable credentials renew here, on the event loop; the runtime reads the result.
-        self._frozen = await self._credentials.get_frozen_credentials()
-        headers = [("Host", self._host)]
-        if range is not None:
-            headers.append(("Range", "bytes={}-{}".format(*range)))
-        if if_match is not None:
-            headers.append(("If-Match", if_match))
+        headers = [] if range is None else [("Range", "bytes={}-{}".format(*range))]
+        request = await self._get(full_key, headers, if_match)
         delivered = 0
 
         def on_body(chunk: Any, **_: Any) -> None:
@@ -76,18 +78,50 @@ class NativeReads:
             sink(memoryview(chunk), delivered)
             delivered += len(chunk)
 
-        http = self._http
-        request = self._client.make_request(
-            type=self._s3.S3RequestType.DEFAULT, operation_name="GetObject",
-            request=http.HttpRequest("GET", self._base_path + "/" + quote(full_key, safe="/~"),
-                                     http.HttpHeaders(headers)),
-            on_body=on_body,
-        )
+        await self._finished(self._client.make_request(
+            type=self._s3.S3RequestType.DEFAULT, operation_name="GetObject", request=request, on_body=on_body,
+        ), where)
+        return delivered
+
+    async def read_to_file(
+        self, full_key: str, where: str, fd: int, *, if_match: str | None, part_size: int,
+        on_progress: Callable[[int], None] | None,
+    ) -> int:
+        request = await self._get(full_key, [], if_match)  # every part request carries If-Match
+        written = 0
+
+        def on_body(chunk: Any, offset: int, **_: Any) -> None:
+            # Whole parts, delivered in order, one call at a time: the file grows as a prefix,
+            # so a reader of ``fd`` behind ``on_progress`` never meets a hole.
+            nonlocal written
+            view = memoryview(chunk)
+            while view:
+                count = os.pwrite(fd, view, offset)
+                view, offset = view[count:], offset + count
+            written = offset
+            if on_progress is not None:
+                on_progress(written)
+
+        await self._finished(self._client.make_request(
+            type=self._s3.S3RequestType.GET_OBJECT, request=request, part_size=part_size, on_body=on_body,
+        ), where)
+        return written
+
+    async def _get(self, full_key: str, headers: list[tuple[str, str]], if_match: str | None) -> Any:
+        # Refreshable credentials renew here, on the event loop; the runtime reads the result.
+        self._frozen = await self._credentials.get_frozen_credentials()
+        headers = [("Host", self._host), *headers]
+        if if_match is not None:
+            headers.append(("If-Match", if_match))
+        return self._http.HttpRequest("GET", self._base_path + "/" + quote(full_key, safe="/~"),
+                                      self._http.HttpHeaders(headers))
+
+    async def _finished(self, request: Any, where: str) -> None:
         finished = asyncio.wrap_future(request.finished_future)
         try:
             await asyncio.shield(finished)
         except asyncio.CancelledError:
-            # The sink may still be writing to the caller's file: let the runtime stop first.
+            # The runtime may still be writing to the caller's file: let it stop first.
             request.cancel()
             try:
                 await finished
@@ -101,7 +135,6 @@ class NativeReads:
             if _from_sink(exc):
                 raise
             raise Unavailable(f"get {where} failed: {exc}; retry later") from exc
-        return delivered
 
 
 def _from_sink(exc: BaseException) -> bool:
