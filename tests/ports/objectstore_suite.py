@@ -361,25 +361,27 @@ class ObjectStoreConformance:
             self, store: ObjectStore, tmp_path):
         data = os.urandom(3 * MiB + 12345)
         info = await store.put("file", data)
-        fd = os.open(tmp_path / "object.part", os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        path = tmp_path / "object.part"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         progress: list[int] = []
         try:
-            count = await store.read_to_file("file", fd, if_match=info.etag, part_size=MiB,
+            count = await store.read_to_file("file", path, fd, if_match=info.etag, part_size=MiB,
                                              on_progress=progress.append)
             assert count == len(data)
             assert os.pread(fd, len(data) + 1, 0) == data
         finally:
             os.close(fd)
-        assert progress and progress == sorted(progress) and progress[-1] == len(data)
+        assert progress and min(progress) > 0 and sum(progress) == len(data)
 
     async def test_read_to_file_raises_the_ports_errors(self, store: ObjectStore, tmp_path):
         await store.put("file", BINARY)
-        fd = os.open(tmp_path / "object.part", os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        path = tmp_path / "object.part"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         try:
             with pytest.raises(NotFound):
-                await store.read_to_file("missing", fd)
+                await store.read_to_file("missing", path, fd)
             with pytest.raises(PreconditionFailed):
-                await store.read_to_file("file", fd, if_match=md5_etag(b"other"))
+                await store.read_to_file("file", path, fd, if_match=md5_etag(b"other"))
         finally:
             os.close(fd)
 

@@ -132,3 +132,18 @@ async def test_unreachable_server_raises_unavailable():
         with pytest.raises(Unavailable, match="s3://bucket/k"):
             await lake.head("k")
 
+
+async def test_read_to_file_refuses_a_path_that_no_longer_is_the_callers_file(store, tmp_path):
+    # The runtime writes by path: if the name came to point elsewhere (here: a link to another
+    # file) while the caller held its descriptor, the result is refused, not trusted.
+    await store.put("file", b"x" * 100_000)
+    path, elsewhere = tmp_path / "object.part", tmp_path / "elsewhere"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        path.unlink()
+        elsewhere.write_bytes(b"")
+        path.symlink_to(elsewhere)
+        with pytest.raises(InvalidArgument, match="replaced"):
+            await store.read_to_file("file", path, fd)
+    finally:
+        os.close(fd)

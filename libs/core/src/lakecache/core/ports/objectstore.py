@@ -49,6 +49,7 @@ import os
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Self
 
 from lakecache.core.errors import (
@@ -376,18 +377,20 @@ class ObjectStore(abc.ABC):
         return delivered
 
     async def read_to_file(
-        self, key: str, fd: int, *, if_match: str | None = None, part_size: int = DEFAULT_PART_SIZE,
+        self, key: str, path: Path, fd: int, *, if_match: str | None = None, part_size: int = DEFAULT_PART_SIZE,
         on_progress: Callable[[int], None] | None = None,
     ) -> int:
-        """Write the whole object into the empty file open read-write as ``fd``, from offset 0,
-        and return the number of bytes written.
+        """Write the whole object into the empty file the caller created at ``path`` and holds
+        open read-write as ``fd``, and return the size of the file afterwards.
 
-        The file grows as a prefix: ``on_progress(n)`` (possibly on another thread, one call
-        at a time) tells that the first ``n`` bytes are written, so a reader of ``fd`` may
-        follow behind it. Stores with a native transfer path fetch parts of ``part_size``
-        bytes in parallel (pinned to one version) and write them in order; this default
-        streams ``read_into`` and ignores ``part_size``. Same errors as ``get``; an ``OSError``
-        writing the file (a full disk) is raised as such.
+        Stores with a native transfer path fetch parts of ``part_size`` bytes in parallel,
+        pinned to one version, and write them by ``path``, not necessarily in order: read the
+        file only once this returns. They check before returning that ``path`` is still the
+        file ``fd`` refers to (``InvalidArgument`` otherwise), so keep ``path`` in a directory
+        only the caller may write. ``on_progress(n)``, possibly on another thread, tells that
+        ``n`` more bytes were written. This default streams ``read_into`` into ``fd`` (in
+        order) and ignores ``path`` and ``part_size``. Same errors as ``get``; a failure to
+        write the file (a full disk) is an ``OSError``.
         """
         written = 0
 
@@ -397,9 +400,9 @@ class ObjectStore(abc.ABC):
             while view:
                 count = os.pwrite(fd, view, offset)
                 view, offset = view[count:], offset + count
-            written = offset
             if on_progress is not None:
-                on_progress(written)
+                on_progress(offset - written)
+            written = offset
 
         await self.read_into(key, sink, if_match=if_match)
         return written

@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import functools
 import itertools
 import os
 import secrets
 import time
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -172,7 +173,8 @@ async def _fill_locked(
             await fetcher.commit()
         progress.phase = "linking"
         await progress.report(force=True)
-        view = await asyncio.to_thread(_build_and_publish, layout, root_fd, project, dataset, plan, options.fsync)
+        view = await asyncio.to_thread(_build_and_publish, layout, root_fd, project, dataset, plan, options.fsync,
+                                       functools.partial(_unlink_quietly, spool_name, tmp_fd))
         progress.phase = "done"
         await progress.report(force=True)
         return FillResult(
@@ -242,12 +244,17 @@ async def _fetch_all(fetcher: Fetcher, plan: FillPlan, progress: ProgressTracker
 
 
 def _build_and_publish(
-    layout: VolumeLayout, root_fd: int, project: str, dataset: str, plan: FillPlan, fsync: bool
+    layout: VolumeLayout, root_fd: int, project: str, dataset: str, plan: FillPlan, fsync: bool,
+    drop_spool: Callable[[], None],
 ) -> Path:
     assert plan.spool is not None
     if settle_view(layout, root_fd, project, dataset, plan.commit_id):  # a crash came before its marker
+        drop_spool()
         return publish_view(layout, root_fd, project, dataset, plan.commit_id, None, plan.files, plan.size_bytes)
     staging = build_view(layout, root_fd, plan.commit_id, read_manifest_file(plan.spool))
+    # Gone before the view is published: a process killed once the copy is ready leaves
+    # nothing in the temp directory (a later fill reads the manifest again anyway).
+    drop_spool()
     try:
         if fsync:  # the pool links and the whole staged view, durable before the rename publishes it
             sync_filesystem(root_fd)
@@ -260,6 +267,11 @@ def _build_and_publish(
             finally:
                 os.close(staging_fd)
         raise
+
+
+def _unlink_quietly(name: str, dir_fd: int) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(name, dir_fd=dir_fd)
 
 
 def _discard_leftovers_if_alone(layout: VolumeLayout, root_fd: int, lock_fd: int) -> None:

@@ -4,9 +4,9 @@ Requests in flight are capped by one semaphore, sized like the S3 adapter's
 ``max_concurrency`` (its connection pool). No byte passes through the event loop (ADR 0019):
 an object up to ``ranged_threshold`` is one GET whose body the store's threads (on S3, the
 AWS Common Runtime's) write in place with ``pwrite`` while feeding the SHA-256; a larger one
-is fetched by the store in parallel parts of ``part_size``, pinned to one version and
-written in order, while the fetcher's own worker threads hash what has landed, so hashing
-never holds up the runtime's I/O threads. hashlib and ``pwrite`` release the GIL.
+is fetched by the store in parallel parts of ``part_size``, pinned to one version and written
+into the temp file by the runtime itself, then hashed by the fetcher's worker threads while
+other objects download. hashlib and ``pwrite`` release the GIL.
 
 Durability: a pool name is the promise "these bytes were verified" that later fills rely on
 without re-reading, so content is made durable *before* it gets its pool name. Verified
@@ -76,6 +76,8 @@ class Fetcher:
         on_bytes: Callable[[int], None],
     ) -> None:
         self._layout, self._root_fd, self._tmp_fd = layout, root_fd, tmp_fd
+        # The runtime writes large objects by path: into this directory, which only the cacher may write.
+        self._tmp_path = layout.root.joinpath(*layout.tmp_parts)
         self._resolve, self._options, self._on_bytes = resolve, options, on_bytes
         self._slots = asyncio.Semaphore(options.max_concurrency)
         # Enough threads that every request in flight can write while others hash or sync.
@@ -119,7 +121,7 @@ class Fetcher:
         fd = await self._in_thread(_create_temp, name, self._tmp_fd)
         verified = False
         try:
-            await self._download(store, key, where, content, fd)
+            await self._download(store, key, where, content, fd, name)
             closing, fd = fd, -1
             await self._in_thread(_seal, closing, self._layout.modes.file)
             verified = True
@@ -161,7 +163,8 @@ class Fetcher:
                 self._staged = batch + self._staged  # still in the temp directory: close() drops them
                 raise
 
-    async def _download(self, store: ObjectStore, key: str, where: str, content: Content, fd: int) -> None:
+    async def _download(self, store: ObjectStore, key: str, where: str, content: Content, fd: int, name: str
+                        ) -> None:
         options = self._options
         if content.size == 0:  # nothing to transfer; the hash still has to be the empty one
             if content.sha256 != _EMPTY_SHA256:
@@ -176,7 +179,7 @@ class Fetcher:
             try:
                 if content.size > options.ranged_threshold:
                     etag = etag or (await store.head(key)).etag  # pin all parts to one version
-                    digest = await self._into_file(store, key, content, fd, etag)
+                    digest = await self._into_file(store, key, content, fd, name, etag)
                 else:
                     digest = await self._whole(store, key, content, fd, etag)
                 if digest == content.sha256:
@@ -230,48 +233,37 @@ class Fetcher:
         self._on_bytes(written)  # progress counts bytes kept, not bytes tried
         return digest.hexdigest()
 
-    async def _into_file(self, store: ObjectStore, key: str, content: Content, fd: int, etag: str) -> str:
+    async def _into_file(self, store: ObjectStore, key: str, content: Content, fd: int, name: str, etag: str
+                         ) -> str:
         """A large object: the store writes it into the temp file (on S3, parts fetched in
-        parallel by the runtime and written in order by its threads) while this hashes what
-        has landed from ``fd``, in the fetcher's threads; the hash then completes moments
-        after the last byte instead of a whole read-back later, and never holds up the
-        runtime's I/O threads."""
+        parallel and written by the runtime itself, in any order), then the fetcher's thread
+        hashes the file. Other objects download meanwhile, so the hash of one overlaps the
+        transfer of the next; only the last ones' hashing is a tail."""
         loop = asyncio.get_running_loop()
-        size, digest, hashed = content.size, hashlib.sha256(), 0
-        wake, finished = asyncio.Event(), False
+        written = 0
 
-        def progressed(_: int) -> None:
-            loop.call_soon_threadsafe(wake.set)
+        def progressed(count: int) -> None:
+            loop.call_soon_threadsafe(self._on_bytes, count)
 
-        async def follow() -> None:
-            nonlocal hashed
-            while not finished:
-                await wake.wait()
-                wake.clear()
-                before, hashed = hashed, await self._in_thread(_hash_available, fd, hashed, size, digest)
-                self._on_bytes(hashed - before)
-            # Written in full now: the rest, to the end of the file (a longer file fails the size check).
-            before, hashed = hashed, await self._in_thread(_hash_available, fd, hashed, size + 1, digest)
-            self._on_bytes(hashed - before)
+        def counted(count: int) -> None:
+            nonlocal written
+            written += count
+            progressed(count)
 
         await self._in_thread(os.ftruncate, fd, 0)  # a retry starts from an empty file
-        follower = asyncio.ensure_future(follow())
         try:
             async with self._slots:
-                await store.read_to_file(key, fd, if_match=etag, part_size=self._options.part_size,
-                                         on_progress=progressed)
-            finished = True
-            wake.set()
-            await follower
+                await store.read_to_file(key, self._tmp_path / name, fd, if_match=etag,
+                                         part_size=self._options.part_size, on_progress=counted)
+            digest = hashlib.sha256()
+            # Up to one byte past the manifest's size: a longer object fails the size check.
+            hashed = await self._in_thread(_hash_available, fd, 0, content.size + 1, digest)
         except BaseException:
-            follower.cancel()
-            with contextlib.suppress(BaseException):
-                await follower  # its hashing thread is done with the file before the caller closes it
-            self._on_bytes(-hashed)
+            loop.call_soon(self._on_bytes, -written)
             raise
-        if hashed != size:
-            self._on_bytes(-hashed)
-            raise _Retry(f"the object's size is not the manifest's {size} bytes")
+        if hashed != content.size:
+            loop.call_soon(self._on_bytes, -written)
+            raise _Retry(f"the object's size is not the manifest's {content.size} bytes")
         return digest.hexdigest()
 
     def _into_pool(self, batch: list[tuple[str, str, int]]) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, Self
 
 from lakecache.core.ports.objectstore import (
@@ -73,10 +74,10 @@ class PrefixedObjectStore(ObjectStore):
         return await self._inner.read_into(self._prefix + key, sink, range=range, if_match=if_match)
 
     async def read_to_file(
-        self, key: str, fd: int, *, if_match: str | None = None, part_size: int = DEFAULT_PART_SIZE,
+        self, key: str, path: Path, fd: int, *, if_match: str | None = None, part_size: int = DEFAULT_PART_SIZE,
         on_progress: Callable[[int], None] | None = None,
     ) -> int:
-        return await self._inner.read_to_file(self._prefix + key, fd, if_match=if_match, part_size=part_size,
+        return await self._inner.read_to_file(self._prefix + key, path, fd, if_match=if_match, part_size=part_size,
                                               on_progress=on_progress)
 
     async def put(

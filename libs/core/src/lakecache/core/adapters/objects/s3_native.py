@@ -13,7 +13,8 @@ Two request shapes:
   ``read_to_file``.
 - ``read_to_file``: the runtime's GET_OBJECT, which splits the object into ranged GETs of
   ``part_size`` (the first one learns the size; no HEAD), runs them in parallel from a reused
-  buffer pool, pins the later ones to the first's etag and delivers the parts in order.
+  buffer pool and writes them into the file by its path (``recv_filepath``), parts in any
+  order. Handing each part to Python instead measured 1.7× slower on 4 × 1 GiB (ADR 0019).
 
 Credentials come from botocore's provider chain (the ones the store's botocore client uses,
 refreshed by it); endpoint and addressing style are botocore's too (``GetSigner``). The
@@ -25,14 +26,19 @@ as it was.
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from lakecache.core.adapters.objects.s3_errors import translate
 from lakecache.core.adapters.objects.s3_reader import client_error
-from lakecache.core.ports.objectstore import ByteRange, ChunkSink, Unavailable
+from lakecache.core.ports.objectstore import ByteRange, ChunkSink, InvalidArgument, Unavailable
+
+# The runtime's names for failures of the file it writes (aws-c-common's translation of errno).
+_FILE_ERRORS = {"AWS_ERROR_NO_SPACE": errno.ENOSPC, "AWS_ERROR_NO_PERMISSION": errno.EACCES}
 
 
 class NativeReads:
@@ -84,28 +90,26 @@ class NativeReads:
         return delivered
 
     async def read_to_file(
-        self, full_key: str, where: str, fd: int, *, if_match: str | None, part_size: int,
+        self, full_key: str, where: str, path: Path, fd: int, *, if_match: str | None, part_size: int,
         on_progress: Callable[[int], None] | None,
     ) -> int:
         request = await self._get(full_key, [], if_match)  # every part request carries If-Match
-        written = 0
 
-        def on_body(chunk: Any, offset: int, **_: Any) -> None:
-            # Whole parts, delivered in order, one call at a time: the file grows as a prefix,
-            # so a reader of ``fd`` behind ``on_progress`` never meets a hole.
-            nonlocal written
-            view = memoryview(chunk)
-            while view:
-                count = os.pwrite(fd, view, offset)
-                view, offset = view[count:], offset + count
-            written = offset
+        def progressed(count: int, **_: Any) -> None:
             if on_progress is not None:
-                on_progress(written)
+                on_progress(count)
 
+        # GET_OBJECT: the runtime splits the object into ranged GETs of part_size (the first
+        # learns the size; no HEAD), runs them in parallel from a reused buffer pool and writes
+        # them to the file itself, by path: no Python on the data path at all (ADR 0019).
         await self._finished(self._client.make_request(
-            type=self._s3.S3RequestType.GET_OBJECT, request=request, part_size=part_size, on_body=on_body,
+            type=self._s3.S3RequestType.GET_OBJECT, request=request, part_size=part_size,
+            recv_filepath=str(path), on_progress=progressed,
         ), where)
-        return written
+        # The runtime opened the file by its name: it must still be the caller's file.
+        if not os.path.samestat(os.fstat(fd), os.stat(path, follow_symlinks=False)):
+            raise InvalidArgument(f"get {where}: {path} was replaced while the object was written to it")
+        return os.fstat(fd).st_size
 
     async def _get(self, full_key: str, headers: list[tuple[str, str]], if_match: str | None) -> Any:
         # Refreshable credentials renew here, on the event loop; the runtime reads the result.
@@ -134,6 +138,9 @@ class NativeReads:
         except Exception as exc:
             if _from_sink(exc):
                 raise
+            if (number := _FILE_ERRORS.get(getattr(exc, "name", ""))) is not None:
+                # Writing the caller's file failed, not the lake: say so as the file system would.
+                raise OSError(number, f"{os.strerror(number)} (writing {where})") from exc
             raise Unavailable(f"get {where} failed: {exc}; retry later") from exc
 
 
