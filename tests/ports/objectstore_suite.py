@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from lakecache.core.errors import InvalidArgument, NotFound, PreconditionFailed
+from lakecache.core.errors import InvalidArgument, NotFound, PreconditionFailed, Unavailable
 from lakecache.core.ports.objectstore import MiB, ObjectInfo, ObjectStore
 
 BINARY = bytes(range(256)) * 41 + b"\x00\xff\r\n"  # every byte value, odd length
@@ -372,6 +372,23 @@ class ObjectStoreConformance:
         finally:
             os.close(fd)
         assert progress and min(progress) > 0 and sum(progress) == len(data)
+
+    async def test_read_to_file_refuses_an_object_of_another_size_early(self, store: ObjectStore, tmp_path):
+        data = os.urandom(4 * MiB)
+        await store.put("file", data)
+        path = tmp_path / "object.part"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        try:
+            with pytest.raises(Unavailable, match="expected"):
+                await store.read_to_file("file", path, fd, size=MiB, part_size=MiB)
+            assert os.fstat(fd).st_size <= MiB + 1  # not the whole object
+            os.ftruncate(fd, 0)
+            with pytest.raises(Unavailable, match="expected"):
+                await store.read_to_file("file", path, fd, size=len(data) + 1, part_size=MiB)
+            os.ftruncate(fd, 0)
+            assert await store.read_to_file("file", path, fd, size=len(data), part_size=MiB) == len(data)
+        finally:
+            os.close(fd)
 
     async def test_read_to_file_raises_the_ports_errors(self, store: ObjectStore, tmp_path):
         await store.put("file", BINARY)

@@ -377,8 +377,8 @@ class ObjectStore(abc.ABC):
         return delivered
 
     async def read_to_file(
-        self, key: str, path: Path, fd: int, *, if_match: str | None = None, part_size: int = DEFAULT_PART_SIZE,
-        on_progress: Callable[[int], None] | None = None,
+        self, key: str, path: Path, fd: int, *, if_match: str | None = None, size: int | None = None,
+        part_size: int = DEFAULT_PART_SIZE, on_progress: Callable[[int], None] | None = None,
     ) -> int:
         """Write the whole object into the empty file the caller created at ``path`` and holds
         open read-write as ``fd``, and return the size of the file afterwards.
@@ -390,7 +390,8 @@ class ObjectStore(abc.ABC):
         only the caller may write. ``on_progress(n)``, possibly on another thread, tells that
         ``n`` more bytes were written. This default streams ``read_into`` into ``fd`` (in
         order) and ignores ``path`` and ``part_size``. Same errors as ``get``; a failure to
-        write the file (a full disk) is an ``OSError``.
+        write the file (a full disk) is an ``OSError``. With ``size``, an object of another
+        size is refused (``Unavailable``) before more than one byte beyond it is written.
         """
         written = 0
 
@@ -404,7 +405,12 @@ class ObjectStore(abc.ABC):
                 on_progress(offset - written)
             written = offset
 
-        await self.read_into(key, sink, if_match=if_match)
+        if size is None:
+            await self.read_into(key, sink, if_match=if_match)
+        elif size > 0:
+            await self.read_into(key, sink, range=(0, size), if_match=if_match)
+        if size is not None and written != size:
+            raise Unavailable(f"object {key!r} in {self.url} is not the {size} bytes expected")
         return written
 
     async def exists(self, key: str) -> bool:

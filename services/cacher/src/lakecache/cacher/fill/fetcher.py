@@ -227,7 +227,8 @@ class Fetcher:
             _write_at(fd, offset, chunk, digest)
 
         async with self._slots:
-            written = await store.read_into(key, sink, if_match=etag)
+            # One byte more than the manifest's size at most: an oversized object costs no more.
+            written = await store.read_into(key, sink, range=(0, size), if_match=etag)
         if written != size:
             raise _Retry(f"the object's size is not the manifest's {size} bytes")
         self._on_bytes(written)  # progress counts bytes kept, not bytes tried
@@ -242,22 +243,19 @@ class Fetcher:
         loop = asyncio.get_running_loop()
         written = 0
 
-        def progressed(count: int) -> None:
-            loop.call_soon_threadsafe(self._on_bytes, count)
-
-        def counted(count: int) -> None:
+        def counted(count: int) -> None:  # on the store's threads
             nonlocal written
             written += count
-            progressed(count)
+            loop.call_soon_threadsafe(self._on_bytes, count)
 
         await self._in_thread(os.ftruncate, fd, 0)  # a retry starts from an empty file
         try:
             async with self._slots:
-                await store.read_to_file(key, self._tmp_path / name, fd, if_match=etag,
+                await store.read_to_file(key, self._tmp_path / name, fd, if_match=etag, size=content.size,
                                          part_size=self._options.part_size, on_progress=counted)
             digest = hashlib.sha256()
-            # Up to one byte past the manifest's size: a longer object fails the size check.
-            hashed = await self._in_thread(_hash_available, fd, 0, content.size + 1, digest)
+            # Up to one byte past the manifest's size: a longer file fails the size check.
+            hashed = await self._in_thread(_hash_file, fd, content.size + 1, digest)
         except BaseException:
             loop.call_soon(self._on_bytes, -written)
             raise
@@ -290,9 +288,9 @@ class Fetcher:
                 os.close(fd)
 
 
-def _hash_available(fd: int, start: int, limit: int, digest: hashlib._Hash) -> int:
-    """Hash the file from ``start`` until ``limit`` or the end of what is written; the new offset."""
-    offset = start
+def _hash_file(fd: int, limit: int, digest: hashlib._Hash) -> int:
+    """Hash the file's first ``limit`` bytes (fewer if it is shorter); how many there were."""
+    offset = 0
     while offset < limit:
         block = os.pread(fd, min(_HASH_BLOCK, limit - offset), offset)
         if not block:

@@ -74,11 +74,11 @@ class PrefixedObjectStore(ObjectStore):
         return await self._inner.read_into(self._prefix + key, sink, range=range, if_match=if_match)
 
     async def read_to_file(
-        self, key: str, path: Path, fd: int, *, if_match: str | None = None, part_size: int = DEFAULT_PART_SIZE,
-        on_progress: Callable[[int], None] | None = None,
+        self, key: str, path: Path, fd: int, *, if_match: str | None = None, size: int | None = None,
+        part_size: int = DEFAULT_PART_SIZE, on_progress: Callable[[int], None] | None = None,
     ) -> int:
-        return await self._inner.read_to_file(self._prefix + key, path, fd, if_match=if_match, part_size=part_size,
-                                              on_progress=on_progress)
+        return await self._inner.read_to_file(self._prefix + key, path, fd, if_match=if_match, size=size,
+                                              part_size=part_size, on_progress=on_progress)
 
     async def put(
         self, key: str, data: PutData, *, if_match: str | None = None, if_none_match: bool = False,

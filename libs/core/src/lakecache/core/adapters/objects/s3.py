@@ -278,12 +278,12 @@ class S3ObjectStore(ObjectStore):
         return await native.read_into(full_key, self._where(key), sink, range=range, if_match=if_match)
 
     async def read_to_file(
-        self, key: str, path: Path, fd: int, *, if_match: str | None = None, part_size: int = DEFAULT_PART_SIZE,
-        on_progress: Callable[[int], None] | None = None,
+        self, key: str, path: Path, fd: int, *, if_match: str | None = None, size: int | None = None,
+        part_size: int = DEFAULT_PART_SIZE, on_progress: Callable[[int], None] | None = None,
     ) -> int:
         full_key = self._full_key(key)
         native = await self._native_reads()
-        return await native.read_to_file(full_key, self._where(key), path, fd, if_match=if_match,
+        return await native.read_to_file(full_key, self._where(key), path, fd, if_match=if_match, size=size,
                                          part_size=part_size, on_progress=on_progress)
 
     async def _native_reads(self) -> NativeReads:

@@ -90,10 +90,17 @@ class NativeReads:
         return delivered
 
     async def read_to_file(
-        self, full_key: str, where: str, path: Path, fd: int, *, if_match: str | None, part_size: int,
-        on_progress: Callable[[int], None] | None,
+        self, full_key: str, where: str, path: Path, fd: int, *, if_match: str | None, size: int | None,
+        part_size: int, on_progress: Callable[[int], None] | None,
     ) -> int:
         request = await self._get(full_key, [], if_match)  # every part request carries If-Match
+
+        def on_headers(status_code: int, headers: list[tuple[str, str]], **_: Any) -> None:
+            # The first part's answer tells the object's size: refuse another one before any
+            # more is fetched (an object far larger than expected must not fill the disk).
+            found = _object_size(headers)
+            if size is not None and found is not None and found != size:
+                raise Unavailable(f"get {where}: the object is {found} bytes, not the {size} expected")
 
         def progressed(count: int, **_: Any) -> None:
             if on_progress is not None:
@@ -104,12 +111,15 @@ class NativeReads:
         # them to the file itself, by path: no Python on the data path at all (ADR 0019).
         await self._finished(self._client.make_request(
             type=self._s3.S3RequestType.GET_OBJECT, request=request, part_size=part_size,
-            recv_filepath=str(path), on_progress=progressed,
+            recv_filepath=str(path), on_headers=on_headers, on_progress=progressed,
         ), where)
         # The runtime opened the file by its name: it must still be the caller's file.
         if not os.path.samestat(os.fstat(fd), os.stat(path, follow_symlinks=False)):
             raise InvalidArgument(f"get {where}: {path} was replaced while the object was written to it")
-        return os.fstat(fd).st_size
+        written = os.fstat(fd).st_size
+        if size is not None and written != size:
+            raise Unavailable(f"get {where}: {written} bytes arrived, not the {size} expected")
+        return written
 
     async def _get(self, full_key: str, headers: list[tuple[str, str]], if_match: str | None) -> Any:
         # Refreshable credentials renew here, on the event loop; the runtime reads the result.
@@ -142,6 +152,15 @@ class NativeReads:
                 # Writing the caller's file failed, not the lake: say so as the file system would.
                 raise OSError(number, f"{os.strerror(number)} (writing {where})") from exc
             raise Unavailable(f"get {where} failed: {exc}; retry later") from exc
+
+
+def _object_size(headers: list[tuple[str, str]]) -> int | None:
+    """The whole object's size from a (ranged) GET's headers: Content-Range's total, else Content-Length."""
+    fields = {name.lower(): value for name, value in headers}
+    if total := fields.get("content-range", "").rpartition("/")[2]:
+        return int(total) if total.isdigit() else None
+    length = fields.get("content-length", "")
+    return int(length) if length.isdigit() else None
 
 
 def _from_sink(exc: BaseException) -> bool:
