@@ -13,8 +13,9 @@ used, and at each periodic report of a volume with a quota). A fill admitted und
 *reserves* the charge it adds until its view is counted, so two fills of one project started
 together cannot both take the last room.
 
-Views are walked as the read sampling walks them (``volume.reads``): every directory opened
-relative to its parent with ``O_NOFOLLOW``, files looked at without following links. Blocking
+Views are walked like the read sampling's (``volume.safety.walk_directories``): every directory
+opened relative to its parent with ``O_NOFOLLOW``, at most one open per level, files looked at
+without following links. Blocking
 functions (``view_inodes``, ``unreferenced_bytes``): call them from a worker thread.
 """
 
@@ -28,9 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lakecache.cacher.volume.layout import VolumeLayout, check_sha256
-from lakecache.cacher.volume.safety import lexists, open_dir, open_root
-
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+from lakecache.cacher.volume.safety import lexists, open_dir, open_root, walk_directories
 
 #: A project's referenced content: inode number → file size.
 Inodes = dict[int, int]
@@ -46,29 +45,25 @@ def view_inodes(layout: VolumeLayout, project: str, dataset: str, commit_id: str
     finally:
         os.close(root_fd)
     found: Inodes = {}
-    stack = [top]
+
+    def visit(fd: int) -> list[str]:
+        subdirectories = []
+        with os.scandir(fd) as entries:
+            for entry in entries:
+                try:
+                    info = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:  # removed while we looked
+                    continue
+                if stat.S_ISREG(info.st_mode):
+                    found[info.st_ino] = info.st_size
+                elif stat.S_ISDIR(info.st_mode):
+                    subdirectories.append(entry.name)
+        return subdirectories
+
     try:
-        while stack:
-            fd = stack.pop()
-            try:
-                with os.scandir(fd) as entries:
-                    for entry in entries:
-                        try:
-                            info = entry.stat(follow_symlinks=False)
-                        except FileNotFoundError:  # removed while we looked
-                            continue
-                        if stat.S_ISREG(info.st_mode):
-                            found[info.st_ino] = info.st_size
-                        elif stat.S_ISDIR(info.st_mode):
-                            try:
-                                stack.append(os.open(entry.name, _DIR_FLAGS, dir_fd=fd))
-                            except OSError:  # replaced by a link, or gone: nothing of the view there
-                                continue
-            finally:
-                os.close(fd)
+        walk_directories(top, visit)
     finally:
-        for fd in stack:
-            os.close(fd)
+        os.close(top)
     return found
 
 

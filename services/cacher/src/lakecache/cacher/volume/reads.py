@@ -35,9 +35,8 @@ import time
 from dataclasses import dataclass
 
 from lakecache.cacher.volume.layout import VolumeLayout, check_sha256
-from lakecache.cacher.volume.safety import open_dir, open_root
+from lakecache.cacher.volume.safety import open_dir, open_root, walk_directories
 
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 #: Link counts of a view file no other copy shares: its own file (1), or the pool name and this view (2).
 _OWN_LINKS = (1, 2)
 
@@ -72,7 +71,7 @@ def look(layout: VolumeLayout, project: str, dataset: str, commit_id: str, *, ba
         os.close(root_fd)
     walk = _Walk(baseline)
     try:
-        walk.run(view_fd)
+        walk_directories(view_fd, walk.directory)
         view_inode = os.fstat(view_fd).st_ino
     finally:
         os.close(view_fd)
@@ -87,35 +86,7 @@ class _Walk:
         self.read_at_ns: int | None = None
         self.directories_read = self.files_read = self.directories = self.own_files = 0
 
-    def run(self, top_fd: int) -> None:
-        # Depth first with an explicit stack: at most one descriptor per level is open (a wide
-        # directory does not open all its children at once), and no recursion limit applies.
-        stack: list[tuple[int, list[str]]] = [(top_fd, self._directory(top_fd))]
-        try:
-            while stack:
-                fd, children = stack[-1]
-                if not children:
-                    stack.pop()
-                    if fd != top_fd:
-                        os.close(fd)
-                    continue
-                name = children.pop()
-                try:
-                    child = os.open(name, _DIR_FLAGS, dir_fd=fd)
-                except OSError:  # replaced by a link, or gone (an eviction): nothing to see there
-                    continue
-                try:
-                    below = self._directory(child)
-                except BaseException:
-                    os.close(child)
-                    raise
-                stack.append((child, below))
-        finally:
-            for fd, _ in stack:
-                if fd != top_fd:
-                    os.close(fd)
-
-    def _directory(self, fd: int) -> list[str]:
+    def directory(self, fd: int) -> list[str]:
         """Note whether the directory was read, list it, look at its files, arm it; its subdirectories."""
         before = os.fstat(fd)  # before our own listing moves its access time
         self.directories += 1

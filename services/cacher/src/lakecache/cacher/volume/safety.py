@@ -22,7 +22,7 @@ import errno
 import functools
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -120,6 +120,38 @@ def lexists(dir_fd: int, name: str) -> os.stat_result | None:
         return os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
     except FileNotFoundError:
         return None
+
+
+def walk_directories(top_fd: int, visit: Callable[[int], list[str]]) -> None:
+    """Depth first below ``top_fd`` (left open for the caller): ``visit(fd)`` looks at one
+    directory and returns the names of the subdirectories to enter. Each is opened relative to
+    its parent with ``O_NOFOLLOW | O_DIRECTORY``; one replaced by a link, or gone, is skipped.
+    An explicit stack keeps at most one descriptor per level open (a wide directory does not
+    open all its children at once) and needs no recursion."""
+    stack: list[tuple[int, list[str]]] = [(top_fd, visit(top_fd))]
+    try:
+        while stack:
+            fd, children = stack[-1]
+            if not children:
+                stack.pop()
+                if fd != top_fd:
+                    os.close(fd)
+                continue
+            name = children.pop()
+            try:
+                child = os.open(name, _DIR_FLAGS, dir_fd=fd)
+            except OSError:
+                continue
+            try:
+                below = visit(child)
+            except BaseException:
+                os.close(child)
+                raise
+            stack.append((child, below))
+    finally:
+        for fd, _ in stack:
+            if fd != top_fd:
+                os.close(fd)
 
 
 def fsync_dir(fd: int) -> None:
