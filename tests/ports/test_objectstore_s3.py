@@ -58,11 +58,13 @@ class TestS3ObjectStore(ObjectStoreConformance, PresignedUploadConformance):
 
     # versitygw's posix backend stores each key as a file path, so `a` (a file) and `a/b`
     # (a file under directory `a`) cannot both exist; it answers 409 ObjectParentIsFile,
-    # which the adapter reports as Conflict. AWS S3 and the local store hold both.
-    test_a_key_and_a_key_below_it_coexist = pytest.mark.xfail(
-        reason="versitygw posix backend maps keys onto files (409 ObjectParentIsFile)",
-        raises=Conflict, strict=True,
-    )(ObjectStoreConformance.test_a_key_and_a_key_below_it_coexist)
+    # which the adapter reports as Conflict. AWS S3 and the local store hold both. A wrapper,
+    # not the mark applied to the inherited function: that would mark the shared function
+    # itself, and every other adapter's run of the suite after this module was imported.
+    @pytest.mark.xfail(reason="versitygw posix backend maps keys onto files (409 ObjectParentIsFile)",
+                       raises=Conflict, strict=True)
+    async def test_a_key_and_a_key_below_it_coexist(self, store):
+        await ObjectStoreConformance.test_a_key_and_a_key_below_it_coexist(self, store)
 
 
 async def test_keys_are_relative_to_the_url_prefix(s3_server):
@@ -131,19 +133,3 @@ async def test_unreachable_server_raises_unavailable():
     async with lake:
         with pytest.raises(Unavailable, match="s3://bucket/k"):
             await lake.head("k")
-
-
-async def test_read_to_file_refuses_a_path_that_no_longer_is_the_callers_file(store, tmp_path):
-    # The runtime writes by path: if the name came to point elsewhere (here: a link to another
-    # file) while the caller held its descriptor, the result is refused, not trusted.
-    await store.put("file", b"x" * 100_000)
-    path, elsewhere = tmp_path / "object.part", tmp_path / "elsewhere"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    try:
-        path.unlink()
-        elsewhere.write_bytes(b"")
-        path.symlink_to(elsewhere)
-        with pytest.raises(InvalidArgument, match="replaced"):
-            await store.read_to_file("file", path, fd)
-    finally:
-        os.close(fd)
