@@ -114,19 +114,6 @@ class WrappedStore:
             return kept
         return await self._store.read_into(key, sink, **options)
 
-    async def read_to_file(self, key, path, fd, **options):
-        """Large objects' path, counted and faulted like ``get`` (a truncated body keeps half)."""
-        self.gets[key] = attempt = self.gets.get(key, 0) + 1
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        if attempt == 1 and key in self.fail_first:
-            raise Unavailable(f"get {key}: injected 503 SlowDown; retry later")
-        written = await self._store.read_to_file(key, path, fd, **options)
-        if attempt == 1 and key in self.truncate_first:
-            os.ftruncate(fd, written // 2)
-            return written // 2
-        return written
-
 
 class _Reader:
     def __init__(self, owner: WrappedStore, key: str, attempt: int, inner) -> None:

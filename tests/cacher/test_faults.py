@@ -46,10 +46,10 @@ async def test_full_volume_fails_cleanly_and_the_fill_succeeds_after_enlarging(t
 
 
 @pytest.mark.s3
-@pytest.mark.parametrize("size", [300_000, 3 << 20], ids=["written-in-place", "written-by-path"])
+@pytest.mark.parametrize("size", [300_000, 3 << 20], ids=["one-get", "parallel-parts"])
 async def test_full_volume_fails_cleanly_when_s3_objects_are_written_natively(s3_server, tmp_path, size):
-    # On S3 the runtime writes the bytes: a small object chunk by chunk into the temp file, a
-    # large one (above ranged_threshold) by its path. Either way ENOSPC is a full volume.
+    # On S3 the runtime's threads write the bytes: a small object from one GET, a large one
+    # (above ranged_threshold) from parallel ranged GETs. Either way ENOSPC is a full volume.
     bucket = f"lc-{uuid.uuid4().hex[:10]}"
     async with s3_server.client() as s3:
         await s3.create_bucket(Bucket=bucket)

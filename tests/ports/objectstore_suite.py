@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from lakecache.core.errors import InvalidArgument, NotFound, PreconditionFailed, Unavailable
+from lakecache.core.errors import InvalidArgument, NotFound, PreconditionFailed
 from lakecache.core.ports.objectstore import MiB, ObjectInfo, ObjectStore
 
 BINARY = bytes(range(256)) * 41 + b"\x00\xff\r\n"  # every byte value, odd length
@@ -357,50 +357,33 @@ class ObjectStoreConformance:
         await asyncio.sleep(0.2)  # a sink call after cancellation returned would land here
         assert len(calls) == seen
 
-    async def test_read_to_file_writes_the_whole_object_in_parts_and_reports_progress(
-            self, store: ObjectStore, tmp_path):
+    async def test_read_into_in_parts_delivers_the_object_and_ranges_in_order(self, store: ObjectStore):
         data = os.urandom(3 * MiB + 12345)
-        info = await store.put("file", data)
-        path = tmp_path / "object.part"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        progress: list[int] = []
-        try:
-            count = await store.read_to_file("file", path, fd, if_match=info.etag, part_size=MiB,
-                                             on_progress=progress.append)
-            assert count == len(data)
-            assert os.pread(fd, len(data) + 1, 0) == data
-        finally:
-            os.close(fd)
-        assert progress and min(progress) > 0 and sum(progress) == len(data)
+        info = await store.put("parts", data)
 
-    async def test_read_to_file_refuses_an_object_of_another_size_early(self, store: ObjectStore, tmp_path):
+        whole, count, offsets = await self.read_into(store, "parts", if_match=info.etag, part_size=MiB)
+        assert (whole, count) == (data, len(data))
+        assert offsets == sorted(offsets) and offsets[0] == 0
+        middle, count, _ = await self.read_into(store, "parts", range=(MiB - 7, 3 * MiB), part_size=MiB)
+        assert (middle, count) == (data[MiB - 7 : 3 * MiB + 1], 2 * MiB + 8)
+        # A range past the end is clamped, as without parts: the fill asks for size + 1 bytes.
+        tail, count, _ = await self.read_into(store, "parts", range=(0, len(data)), part_size=MiB)
+        assert (tail, count) == (data, len(data))
+
+    async def test_read_into_in_parts_stops_at_the_range_of_a_larger_object(self, store: ObjectStore):
         data = os.urandom(4 * MiB)
-        await store.put("file", data)
-        path = tmp_path / "object.part"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        try:
-            with pytest.raises(Unavailable, match="expected"):
-                await store.read_to_file("file", path, fd, size=MiB, part_size=MiB)
-            assert os.fstat(fd).st_size <= MiB + 1  # not the whole object
-            os.ftruncate(fd, 0)
-            with pytest.raises(Unavailable, match="expected"):
-                await store.read_to_file("file", path, fd, size=len(data) + 1, part_size=MiB)
-            os.ftruncate(fd, 0)
-            assert await store.read_to_file("file", path, fd, size=len(data), part_size=MiB) == len(data)
-        finally:
-            os.close(fd)
+        await store.put("parts", data)
 
-    async def test_read_to_file_raises_the_ports_errors(self, store: ObjectStore, tmp_path):
-        await store.put("file", BINARY)
-        path = tmp_path / "object.part"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        try:
-            with pytest.raises(NotFound):
-                await store.read_to_file("missing", path, fd)
-            with pytest.raises(PreconditionFailed):
-                await store.read_to_file("file", path, fd, if_match=md5_etag(b"other"))
-        finally:
-            os.close(fd)
+        head, count, _ = await self.read_into(store, "parts", range=(0, MiB), part_size=MiB)
+        assert (head, count) == (data[: MiB + 1], MiB + 1)  # not the whole object
+
+    async def test_read_into_in_parts_raises_the_ports_errors(self, store: ObjectStore):
+        await store.put("parts", os.urandom(2 * MiB + 1))
+
+        with pytest.raises(NotFound):
+            await self.read_into(store, "missing", part_size=MiB)
+        with pytest.raises(PreconditionFailed):
+            await self.read_into(store, "parts", if_match=md5_etag(b"other"), part_size=MiB)
 
     # -- multipart -----------------------------------------------------------------------
 

@@ -49,7 +49,6 @@ import os
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Self
 
 from lakecache.core.errors import (
@@ -348,7 +347,8 @@ class ObjectStore(abc.ABC):
             return await reader.read_all()
 
     async def read_into(
-        self, key: str, sink: ChunkSink, *, range: ByteRange | None = None, if_match: str | None = None
+        self, key: str, sink: ChunkSink, *, range: ByteRange | None = None, if_match: str | None = None,
+        part_size: int | None = None,
     ) -> int:
         """Stream the object (or bytes ``start..end`` of it) into ``sink(chunk, offset)`` and
         return the number of bytes delivered; ``offset`` counts from the first byte streamed.
@@ -358,8 +358,13 @@ class ObjectStore(abc.ABC):
         raised by the sink stops the transfer and is raised here. Same errors as ``get``; a
         short body is not an error here (compare the count with the size you expect).
 
+        With ``part_size``, a store that can may fetch the object (or range) as ranged GETs of
+        that size in parallel, each pinned to the first one's version (and to ``if_match``);
+        the sink still sees the bytes in order. Without it, one request is made.
+
         Stores with a native transfer path override this so bytes never pass through the
-        event loop; this default streams ``get`` and hands each chunk to a thread.
+        event loop; this default streams ``get`` and hands each chunk to a thread (one
+        request whatever ``part_size`` says).
         """
         delivered = 0
         async with self.get(key, range=range, if_match=if_match) as reader:
@@ -375,43 +380,6 @@ class ObjectStore(abc.ABC):
                     raise
                 delivered += len(chunk)
         return delivered
-
-    async def read_to_file(
-        self, key: str, path: Path, fd: int, *, if_match: str | None = None, size: int | None = None,
-        part_size: int = DEFAULT_PART_SIZE, on_progress: Callable[[int], None] | None = None,
-    ) -> int:
-        """Write the whole object into the empty file the caller created at ``path`` and holds
-        open read-write as ``fd``, and return the size of the file afterwards.
-
-        Stores with a native transfer path fetch parts of ``part_size`` bytes in parallel,
-        pinned to one version, and write them by ``path``, not necessarily in order: read the
-        file only once this returns. They check before returning that ``path`` is still the
-        file ``fd`` refers to (``InvalidArgument`` otherwise), so keep ``path`` in a directory
-        only the caller may write. ``on_progress(n)``, possibly on another thread, tells that
-        ``n`` more bytes were written. This default streams ``read_into`` into ``fd`` (in
-        order) and ignores ``path`` and ``part_size``. Same errors as ``get``; a failure to
-        write the file (a full disk) is an ``OSError``. With ``size``, an object of another
-        size is refused (``Unavailable``) before more than one byte beyond it is written.
-        """
-        written = 0
-
-        def sink(chunk: memoryview, offset: int) -> None:
-            nonlocal written
-            view = chunk
-            while view:
-                count = os.pwrite(fd, view, offset)
-                view, offset = view[count:], offset + count
-            if on_progress is not None:
-                on_progress(offset - written)
-            written = offset
-
-        if size is None:
-            await self.read_into(key, sink, if_match=if_match)
-        elif size > 0:
-            await self.read_into(key, sink, range=(0, size), if_match=if_match)
-        if size is not None and written != size:
-            raise Unavailable(f"object {key!r} in {self.url} is not the {size} bytes expected")
-        return written
 
     async def exists(self, key: str) -> bool:
         """Return whether the key exists (a ``head`` that maps ``NotFound`` to ``False``)."""

@@ -188,6 +188,31 @@ def _syncfs() -> ctypes._CFuncPtr | None:
     return getattr(ctypes.CDLL(None, use_errno=True), "syncfs", None)
 
 
+@functools.cache
+def _sync_file_range() -> ctypes._CFuncPtr | None:
+    function = getattr(ctypes.CDLL(None, use_errno=True), "sync_file_range", None)
+    if function is not None:
+        function.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
+    return function
+
+
+_SYNC_FILE_RANGE_WRITE = 2
+
+
+def start_writeback(fd: int, offset: int, length: int) -> None:
+    """Ask the kernel to start writing ``length`` bytes at ``offset`` of ``fd`` to disk now,
+    without waiting for them (``sync_file_range(2)``, ``SYNC_FILE_RANGE_WRITE``).
+
+    A hint, not durability: the ``syncfs`` that follows still decides. Started while a large
+    object still downloads, the writeback overlaps the transfer, and the ``syncfs`` before the
+    pool has little left to wait for. Without ``sync_file_range`` (not Linux) this does nothing."""
+    function = _sync_file_range()
+    if function is not None and function(fd, offset, length, _SYNC_FILE_RANGE_WRITE) != 0:
+        code = ctypes.get_errno()
+        if code not in (errno.EINVAL, errno.ESPIPE, errno.ENOSYS, errno.EOPNOTSUPP):  # not supported here
+            raise OSError(code, os.strerror(code))
+
+
 def sync_filesystem(fd: int) -> None:
     """Make everything written to the filesystem holding ``fd`` durable (``syncfs(2)``).
 

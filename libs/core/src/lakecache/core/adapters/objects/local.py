@@ -274,9 +274,11 @@ class LocalObjectStore(ObjectStore):
         return _LocalReader(self, key, encoded, validate_range(key, range), if_match)
 
     async def read_into(
-        self, key: str, sink: ChunkSink, *, range: ByteRange | None = None, if_match: str | None = None
+        self, key: str, sink: ChunkSink, *, range: ByteRange | None = None, if_match: str | None = None,
+        part_size: int | None = None,
     ) -> int:
-        # One thread reads and sinks every chunk: no hop to and from the event loop per chunk.
+        # One thread reads and sinks every chunk: no hop to and from the event loop per chunk
+        # (parallel parts would buy nothing from a local file).
         async with self.get(key, range=range, if_match=if_match) as reader:
             assert isinstance(reader, _LocalReader)
             stop = threading.Event()

@@ -9,14 +9,12 @@ its bytes would land where nobody else looks.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import replace
-from pathlib import Path
 from typing import Any, Self
 
 from lakecache.core.ports.objectstore import (
     DEFAULT_LIST_LIMIT,
-    DEFAULT_PART_SIZE,
     ByteRange,
     ChunkSink,
     ListPage,
@@ -69,16 +67,11 @@ class PrefixedObjectStore(ObjectStore):
         return _PrefixedReader(self, self._inner.get(self._prefix + key, range=range, if_match=if_match))
 
     async def read_into(
-        self, key: str, sink: ChunkSink, *, range: ByteRange | None = None, if_match: str | None = None
+        self, key: str, sink: ChunkSink, *, range: ByteRange | None = None, if_match: str | None = None,
+        part_size: int | None = None,
     ) -> int:
-        return await self._inner.read_into(self._prefix + key, sink, range=range, if_match=if_match)
-
-    async def read_to_file(
-        self, key: str, path: Path, fd: int, *, if_match: str | None = None, size: int | None = None,
-        part_size: int = DEFAULT_PART_SIZE, on_progress: Callable[[int], None] | None = None,
-    ) -> int:
-        return await self._inner.read_to_file(self._prefix + key, path, fd, if_match=if_match, size=size,
-                                              part_size=part_size, on_progress=on_progress)
+        return await self._inner.read_into(self._prefix + key, sink, range=range, if_match=if_match,
+                                           part_size=part_size)
 
     async def put(
         self, key: str, data: PutData, *, if_match: str | None = None, if_none_match: bool = False,

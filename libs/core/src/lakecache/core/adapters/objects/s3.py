@@ -15,9 +15,8 @@ import base64
 import hashlib
 import os
 import ssl
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, Self
 from urllib.parse import urlsplit
 
@@ -271,20 +270,13 @@ class S3ObjectStore(ObjectStore):
         return S3Reader(self, key, self._full_key(key), validate_range(key, range), if_match)
 
     async def read_into(
-        self, key: str, sink: ChunkSink, *, range: ByteRange | None = None, if_match: str | None = None
+        self, key: str, sink: ChunkSink, *, range: ByteRange | None = None, if_match: str | None = None,
+        part_size: int | None = None,
     ) -> int:
         full_key, range = self._full_key(key), validate_range(key, range)
         native = await self._native_reads()
-        return await native.read_into(full_key, self._where(key), sink, range=range, if_match=if_match)
-
-    async def read_to_file(
-        self, key: str, path: Path, fd: int, *, if_match: str | None = None, size: int | None = None,
-        part_size: int = DEFAULT_PART_SIZE, on_progress: Callable[[int], None] | None = None,
-    ) -> int:
-        full_key = self._full_key(key)
-        native = await self._native_reads()
-        return await native.read_to_file(full_key, self._where(key), path, fd, if_match=if_match, size=size,
-                                         part_size=part_size, on_progress=on_progress)
+        return await native.read_into(full_key, self._where(key), sink, range=range, if_match=if_match,
+                                      part_size=part_size)
 
     async def _native_reads(self) -> NativeReads:
         if self._native is None:

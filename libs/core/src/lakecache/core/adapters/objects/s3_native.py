@@ -5,16 +5,14 @@ Why: a fill of many small objects was bound by Python's per-request work (aiohtt
 parsing, a thread hand-off per chunk, the event loop's wake-ups), and large objects by the
 copies between them. ADR 0019 has the measurements.
 
-Two request shapes:
+Two request shapes, both delivering the body to the caller's sink in order:
 
-- ``read_into``: one plain ``GetObject`` (the client's DEFAULT type) per call, whole object or
-  one range, so the caller decides ranges and versions and a small object costs exactly one
-  GET. The runtime buffers the body and delivers it in one piece: for large objects use
-  ``read_to_file``.
-- ``read_to_file``: the runtime's GET_OBJECT, which splits the object into ranged GETs of
-  ``part_size`` (the first one learns the size; no HEAD), runs them in parallel from a reused
-  buffer pool and writes them into the file by its path (``recv_filepath``), parts in any
-  order. Handing each part to Python instead measured 1.7× slower on 4 × 1 GiB (ADR 0019).
+- without ``part_size``: one plain ``GetObject`` (the client's DEFAULT type), whole object or
+  one range, so a small object costs exactly one GET. The runtime buffers the body and
+  delivers it in one piece.
+- with ``part_size``: the runtime's GET_OBJECT, which splits the object (or range) into ranged
+  GETs of ``part_size`` (the first one learns the size; no HEAD), runs them in parallel from a
+  bounded buffer pool and delivers the parts in order.
 
 Credentials come from botocore's provider chain (the ones the store's botocore client uses,
 refreshed by it); endpoint and addressing style are botocore's too (``GetSigner``). The
@@ -26,25 +24,17 @@ as it was.
 from __future__ import annotations
 
 import asyncio
-import errno
 import os
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from lakecache.core.adapters.objects.s3_errors import translate
 from lakecache.core.adapters.objects.s3_reader import client_error
-from lakecache.core.ports.objectstore import ByteRange, ChunkSink, InvalidArgument, Unavailable
-
-# The runtime's names for failures of the file it writes (aws-c-common's translation of errno).
-_FILE_ERRORS = {"AWS_ERROR_NO_SPACE": errno.ENOSPC, "AWS_ERROR_NO_PERMISSION": errno.EACCES}
-
+from lakecache.core.ports.objectstore import ByteRange, ChunkSink, Unavailable
 
 # What the runtime may hold in part buffers. Its default scales with the throughput target
-# (2 to 24 GiB) and, on a host shared with training jobs, taking that much memory pushed out
-# page cache: fills of 4 × 1 GiB then spent up to 12 s of system CPU where 4 s sufficed.
-# 16 objects in flight need at most 16 × 16 MiB for small ones plus the large ones' parts.
+# (2 to 24 GiB): too much to take on a host shared with training jobs. Parts held back for
+# in-order delivery come from this pool too; when it is full the runtime waits for the sink.
 _BUFFER_MEMORY = 1 << 30
 
 
@@ -79,55 +69,31 @@ class NativeReads:
         return self._auth.AwsCredentials(frozen.access_key, frozen.secret_key, frozen.token)
 
     async def read_into(
-        self, full_key: str, where: str, sink: ChunkSink, *, range: ByteRange | None, if_match: str | None
+        self, full_key: str, where: str, sink: ChunkSink, *, range: ByteRange | None, if_match: str | None,
+        part_size: int | None,
     ) -> int:
         headers = [] if range is None else [("Range", "bytes={}-{}".format(*range))]
-        request = await self._get(full_key, headers, if_match)
-        delivered = 0
+        request = await self._get(full_key, headers, if_match)  # with parts: every part carries If-Match
+        delivered, first = 0, None
 
-        def on_body(chunk: Any, **_: Any) -> None:
-            # Counted here: the runtime's offset is the object's, not the range's. Calls for
-            # one request come one at a time, in order.
-            nonlocal delivered
+        def on_body(chunk: Any, offset: int, **_: Any) -> None:
+            # Calls for one request come one at a time, in offset order, parts included (the
+            # runtime holds early parts back): the sink may hash as it writes. Checked all the
+            # same, as a hash over bytes out of order would fail only after the whole transfer.
+            nonlocal delivered, first
+            if first is None:
+                first = offset
+            if offset - first != delivered:
+                raise Unavailable(f"get {where}: bytes at {offset - first} arrived before those at {delivered}")
             sink(memoryview(chunk), delivered)
             delivered += len(chunk)
 
-        await self._finished(self._client.make_request(
-            type=self._s3.S3RequestType.DEFAULT, operation_name="GetObject", request=request, on_body=on_body,
-        ), where)
+        if part_size is None:  # DEFAULT: one GET, its body delivered in one piece
+            options: dict[str, Any] = {"type": self._s3.S3RequestType.DEFAULT, "operation_name": "GetObject"}
+        else:  # GET_OBJECT: ranged GETs of part_size in parallel (the first learns the size; no HEAD)
+            options = {"type": self._s3.S3RequestType.GET_OBJECT, "part_size": part_size}
+        await self._finished(self._client.make_request(request=request, on_body=on_body, **options), where)
         return delivered
-
-    async def read_to_file(
-        self, full_key: str, where: str, path: Path, fd: int, *, if_match: str | None, size: int | None,
-        part_size: int, on_progress: Callable[[int], None] | None,
-    ) -> int:
-        request = await self._get(full_key, [], if_match)  # every part request carries If-Match
-
-        def on_headers(status_code: int, headers: list[tuple[str, str]], **_: Any) -> None:
-            # The first part's answer tells the object's size: refuse another one before any
-            # more is fetched (an object far larger than expected must not fill the disk).
-            found = _object_size(headers)
-            if size is not None and found is not None and found != size:
-                raise Unavailable(f"get {where}: the object is {found} bytes, not the {size} expected")
-
-        def progressed(count: int, **_: Any) -> None:
-            if on_progress is not None:
-                on_progress(count)
-
-        # GET_OBJECT: the runtime splits the object into ranged GETs of part_size (the first
-        # learns the size; no HEAD), runs them in parallel from a reused buffer pool and writes
-        # them to the file itself, by path: no Python on the data path at all (ADR 0019).
-        await self._finished(self._client.make_request(
-            type=self._s3.S3RequestType.GET_OBJECT, request=request, part_size=part_size,
-            recv_filepath=str(path), on_headers=on_headers, on_progress=progressed,
-        ), where)
-        # The runtime opened the file by its name: it must still be the caller's file.
-        if not os.path.samestat(os.fstat(fd), os.stat(path, follow_symlinks=False)):
-            raise InvalidArgument(f"get {where}: {path} was replaced while the object was written to it")
-        written = os.fstat(fd).st_size
-        if size is not None and written != size:
-            raise Unavailable(f"get {where}: {written} bytes arrived, not the {size} expected")
-        return written
 
     async def _get(self, full_key: str, headers: list[tuple[str, str]], if_match: str | None) -> Any:
         # Refreshable credentials renew here, on the event loop; the runtime reads the result.
@@ -143,7 +109,7 @@ class NativeReads:
         try:
             await asyncio.shield(finished)
         except asyncio.CancelledError:
-            # The runtime may still be writing to the caller's file: let it stop first.
+            # The runtime may still be calling the sink (writing the caller's file): let it stop first.
             request.cancel()
             try:
                 await finished
@@ -156,19 +122,7 @@ class NativeReads:
         except Exception as exc:
             if _from_sink(exc):
                 raise
-            if (number := _FILE_ERRORS.get(getattr(exc, "name", ""))) is not None:
-                # Writing the caller's file failed, not the lake: say so as the file system would.
-                raise OSError(number, f"{os.strerror(number)} (writing {where})") from exc
             raise Unavailable(f"get {where} failed: {exc}; retry later") from exc
-
-
-def _object_size(headers: list[tuple[str, str]]) -> int | None:
-    """The whole object's size from a (ranged) GET's headers: Content-Range's total, else Content-Length."""
-    fields = {name.lower(): value for name, value in headers}
-    if total := fields.get("content-range", "").rpartition("/")[2]:
-        return int(total) if total.isdigit() else None
-    length = fields.get("content-length", "")
-    return int(length) if length.isdigit() else None
 
 
 def _from_sink(exc: BaseException) -> bool:
