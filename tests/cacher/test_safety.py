@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 
 import pytest
 
 from lakecache.cacher.fill import FillError, fill_commit
+from lakecache.cacher.volume.safety import start_writeback
 from lakecache.core.adapters.registry import object_store_from_url
 from lakecache.core.layout import content_key
 from tests.cacher.helpers import all_files, chunks, make_commit, raw_manifest
@@ -81,3 +83,21 @@ async def test_symlinked_pool_is_refused(tmp_path, volume, lake_url):
     assert caught.value.failed_paths == [str(volume / ".lakecache" / "pool")]
     assert all_files(outside) == []
     assert not (volume / "team" / "ds" / commit).exists()
+
+
+def test_start_writeback_is_a_hint_where_a_file_has_none_and_an_error_on_a_bad_descriptor(tmp_path):
+    fd = os.open(tmp_path / "part", os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.pwrite(fd, os.urandom(1 << 20), 0)
+        start_writeback(fd, 0, 1 << 20)  # a regular file's dirty range: accepted
+    finally:
+        os.close(fd)
+    read, write = os.pipe()
+    try:
+        start_writeback(read, 0, 1)  # a pipe has no writeback (ESPIPE): nothing to start, no error
+    finally:
+        os.close(read)
+        os.close(write)
+    with pytest.raises(OSError) as caught:
+        start_writeback(-1, 0, 1)  # no such descriptor: a real failure is not swallowed
+    assert caught.value.errno == errno.EBADF
