@@ -5,18 +5,23 @@ kills it in planning, mid-fetch, while linking the view and while publishing it 
 ``LAKECACHE_CRASH_SEED`` to replay other ones), and restarts it until it completes. After
 every kill the volume shows no view or a complete one; at the end the view is byte-identical
 to the manifest, read-only, made of pool hardlinks, nothing is left in temp or staging, and
-the server saw at most two GETs per object. Per-trial details print with ``pytest -s``.
+the server saw at most two GETs per object. A second test kills a fill of large objects
+(parallel ranged GETs, streamed and hashed as they arrive) mid-transfer: each is fetched at
+most twice. Per-trial details print with ``pytest -s``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import random
 
 import pytest
 
+from lakecache.cacher.fill import FetchOptions
 from tests.cacher.crash_trials import (
+    Kill,
     discard_volume,
     leftovers,
     marker_path,
@@ -65,3 +70,39 @@ def test_fill_killed_at_random_points_resumes_to_an_exact_view_with_at_most_two_
         discard_volume(volume)
     # The seeded points must really have hit the phases they aim at.
     assert {"planning", "fetching", "linking"} <= landed, landed
+
+
+LARGE_OBJECTS, LARGE_SIZE = 8, 20 * 2**20  # above the fill's ranged_threshold: parallel ranged GETs
+
+
+@pytest.mark.timeout(300)
+def test_fill_killed_while_large_objects_stream_resumes_exactly_with_at_most_two_fetches_of_each(
+    s3_server, tmp_path
+):
+    # Large objects reach the fill's sink part by part, written and hashed as they arrive: a
+    # kill lands with several of them half-written in the temp directory. The restarted fill
+    # must discard those, fetch each again whole (at most twice its parts in all) and publish
+    # an exact view.
+    options = FetchOptions()
+    assert LARGE_SIZE > options.ranged_threshold
+    parts = math.ceil((LARGE_SIZE + 1) / options.part_size)  # the fill asks for size + 1 bytes
+    rng = random.Random(SEED)
+    files = [(f"big/{i}.bin", i.to_bytes(8, "big") + rng.randbytes(LARGE_SIZE - 8)) for i in range(LARGE_OBJECTS)]
+    commit = asyncio.run(upload_commit(s3_server, files, tmp_path / "commit"))
+    volume = tmp_path / "volume"
+    volume.mkdir()
+    # Two objects stream at a time (each in parallel parts): once half are done, the next
+    # ones are mid-transfer, and the kill cannot come after the last one has landed.
+    report = run_crash_trial(0, commit, s3_server, volume, tmp_path / "logs", rng, concurrency=2,
+                             kills=[Kill("fetching", "0.5")])
+    print(report.describe(LARGE_OBJECTS), flush=True)
+
+    assert report.kills[0].landed == "fetching", report.kills[0]
+    assert 0 < report.kills[0].objects_done < LARGE_OBJECTS
+    assert report.starts == 2
+    assert marker_path(volume, commit).exists()
+    assert view_problems(volume, commit) == []
+    assert leftovers(volume) == []
+    assert set(report.gets) == commit.keys
+    assert report.gets_max <= 2 * parts, report.gets
+    assert any(n > parts for n in report.gets.values()), "some object was fetched again after the kill"
