@@ -54,6 +54,11 @@ FAUST = {"broker_heartbeat_interval": 0.3, "broker_session_timeout": 10, "broker
 #: A decision nobody answers is not made again within these tests.
 NO_REDECISION = {"redecide_after_seconds": 86400}
 TIMEOUT = 30
+#: How long a restarted instance may take to be assigned its partitions and recover: if the
+#: group coordinator never saw the stopped member leave (a broker busy with other suites), it
+#: waits out that member's session and then a full rebalance before anyone is assigned, and
+#: only then does the changelog replay start.
+RESTART_TIMEOUT = FAUST["broker_session_timeout"] + FAUST["broker_rebalance_timeout"] + TIMEOUT
 
 
 @pytest.fixture(autouse=True)
@@ -177,7 +182,7 @@ async def test_restarted_instance_recovers_its_sites_and_decides_each_copy_exact
     await start(second)
     try:
         await eventually(lambda: all((c := copy_of(second, s, LATE)) and c.status == "ready" for s in sites),
-                         timeout=TIMEOUT, message="the new instance to consume what was published meanwhile")
+                         timeout=RESTART_TIMEOUT, message="the new instance to consume what was published meanwhile")
         for site in sites:  # and to start from the state the first one left in the changelog
             state = site_state(second.table, site)
             assert state.clock == tick1
