@@ -285,14 +285,13 @@ def disk_ceiling(work: Path, size: int) -> float:
     256 KiB, not larger: writes of 2 MiB and more get huge page-cache folios, whose first use
     on this kind of host can cost 10× the copy (see the fetcher's ``_WRITE_SLICE``); the
     ceiling must be the disk's, not that."""
-    block = memoryview(os.urandom(8 << 20))
+    block = os.urandom(256 << 10)
     target = work / "ceiling.bin"
     started = time.perf_counter()
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         for _ in range(max(1, size // len(block))):
-            for start in range(0, len(block), 256 << 10):
-                os.write(fd, block[start:start + (256 << 10)])
+            os.write(fd, block)
         os.fsync(fd)
     finally:
         os.close(fd)
